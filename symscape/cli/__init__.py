@@ -1,0 +1,68 @@
+"""The ``symscape`` command line: one module per sub-command group.
+
+Errors of the user's making (a bad flag, an unknown data set, a missing
+file) are printed as one line, ``symscape: error: ...``, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from symscape._version import __version__
+from symscape.errors import SymscapeError, one_line
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="symscape")
+def cli() -> None:
+    """symscape: the loss landscape and the symmetries of neural networks.
+
+    Jamming, double descent, feature vs lazy training, stability to
+    diffeomorphisms and equivariant networks, as one toolkit.
+    """
+
+
+def _register() -> None:
+    from symscape.cli import data, reproduce
+
+    cli.add_command(data.data)
+    cli.add_command(reproduce.reproduce)
+
+
+_register()
+
+
+def _error(message: str, hint: str | None = None) -> int:
+    text = f"symscape: error: {one_line(message)}"
+    if hint:
+        text += f" ({hint})"
+    click.echo(text, err=True)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns (and, as a script, exits with) the exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="symscape", standalone_mode=False)
+    except click.UsageError as err:
+        path = err.ctx.command_path if err.ctx is not None else "symscape"
+        return _error(err.format_message(), f"see '{path} --help'")
+    except click.ClickException as err:
+        return _error(err.format_message())
+    except SymscapeError as err:
+        return _error(str(err))
+    except click.Abort:
+        click.echo("symscape: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("symscape: interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:  # pragma: no cover - console-script entry point
+    sys.exit(main())

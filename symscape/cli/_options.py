@@ -1,0 +1,76 @@
+"""Command-line flags shared by every command that loads a data set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from symscape.errors import InvalidOptionError
+
+__all__ = ["dataset_flags", "dataset_options"]
+
+# flag name → (option name in symscape.data.load, click type, help)
+_FLAGS: list[tuple[str, str, Any, str]] = [
+    ("--P", "P", int, "training points (default: the data set's)"),
+    ("--n-test", "n_test", int, "test points"),
+    ("--seed", "seed", int, "seed of the choice of points and of generated data"),
+    (
+        "--labels",
+        "labels",
+        click.Choice(["binary", "parity", "halves", "multiclass"]),
+        "labeling: binary, parity (class mod 2), halves (0-4 vs 5-9), multiclass",
+    ),
+    ("--d", "d", int, "input dimension (synthetic data sets)"),
+    ("--pca", "pca", int, "keep the first k whitened PCA components"),
+    ("--image-size", "image_size", int, "resample images to this size"),
+    ("--root", "root", str, "data folder (default: $SYMSCAPE_DATA)"),
+    ("--dtype", "dtype", click.Choice(["float32", "float64"]), "floating dtype"),
+]
+_SWITCHES = [
+    ("balance", "the same number of points for every label"),
+    ("center", "subtract the training mean"),
+    ("sphere", "rescale each input to norm sqrt(d)"),
+    ("flatten", "flatten images to vectors"),
+]
+
+
+def dataset_flags(command: Callable) -> Callable:
+    """Add the data-set flags (``--P``, ``--seed``, ..., ``-o KEY=VALUE``) to a command."""
+    for flag, name, kind, help_text in reversed(_FLAGS):
+        command = click.option(flag, name, type=kind, default=None, help=help_text)(command)
+    for name, help_text in reversed(_SWITCHES):
+        command = click.option(f"--{name}/--no-{name}", name, default=None, help=help_text)(command)
+    command = click.option(
+        "-o",
+        "--option",
+        "extra",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="any other data-set option, e.g. -o teacher_width=50 (repeatable)",
+    )(command)
+    return command
+
+
+def dataset_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the data-set flags out of a command's ``kwargs``: the options given, as a dict."""
+    options = {}
+    for _, name, _, _ in _FLAGS:
+        value = kwargs.pop(name, None)
+        if value is not None:
+            options[name] = value
+    for name, _ in _SWITCHES:
+        value = kwargs.pop(name, None)
+        if value is not None:
+            options[name] = value
+    for item in kwargs.pop("extra", ()):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidOptionError(f"-o {item!r} is not KEY=VALUE", fix="write e.g. -o d=20")
+        if key.strip() in options:
+            raise InvalidOptionError(
+                f"option {key.strip()!r} is given twice", fix="give each option once"
+            )
+        options[key.strip()] = value
+    return options

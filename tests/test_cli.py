@@ -1,0 +1,184 @@
+"""The command line: every sub-command, and every error path is one line with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import write_mnist
+
+from symscape.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_the_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "data" in out and "reproduce" in out
+
+
+def test_python_dash_m_and_version():
+    proc = subprocess.run(
+        [sys.executable, "-m", "symscape", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("symscape, version")
+
+
+def test_data_list_shows_all_eight(capsys):
+    code, out, _ = run(capsys, "data", "list")
+    assert code == 0
+    for name in [
+        "random",
+        "teacher",
+        "stripe",
+        "digits",
+        "mnist1d",
+        "mnist",
+        "fashion-mnist",
+        "cifar10",
+    ]:
+        assert f" {name} " in out
+    code, out, _ = run(capsys, "data", "list", "--json")
+    rows = json.loads(out)
+    assert len(rows) == 8
+    assert {r["name"]: r["input_shape"] for r in rows}["cifar10"] == [3, 32, 32]
+
+
+def test_data_show_prints_shapes_and_writes_a_png(capsys, tmp_path):
+    png = tmp_path / "digits.png"
+    code, out, _ = run(
+        capsys,
+        "data",
+        "show",
+        "digits",
+        "--P",
+        "40",
+        "--labels",
+        "parity",
+        "--seed",
+        "2",
+        "--balance",
+        "--preview",
+        str(png),
+    )
+    assert code == 0
+    assert "(40, 1, 8, 8)" in out and "-1: 20 (50%), 1: 20 (50%)" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+
+
+def test_data_show_json_with_extra_option(capsys, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "data",
+        "show",
+        "teacher",
+        "--P",
+        "30",
+        "--n-test",
+        "10",
+        "-o",
+        "teacher_depth=0",
+        "--d",
+        "3",
+        "--json",
+        "--no-preview",
+    )
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["input_shape"] == [3] and summary["options"]["teacher_depth"] == 0
+
+
+def test_data_show_reads_files_from_root(capsys, tmp_path):
+    write_mnist(tmp_path / "mnist")
+    code, out, _ = run(
+        capsys,
+        "data",
+        "show",
+        "mnist",
+        "--root",
+        str(tmp_path),
+        "--P",
+        "10",
+        "--json",
+        "--no-preview",
+    )
+    assert code == 0 and json.loads(out)["P"] == 10
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["data", "show", "cifar100"], "unknown data set 'cifar100'; did you mean 'cifar10'?"),
+        (["data", "show", "mnist"], "SYMSCAPE_DATA"),
+        (["data", "show", "mnist", "--root", "/nonexistent/folder"], "does not exist"),
+        (["data", "show", "digits", "--P", "5000"], "use P <= 1297"),
+        (["data", "show", "digits", "--P", "-1"], "P=-1 is too small"),
+        (["data", "show", "digits", "--P", "ten"], "'ten' is not a valid integer"),
+        (["data", "show", "digits", "--d", "5"], "has no option 'd'"),
+        (["data", "show", "random", "-o", "widht=3"], "has no option 'widht'"),
+        (["data", "show", "random", "-o", "d"], "is not KEY=VALUE"),
+        (["data", "show", "random", "-o", "d=x"], "d='x' is not an integer"),
+        (["data", "show", "digits", "--pca", "100"], "pca=100 components"),
+        (["data", "show"], "Missing argument 'NAME'"),
+        (["data", "show", "digits", "--bogus"], "No such option"),
+        (["nonsense"], "No such command"),
+        (["reproduce", "--scale", "huge"], "'huge' is not one of"),
+    ],
+)
+def test_every_error_is_one_line_with_exit_code_2(capsys, argv, expected):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("symscape: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in out + err
+
+
+def test_corrupt_file_is_one_line(capsys, tmp_path):
+    write_mnist(tmp_path / "mnist")
+    (tmp_path / "mnist" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    code, _, err = run(capsys, "data", "show", "mnist", "--root", str(tmp_path))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "truncated" in err
+
+
+def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
+    out_dir = tmp_path / "results"
+    code, out, _ = run(capsys, "reproduce", "--scale", "quick", "--out", str(out_dir))
+    assert code == 0
+    summary = json.loads((out_dir / "summary.json").read_text())
+    status = {e["name"]: e["status"] for e in summary["data"]}
+    assert status == {
+        "random": "ok",
+        "teacher": "ok",
+        "stripe": "ok",
+        "digits": "ok",
+        "mnist1d": "ok",
+        "mnist": "not found",
+        "fashion-mnist": "not found",
+        "cifar10": "not found",
+    }
+    for e in summary["data"]:
+        if e["status"] == "ok":
+            assert (out_dir / e["preview"]).stat().st_size > 1000
+    assert "## Data sets" in (out_dir / "summary.md").read_text()
+    assert "results written to" in out
+
+
+def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):
+    write_mnist(tmp_path / "mnist")
+    out_dir = tmp_path / "results"
+    code, _, err = run(
+        capsys, "reproduce", "--scale", "paper", "--root", str(tmp_path), "--out", str(out_dir)
+    )
+    assert code == 2
+    assert "fashion-mnist (" in err and "cifar10 (" in err
+    assert ": mnist (" not in err and "; mnist (" not in err
+    assert not out_dir.exists()
