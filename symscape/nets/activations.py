@@ -1,0 +1,62 @@
+"""Activation functions, normalised so that E[φ(z)²] = 1 for z ~ N(0, 1).
+
+With this normalisation a layer of NTK-parametrised weights N(0, 1)
+preserves the scale of its input at any depth (the convention of the
+feature-vs-lazy papers: ``relu`` is √2·max(0, z)).
+
+>>> import torch
+>>> from symscape.nets.activations import activation, second_moment
+>>> z = torch.randn(400_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+>>> abs(float(activation("relu")(z).pow(2).mean()) - 1) < 0.02
+True
+>>> round(second_moment("relu"), 12), round(second_moment("linear"), 12)
+(0.5, 1.0)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from symscape.errors import UnknownNameError
+
+__all__ = ["ACTIVATIONS", "activation", "second_moment"]
+
+_RAW: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "softplus": F.softplus,
+    "swish": F.silu,
+    "linear": lambda z: z,
+}
+ACTIVATIONS = tuple(_RAW)
+
+
+@functools.cache
+def second_moment(name: str) -> float:
+    """E[φ(z)²] for z ~ N(0, 1), by adaptive quadrature (exact 1/2 for relu)."""
+    from scipy.integrate import quad
+
+    def integrand(z: float) -> float:
+        value = float(_RAW[name](torch.tensor(z, dtype=torch.float64)))
+        return value * value * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    return float(quad(integrand, -np.inf, 0.0)[0] + quad(integrand, 0.0, np.inf)[0])
+
+
+def activation(name: str, normalize: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation ``name``, divided by √E[φ(z)²] when ``normalize``."""
+    if name not in _RAW:
+        raise UnknownNameError(
+            f"unknown activation {name!r}", fix=f"use one of {', '.join(ACTIVATIONS)}"
+        )
+    raw = _RAW[name]
+    if not normalize or name == "linear":
+        return raw
+    factor = 1.0 / float(np.sqrt(second_moment(name)))
+    return lambda z: raw(z) * factor

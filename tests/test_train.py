@@ -1,0 +1,202 @@
+"""The engine: ensembles equal separate runs, gradients, dynamics, stopping, limits."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from symscape.data import load
+from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.nets import build_architecture
+from symscape.train import (
+    SGD,
+    Adam,
+    AdaptiveFlow,
+    CenteredNetwork,
+    FrozenKernel,
+    LossSpec,
+    StopRules,
+    TrainConfig,
+    fit,
+    train,
+)
+
+SMALL = dict(
+    dataset="random",
+    data={"P": 30, "n_test": 20, "d": 6},
+    depth=2,
+    width=12,
+    activation="swish",
+    max_steps=150,
+    stop_when_fitted=False,
+)
+
+
+@pytest.mark.parametrize("dynamics", ["flow", "momentum_flow", "adam", "sgd"])
+def test_member_of_an_ensemble_is_exactly_the_network_trained_alone(dynamics):
+    extra = {"tau": 10.0} if dynamics == "momentum_flow" else {}
+    if dynamics == "adam":
+        extra["lr"] = 1e-2
+    ensemble = train(TrainConfig(**SMALL, dynamics=dynamics, seeds=(4, 9, 13), **extra))
+    for i, seed in enumerate((4, 9, 13)):
+        alone = train(TrainConfig(**SMALL, dynamics=dynamics, seeds=(seed,), **extra))
+        for name, value in alone["params"].items():
+            assert np.allclose(ensemble["params"][name][i], value[0], rtol=0, atol=1e-10)
+        for key in ("loss", "t", "dt", "n_delta"):
+            assert np.allclose(
+                ensemble["trajectory"][key][:, i],
+                alone["trajectory"][key][:, 0],
+                rtol=0,
+                atol=1e-10,
+            )
+
+
+def _model(alpha=1.0, loss="quadratic_hinge", seeds=(0, 1), P=25, activation="tanh"):
+    ds = load("teacher", P=P, n_test=10, d=4, dtype="float64", seed=1)
+    arch = build_architecture("fc", (4,), 1, depth=2, width=9, activation=activation)
+    return CenteredNetwork(arch, arch.initialize(list(seeds)), ds, alpha, LossSpec(loss))
+
+
+@pytest.mark.parametrize("loss", ["quadratic_hinge", "soft_hinge", "mse", "cross_entropy"])
+def test_gradient_agrees_with_finite_differences(loss):
+    model = _model(alpha=2.0, loss=loss)
+    params = {n: p + 0.3 * torch.randn_like(p) for n, p in model.initial().items()}
+    ev = model.evaluate(params)
+    direction = {n: torch.randn_like(p) for n, p in params.items()}
+    eps = 1e-6
+    plus = model.evaluate({n: p + eps * direction[n] for n, p in params.items()}).loss
+    minus = model.evaluate({n: p - eps * direction[n] for n, p in params.items()}).loss
+    numeric = (plus - minus) / (2 * eps)
+    analytic = sum((ev.grad[n] * direction[n]).flatten(1).sum(1) for n in params)
+    assert torch.allclose(numeric, analytic, rtol=1e-6, atol=1e-10)
+
+
+def test_adaptive_flow_converges_as_thresholds_shrink():
+    model = _model(activation="softplus", seeds=(0,), P=15)
+    stop = StopRules(max_steps=100_000, max_time=2.0, stop_when_fitted=False)
+    outputs = []
+    for grad_tol, output_tol in ((1e-2, 1e-1), (1e-3, 1e-2), (1e-4, 1e-3), (1e-5, 1e-4)):
+        flow = AdaptiveFlow(grad_tol=grad_tol, output_tol=output_tol, max_time=2.0)
+        traj = fit(model, flow, stop)
+        assert traj.status == ["max_time"]
+        assert float(traj.final["t"][0]) == pytest.approx(2.0)
+        outputs.append(model.train_outputs(traj.params))
+    errors = [float((o - outputs[-1]).abs().max()) for o in outputs[:-1]]
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < errors[0] / 5
+
+
+def test_a_diverging_member_does_not_disturb_the_others():
+    model = _model(seeds=(0, 1, 2))
+    blown = model.initial()
+    blown = {n: p.clone() for n, p in blown.items()}
+    for p in blown.values():
+        p[1] *= 1e200  # member 1 overflows at its first step
+    model.params0 = blown
+    traj = fit(model, SGD(lr=0.5), StopRules(max_steps=40, stop_when_fitted=False))
+    assert traj.status == ["max_steps", "diverged", "max_steps"]
+    reference = _model(seeds=(0, 2))
+    ref = fit(reference, SGD(lr=0.5), StopRules(max_steps=40, stop_when_fitted=False))
+    for name in ref.params:
+        assert torch.allclose(traj.params[name][[0, 2]], ref.params[name], atol=1e-12)
+
+
+def test_perceptron_fits_below_capacity_and_jams_above():
+    """Random ±1 labels on Gaussian inputs: separable up to P = 2N (Cover; Gardner)."""
+    n = 40
+    base = dict(
+        dataset="random",
+        arch="linear",
+        seeds=(0,),
+        max_steps=6000,
+        plateau_window=200,
+        plateau_tol=1e-5,
+    )
+    below = train(TrainConfig(**base, data={"P": n // 2, "n_test": 10, "d": n, "seed": 3}))
+    assert below["status"] == ["fitted"]
+    above = train(TrainConfig(**base, data={"P": 4 * n, "n_test": 10, "d": n, "seed": 3}))
+    assert above["status"] == ["plateau"]
+    assert above["final"]["n_delta"][0] > 0.1 * n  # jammed: a finite fraction of N
+
+
+def test_frozen_kernel_flow_is_the_large_alpha_limit():
+    ds = load("stripe", P=20, n_test=15, d=3, dtype="float64", seed=0)
+    arch = build_architecture("fc", (3,), 1, depth=1, width=30, activation="softplus")
+    params0 = arch.initialize([0])
+    stop = StopRules(max_steps=100_000, max_time=2.0, stop_when_fitted=False)
+    flow = AdaptiveFlow(grad_tol=1e-4, output_tol=0.05, max_time=2.0)
+    kernel = FrozenKernel(arch, params0, ds)
+    lazy = kernel.test_outputs(fit(kernel, flow, stop).params)
+    gaps = []
+    for alpha in (10.0, 1000.0):
+        model = CenteredNetwork(arch, params0, ds, alpha)
+        gaps.append(float((model.test_outputs(fit(model, flow, stop).params) - lazy).abs().max()))
+    # the distance to the kernel flow falls like 1/α
+    assert gaps[1] < gaps[0] / 30
+    assert gaps[1] < 1e-4 * float(lazy.abs().max())
+
+
+def test_adam_schedule_follows_the_jamming_protocol():
+    adam = Adam()
+    assert adam.learning_rate(0) == 1e-4
+    assert adam.learning_rate(249_999) == 1e-4
+    assert adam.learning_rate(250_000) == pytest.approx(1e-5)
+    assert adam.learning_rate(10_000_000) == 1e-7
+
+
+def test_minibatch_sgd_runs_and_records_log_spaced():
+    result = train(
+        TrainConfig(**{**SMALL, "max_steps": 300}, dynamics="sgd", batch_size=8, seeds=(0, 1))
+    )
+    steps = result["trajectory"]["step"]
+    assert steps[0] == 0 and steps[-1] == 300
+    assert np.all(np.diff(steps) > 0)
+    assert np.all(np.diff(np.log(steps[1:])) > 0)
+    assert result["trajectory"]["margin_quantiles"].shape == (len(steps), 2, 5)
+    assert np.isfinite(result["trajectory"]["ensemble_test_error"]).all()
+
+
+def test_stopping_when_fitted_per_member():
+    result = train(
+        TrainConfig(
+            dataset="random",
+            data={"P": 10, "n_test": 5, "d": 20},
+            arch="linear",
+            seeds=(0, 1),
+            max_steps=5000,
+        )
+    )
+    assert result["status"] == ["fitted", "fitted"]
+    assert result["final"]["n_delta"] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"width": -3}, InvalidOptionError, "width=-3"),
+        ({"loss": "l1"}, UnknownNameError, "unknown loss 'l1'"),
+        ({"alpha": 0.0}, InvalidOptionError, "alpha=0.0 must be > 0"),
+        ({"dynamics": "momentum_flow"}, InvalidOptionError, "needs tau"),
+        ({"dataset": "nope"}, UnknownNameError, "unknown data set"),
+        ({"seeds": ()}, InvalidOptionError, "seeds"),
+        ({"data": {"dtype": "float32"}}, InvalidOptionError, "set by the run"),
+    ],
+)
+def test_bad_configs_are_clear_errors(changes, error, match):
+    with pytest.raises(error, match=match):
+        TrainConfig(**changes)
+
+
+def test_dataset_architecture_mismatch_is_a_clear_error():
+    with pytest.raises(InvalidOptionError, match="image inputs"):
+        train(TrainConfig(arch="cnn", max_steps=1))
+
+
+def test_config_round_trips_through_json():
+    config = TrainConfig(width=10.5, seeds=(1, 2), tau=3.0, dynamics="momentum_flow")
+    again = TrainConfig.from_dict(__import__("json").loads(config.to_json()))
+    assert again == config
+    with pytest.raises(InvalidOptionError, match="unknown config field"):
+        TrainConfig.from_dict({"widht": 3})
+    assert dataclasses.replace(config, width=11).to_json() != config.to_json()
