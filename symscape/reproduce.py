@@ -1,7 +1,8 @@
 """``symscape reproduce``: regenerate the thesis's results into one folder.
 
-For now it summarises every data set (shapes, labels, class balance, a
-preview figure); the experiments add their sections as they land.
+Sections so far: every data set summarised (shapes, labels, class balance, a
+preview figure), and one small ensemble trained by the engine with its
+observables along training. The experiments add their sections as they land.
 
 ``quick`` uses the synthetic and embedded data sets (and the on-disk ones
 when ``$SYMSCAPE_DATA`` holds them); ``paper`` needs MNIST, Fashion-MNIST and
@@ -75,16 +76,100 @@ def reproduce(
     specs = list_datasets()
     for spec in track(specs, "data sets", total=len(specs)):
         entries.append(_summarise(spec.name, root, figures, out))
+    engine = engine_section(scale, figures, out)
     summary = {
         "scale": scale,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "environment": _environment(),
         "data": entries,
+        "engine": engine,
         "wall_time_s": round(time.perf_counter() - started, 2),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(_markdown(summary))
     return summary
+
+
+ENGINE_CONFIGS = {
+    "quick": dict(
+        dataset="teacher",
+        data={"P": 200, "n_test": 1000, "d": 10},
+        depth=2,
+        width=64,
+        activation="softplus",
+        loss="soft_hinge",
+        seeds=(0, 1, 2, 3),
+        max_steps=5000,
+    ),
+    "paper": dict(
+        dataset="teacher",
+        data={"P": 2000, "n_test": 10000, "d": 30},
+        depth=3,
+        width=256,
+        activation="softplus",
+        loss="soft_hinge",
+        seeds=tuple(range(8)),
+        max_steps=100_000,
+    ),
+}
+
+
+def engine_section(scale: str, figures: Path, out: Path) -> dict[str, Any]:
+    """Train one ensemble with the adaptive gradient flow and report its observables."""
+    from symscape.train import TrainConfig, train
+
+    config = TrainConfig(**ENGINE_CONFIGS[scale])
+    result = train(config)
+    path = figures / "engine_training.png"
+    _training_figure(result, path)
+    final = result["final"]
+    return {
+        "config": result["config"],
+        "n_weights": result["n_weights"],
+        "status": result["status"],
+        "stop_step": result["stop_step"],
+        "final": {
+            k: final[k]
+            for k in (
+                "t",
+                "loss",
+                "n_delta",
+                "train_error",
+                "test_error",
+                "weight_change",
+                "ensemble_test_error",
+            )
+        },
+        "wall_time_s": round(result["wall_time"], 2),
+        "figure": str(path.relative_to(out)),
+    }
+
+
+def _training_figure(result: dict[str, Any], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    traj = result["trajectory"]
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    t = traj["t"]
+    for e in range(t.shape[1]):
+        axes[0].loglog(t[1:, e], traj["loss"][1:, e], lw=1)
+        axes[1].semilogx(t[1:, e], traj["n_delta"][1:, e] / result["P"], lw=1)
+        axes[2].semilogx(t[1:, e], traj["test_error"][1:, e], lw=1, alpha=0.7)
+    axes[2].semilogx(
+        t[1:].mean(1), traj["ensemble_test_error"][1:], "k", lw=2, label="ensemble mean f̄"
+    )
+    axes[2].legend()
+    for ax, label in zip(axes, ("loss", "N_Δ / P", "test error"), strict=True):
+        ax.set_xlabel("time t")
+        ax.set_ylabel(label)
+    c = result["config"]
+    fig.suptitle(
+        f"{len(c['seeds'])} {c['arch']} nets, depth {c['depth']}, width {c['width']:g} "
+        f"(N = {result['n_weights']}) on {c['dataset']}, P = {result['P']}",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=110)
 
 
 def _summarise(name: str, root: str | None, figures: Path, out: Path) -> dict[str, Any]:
@@ -128,4 +213,23 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"| {e['name']} | {e['kind']} | ok | {shape} | {e['P']} | {e['n_test']} | "
             f"{e['labels']} | {balance} | [png]({e['preview']}) |"
         )
+    engine = summary["engine"]
+    final = engine["final"]
+    lines += [
+        "",
+        "## Training engine",
+        "",
+        f"{len(final['t'])} networks, N = {engine['n_weights']} weights each, trained as one "
+        f"batched computation in {engine['wall_time_s']} s ([figure]({engine['figure']})).",
+        "",
+        "| member | status | steps | t | loss | N_Δ | train error | test error | ‖w−w₀‖/‖w₀‖ |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, status in enumerate(engine["status"]):
+        lines.append(
+            f"| {i} | {status} | {engine['stop_step'][i]} | {final['t'][i]:.4g} | "
+            f"{final['loss'][i]:.3e} | {final['n_delta'][i]} | {final['train_error'][i]:.3f} | "
+            f"{final['test_error'][i]:.3f} | {final['weight_change'][i]:.3g} |"
+        )
+    lines += ["", f"Test error of the ensemble-mean predictor: {final['ensemble_test_error']:.4f}."]
     return "\n".join(lines) + "\n"

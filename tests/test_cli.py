@@ -129,6 +129,13 @@ def test_data_show_reads_files_from_root(capsys, tmp_path):
         (["data", "show", "digits", "--bogus"], "No such option"),
         (["nonsense"], "No such command"),
         (["reproduce", "--scale", "huge"], "'huge' is not one of"),
+        (["train", "--width", "-3"], "width=-3.0 must be >= 1"),
+        (["train", "--loss", "l1"], "unknown loss 'l1'"),
+        (["train", "--alpha", "0"], "alpha=0.0 must be > 0"),
+        (["train", "--arch", "cnn"], "a ConvNet needs image inputs"),
+        (["train", "--dataset", "digits", "--arch", "cnn", "--flatten"], "image inputs"),
+        (["train", "--seeds", "0-x"], "is not a seed or a range"),
+        (["train", "--dynamics", "momentum_flow"], "needs tau"),
     ],
 )
 def test_every_error_is_one_line_with_exit_code_2(capsys, argv, expected):
@@ -139,6 +146,61 @@ def test_every_error_is_one_line_with_exit_code_2(capsys, argv, expected):
     assert lines[0].startswith("symscape: error: ")
     assert expected in lines[0]
     assert "Traceback" not in out + err
+
+
+def test_train_prints_one_json_object(capsys):
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--dataset",
+        "random",
+        "--P",
+        "10",
+        "--d",
+        "20",
+        "--arch",
+        "linear",
+        "--seeds",
+        "0-2",
+        "--max-steps",
+        "5000",
+        "--json",
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["status"] == ["fitted"] * 3
+    assert result["final"]["n_delta"] == [0, 0, 0]
+    assert result["config"]["seeds"] == [0, 1, 2] and result["n_weights"] == 20
+
+
+def test_train_table(capsys):
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--dataset",
+        "digits",
+        "--labels",
+        "parity",
+        "--P",
+        "40",
+        "--n-test",
+        "40",
+        "--arch",
+        "cnn",
+        "--width",
+        "3",
+        "--dynamics",
+        "adam",
+        "--lr",
+        "0.01",
+        "--max-steps",
+        "20",
+        "--seeds",
+        "0,5",
+    )
+    assert code == 0
+    assert "ensemble-mean test error" in out
+    assert " 5 " in out  # the second member's seed
 
 
 def test_corrupt_file_is_one_line(capsys, tmp_path):
@@ -169,6 +231,10 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
         if e["status"] == "ok":
             assert (out_dir / e["preview"]).stat().st_size > 1000
     assert "## Data sets" in (out_dir / "summary.md").read_text()
+    engine = summary["engine"]
+    assert engine["status"] == ["fitted"] * 4
+    assert engine["final"]["ensemble_test_error"] < 0.25  # a teacher task is learnable
+    assert (out_dir / engine["figure"]).stat().st_size > 1000
     assert "results written to" in out
 
 

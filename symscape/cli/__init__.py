@@ -27,9 +27,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from symscape.cli import data, reproduce
+    from symscape.cli import data, reproduce, train
 
     cli.add_command(data.data)
+    cli.add_command(train.train)
     cli.add_command(reproduce.reproduce)
 
 

@@ -47,6 +47,14 @@ def reproduce(scale: str, out: Path, root: str | None) -> None:
         ["data set", "kind", "input", "P", "n_test", "labels", "train balance / note"],
         rows,
     )
+    engine = summary["engine"]
+    final = engine["final"]
+    click.echo(
+        f"training engine: {len(final['t'])} nets of N = {engine['n_weights']} weights, status "
+        f"{', '.join(engine['status'])}; test error "
+        f"{', '.join(f'{e:.3f}' for e in final['test_error'])}; "
+        f"ensemble-mean {final['ensemble_test_error']:.3f} ({engine['wall_time_s']} s)"
+    )
     click.echo(
         f"results written to {out}/ (summary.json, summary.md, figures/) "
         f"in {summary['wall_time_s']} s"

@@ -15,6 +15,7 @@ computation; member i is the network one would train alone with seed i.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from symscape._version import __version__
 from symscape.data import get_dataset_spec, load
@@ -86,6 +88,7 @@ class TrainConfig:
     seeds: tuple[int, ...] = (0,)
     dtype: str = "float64"
     device: str = "cpu"
+    threads: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
@@ -110,6 +113,8 @@ class TrainConfig:
             raise InvalidOptionError(f"depth={self.depth} is negative", fix="use depth >= 0")
         if self.dynamics == "momentum_flow" and self.tau is None:
             raise InvalidOptionError("dynamics='momentum_flow' needs tau", fix="set tau, e.g. 1000")
+        if self.threads < 1:
+            raise InvalidOptionError(f"threads={self.threads} must be >= 1", fix="use threads >= 1")
         if self.record_points < 2:
             raise InvalidOptionError(f"record_points={self.record_points} < 2", fix="use >= 2")
         parse_dtype(self.dtype)
@@ -176,8 +181,32 @@ class TrainConfig:
         return cls(**values)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train the ensemble of ``config``; returns a record of JSON scalars and numpy arrays."""
+def train(config: TrainConfig, callback=None) -> dict[str, Any]:
+    """Train the ensemble of ``config``; returns a record of JSON scalars and numpy arrays.
+
+    ``callback(step, status)`` is called after every step (for progress displays).
+    """
+    with torch_threads(config.threads):
+        return _train(config, callback)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` intra-op torch threads, then restore the previous count.
+
+    symscape trains with one thread per run by default: on these small,
+    latency-bound computations a second thread costs more than it gives (and
+    stalls badly when the core is busy), and sweeps scale out over processes.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(config: TrainConfig, callback) -> dict[str, Any]:
     started = time.perf_counter()
     ds = load(config.dataset, **config.data, dtype=config.dtype, device=config.device)
     k = 1 if ds.binary else ds.num_classes
@@ -188,7 +217,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         model = FrozenKernel(arch, params0, ds, loss)
     else:
         model = CenteredNetwork(arch, params0, ds, config.alpha, loss)
-    trajectory = fit(model, config.make_dynamics(), config.stop_rules(), config.record_points)
+    trajectory = fit(
+        model, config.make_dynamics(), config.stop_rules(), config.record_points, callback
+    )
     final = trajectory.final
     return {
         "symscape_version": __version__,
