@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import torch
 
 from symscape.errors import InvalidOptionError
-from symscape.nets.activations import activation as get_activation
+from symscape.nets.activations import activation_parts
 from symscape.nets.base import Architecture, Layer, layer_constants
 from symscape.nets.widths import layer_widths
 
@@ -81,14 +81,21 @@ class FullyConnected(Architecture):
     def apply(self, params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """Outputs ``[E, P, k]`` of every member on inputs ``x [P, *input_shape]``."""
         self.check_input(x)
-        phi = get_activation(self.activation)
+        phi, gain = activation_parts(self.activation)
         layers = self.layers()
         h = x.reshape(len(x), -1)
         for i, layer in enumerate(layers):
-            w = params[layer.name]
-            h = torch.matmul(h, w.transpose(-1, -2))
-            if layer.scale != 1.0:
-                h = h * layer.scale
+            w = params[layer.name]  # [E, out, in]
+            # the forward multiplier and the previous activation's gain act on the
+            # (small) weights, not on the (large) activations
+            factor = layer.scale * (gain if i > 0 else 1.0)
+            if factor != 1.0:
+                w = w * factor
+            if i == 0:  # the input is shared: one GEMM for all members
+                E, out = w.shape[0], w.shape[1]
+                h = (h @ w.reshape(E * out, -1).T).reshape(len(x), E, out).transpose(0, 1)
+            else:
+                h = torch.bmm(h, w.transpose(1, 2))
             if layer.bias is not None:
                 h = h + params[layer.bias].unsqueeze(-2)
             if i < len(layers) - 1:

@@ -29,6 +29,8 @@ from symscape.errors import InvalidOptionError
 from symscape.nets import Architecture, Params
 from symscape.train.losses import loss_per_point
 
+CACHE_BYTES = 2**20  # about one core's L2 cache
+
 __all__ = ["CenteredNetwork", "Evaluation", "FrozenKernel", "LossSpec", "empirical_ntk"]
 
 
@@ -75,10 +77,35 @@ class CenteredNetwork:
     def outputs(self, params: Mapping[str, torch.Tensor], x, f0) -> torch.Tensor:
         return self.alpha * (self.arch.apply(params, x) - f0)
 
+    def chunk_size(self, points: int) -> int:
+        """Members evaluated together: on CPU, as many as keep one layer's activations
+        within ``CACHE_BYTES`` (streaming larger arrays through memory for every
+        element-wise operation costs more than the batching gains); on GPU, all."""
+        E = next(iter(self.params0.values())).shape[0]
+        if self.x_train.device.type != "cpu":
+            return E
+        widest = max(layer.shape[0] for layer in self.arch.layers())
+        per_member = points * widest * self.x_train.element_size()
+        return max(1, min(E, CACHE_BYTES // max(per_member, 1)))
+
     def _evaluate(self, params: Params, x, y, f0) -> Evaluation:
-        leaves = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        E = next(iter(params.values())).shape[0]
+        step = self.chunk_size(len(x))
+        parts = [
+            self._evaluate_members(params, x, y, f0, slice(i, i + step)) for i in range(0, E, step)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return Evaluation(
+            torch.cat([p.loss for p in parts]),
+            {n: torch.cat([p.grad[n] for p in parts]) for n in parts[0].grad},
+            torch.cat([p.output for p in parts]),
+        )
+
+    def _evaluate_members(self, params: Params, x, y, f0, members: slice) -> Evaluation:
+        leaves = {name: p[members].detach().requires_grad_(True) for name, p in params.items()}
         with torch.enable_grad():
-            out = self.outputs(leaves, x, f0)
+            out = self.outputs(leaves, x, f0[members])
             per_point = loss_per_point(self.loss.name, out, y, self.loss.kappa, self.loss.beta)
             loss = per_point.mean(-1) / self.alpha**2
             grads = torch.autograd.grad(loss.sum(), list(leaves.values()))
