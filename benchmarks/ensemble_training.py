@@ -25,7 +25,10 @@ from symscape.data import load
 from symscape.nets import FullyConnected
 from symscape.train import SGD, CenteredNetwork, LossSpec, StopRules, fit
 
-LR = 0.05
+
+def learning_rate(h: float) -> float:
+    """A step that is stable at every width (the tangent kernel grows like h here)."""
+    return 0.4 / h
 
 
 def matmul_gflops(dtype, device, n=1024, repeats=5) -> float:
@@ -47,7 +50,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def baseline(arch, params0, ds, steps):
+def baseline(arch, params0, ds, steps, lr):
     """One nn.Module per member, trained in a Python loop with torch.optim.SGD."""
     E = params0["w0"].shape[0]
     nets = []
@@ -66,7 +69,7 @@ def baseline(arch, params0, ds, steps):
         f0 = [net(ds.x_train)[:, 0] for net in nets]
     start = time.perf_counter()
     for net, base in zip(nets, f0, strict=True):
-        opt = torch.optim.SGD(net.parameters(), lr=LR)
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             out = net(ds.x_train)[:, 0] - base
@@ -87,12 +90,12 @@ class _ScaledReLU(torch.nn.Module):
         return math.sqrt(2.0) * torch.relu(x)
 
 
-def symscape_run(arch, params0, ds, steps):
+def symscape_run(arch, params0, ds, steps, lr):
     model = CenteredNetwork(arch, params0, ds, 1.0, LossSpec("quadratic_hinge"))
     _sync(ds.x_train.device)
     start = time.perf_counter()
     traj = fit(
-        model, SGD(lr=LR), StopRules(max_steps=steps, stop_when_fitted=False), record_points=2
+        model, SGD(lr=lr), StopRules(max_steps=steps, stop_when_fitted=False), record_points=2
     )
     _sync(ds.x_train.device)
     return time.perf_counter() - start, traj.params
