@@ -107,8 +107,9 @@ def case(E, d, depth, h, P, dtype, device, steps, max_flops):
     # large cases run fewer steps so that each side costs about max_flops
     steps = max(5, min(steps, int(max_flops / (6.0 * P * arch.n_weights * E))))
     params0 = arch.initialize(list(range(E)), dtype=dtype, device=device)
-    t_sym, w_sym = symscape_run(arch, params0, ds, steps)
-    t_base, w_base = baseline(arch, params0, ds, steps)
+    lr = learning_rate(h)
+    t_sym, w_sym = symscape_run(arch, params0, ds, steps, lr)
+    t_base, w_base = baseline(arch, params0, ds, steps, lr)
     diff = max(float((w_sym[n] - w_base[n]).abs().max()) for n in w_base)
     flops = 6.0 * P * arch.n_weights * E * steps  # forward 2PN, backward 4PN
     return {
