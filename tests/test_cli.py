@@ -22,6 +22,14 @@ def test_help_lists_the_commands(capsys):
     assert "data" in out and "reproduce" in out
 
 
+def test_bare_command_groups_print_their_help(capsys):
+    for argv in ([], ["data"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 0
+        assert "Usage:" in out and "Commands:" in out
+        assert err == ""
+
+
 def test_python_dash_m_and_version():
     proc = subprocess.run(
         [sys.executable, "-m", "symscape", "--version"], capture_output=True, text=True, check=False

@@ -68,6 +68,13 @@ def test_too_large_P_names_the_maximum():
         load("mnist1d", P=4001)
 
 
+def test_a_pool_without_test_set_needs_a_number_of_test_points():
+    with pytest.raises(InvalidOptionError, match="no fixed test set"):
+        load("digits", n_test=None)
+    with pytest.raises(InvalidOptionError, match="n_test=0 is too small"):
+        load("random", P=5, n_test=0)
+
+
 def test_P_none_takes_everything_available():
     ds = load("digits", n_test=97)
     assert ds.P == 1797 - 97

@@ -200,3 +200,66 @@ def test_config_round_trips_through_json():
     with pytest.raises(InvalidOptionError, match="unknown config field"):
         TrainConfig.from_dict({"widht": 3})
     assert dataclasses.replace(config, width=11).to_json() != config.to_json()
+
+
+def test_diverged_members_are_left_out_of_the_ensemble_mean():
+    result = train(
+        TrainConfig(
+            dataset="random",
+            data={"P": 20, "n_test": 10, "d": 5},
+            depth=1,
+            width=4,
+            activation="tanh",
+            seeds=(0, 1, 2, 3),
+            dynamics="sgd",
+            lr=5.0,
+            loss="mse",
+            stop_when_fitted=False,
+            max_steps=300,
+        )
+    )
+    assert result["status"] == ["diverged"] * 4
+    assert np.isnan(result["final"]["ensemble_test_error"])
+
+
+def test_a_stopped_member_keeps_its_weights_even_with_an_infinite_gradient():
+    model = _model(seeds=(0, 1))
+    for dynamics in (SGD(lr=0.1), Adam(lr=0.1)):
+        state = dynamics.init(model, model.initial())
+        before = {n: p.clone() for n, p in state.params.items()}
+        for g in state.grad.values():
+            g[1] = float("inf")
+        state = dynamics.step(model, state, torch.tensor([True, False]))
+        for name, p in state.params.items():
+            assert torch.equal(p[1], before[name][1])
+            assert not torch.equal(p[0], before[name][0])
+
+
+def test_adaptive_flow_on_relu_kinks_stays_at_or_above_dt_min():
+    model = _model(activation="relu", seeds=(0,), P=30)
+    flow = AdaptiveFlow(dt_min=1e-4)
+    state = flow.init(model, model.initial())
+    active = torch.tensor([True])
+    smallest = float("inf")
+    for _ in range(400):
+        state = flow.step(model, state, active)
+        smallest = min(smallest, float(state.dt))
+    assert smallest >= 1e-4
+    assert float(state.t) > 1.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"tau": 3.0}, "does not use tau"),
+        ({"dynamics": "kernel_flow", "alpha": 7.0}, "does not use alpha"),
+        ({"lr": 0.1}, "does not use lr"),
+        ({"dynamics": "adam", "batch_size": 8}, "does not use batch_size"),
+        ({"beta": 0.0}, "beta=0.0 must be > 0"),
+        ({"dynamics": "adam", "lr": 1e-9}, "below the schedule's floor"),
+        ({"data": {"P": 0, "n_test": 5, "d": 3}}, "P=0 is too small"),
+    ],
+)
+def test_fields_the_dynamics_ignores_or_cannot_use_are_errors(changes, match):
+    with pytest.raises(InvalidOptionError, match=match):
+        train(TrainConfig(**changes))

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns (and, as a script, exits with) the exit code."""
     try:
         result = cli.main(args=argv, prog_name="symscape", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as err:  # a bare command group: its help
+        click.echo(err.ctx.get_help())
+        return 0
     except click.UsageError as err:
         path = err.ctx.command_path if err.ctx is not None else "symscape"
         return _error(err.format_message(), f"see '{path} --help'")

@@ -122,10 +122,10 @@ def _jsonable(value: Any) -> Any:
 
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option(
-        "P", int, None, "training points (none: all the data set has)", minimum=0, nullable=True
+        "P", int, None, "training points (none: all the data set has)", minimum=1, nullable=True
     ),
     Option(
-        "n_test", int, None, "test points (none: all the data set has)", minimum=0, nullable=True
+        "n_test", int, None, "test points (none: all the data set has)", minimum=1, nullable=True
     ),
     Option("seed", int, 0, "seed of the choice of points (and of generated data)", minimum=0),
     Option(
@@ -257,6 +257,11 @@ def _select(spec: DatasetSpec, source: Pools | Stream, opts: Mapping[str, Any]):
         return x_train, c_train, x_test, c_test
 
     if source.x_test is None:  # one pool: test points first, from the end of one permutation
+        if n_test is None:
+            raise InvalidOptionError(
+                f"{spec.name!r} has no fixed test set, so n_test cannot be none (all)",
+                fix="give a number of test points, e.g. n_test=500",
+            )
         order = sampling.rng(seed, "split").permutation(len(source.c_train))
         labels = labels_of(source.c_train)
         where = f"in {spec.name}'s {len(order)} points"

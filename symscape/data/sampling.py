@@ -7,6 +7,8 @@ Two promises hold for every data set:
 * the sets are *nested*: with the same seed, the first ``P`` training points
   do not depend on ``P`` or on ``n_test``, and the test points do not depend
   on ``P``. A sweep over ``P`` therefore adds points and keeps the test set.
+  (With ``balance=True`` the smaller set is still a subset of the larger
+  one, though not always its first ``P`` points.)
 
 >>> import numpy as np
 >>> from symscape.data.sampling import label_values

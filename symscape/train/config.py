@@ -113,6 +113,9 @@ class TrainConfig:
             raise InvalidOptionError(f"depth={self.depth} is negative", fix="use depth >= 0")
         if self.dynamics == "momentum_flow" and self.tau is None:
             raise InvalidOptionError("dynamics='momentum_flow' needs tau", fix="set tau, e.g. 1000")
+        self._reject_unused()
+        if not self.beta > 0:
+            raise InvalidOptionError(f"beta={self.beta} must be > 0", fix="use e.g. beta=20")
         if self.threads < 1:
             raise InvalidOptionError(f"threads={self.threads} must be >= 1", fix="use threads >= 1")
         if self.record_points < 2:
@@ -121,6 +124,24 @@ class TrainConfig:
         parse_device(self.device)
         self.stop_rules()
         self.make_dynamics()
+
+    def _reject_unused(self) -> None:
+        """A field the chosen dynamics ignores is an error, not a silent no-op."""
+        flows = ("flow", "momentum_flow", "kernel_flow")
+        unused = []
+        if self.tau is not None and self.dynamics != "momentum_flow":
+            unused.append("tau")
+        if self.alpha != 1.0 and self.dynamics == "kernel_flow":
+            unused.append("alpha (kernel_flow is the alpha -> infinity limit)")
+        if self.dynamics in flows:
+            unused += [name for name in ("lr", "batch_size") if getattr(self, name) is not None]
+        elif self.dynamics == "adam" and self.batch_size is not None:
+            unused.append("batch_size")
+        if unused:
+            raise InvalidOptionError(
+                f"dynamics={self.dynamics!r} does not use {', '.join(unused)}",
+                fix="drop it, or choose the dynamics that uses it",
+            )
 
     # ------------------------------------------------------------------ parts
     def stop_rules(self) -> StopRules:

@@ -3,19 +3,26 @@
 Every dynamics keeps a :class:`FlowState` whose ``params``, ``loss``,
 ``grad`` and ``output`` are consistent (evaluated at ``params``) and
 advances it by one ``step(model, state, active)``; members outside
-``active`` do not move. One step costs one gradient evaluation.
+``active`` do not move. One step costs one full-batch gradient evaluation
+(two for mini-batch SGD: the batch gradient, then the full-batch loss and
+outputs the stopping rules read).
 
 * :class:`AdaptiveFlow` — gradient flow with an adaptive step, per member
   (SCIENCE.md §3): from ``dt``, try ``w' = w − dt g``; accept when
   ``‖g − g'‖² / (‖g‖ ‖g'‖) < grad_tol`` and ``max |ΔF| < output_tol``; when
   both are under half their bound ``dt ← 1.1 dt``; on reject, keep ``w``
   and ``dt ← dt / 10``. A step of ``dt ≤ dt_min`` is accepted whatever the
-  gradient change (if finite): at a kink of ReLU the gradient jumps by a
-  finite amount however small the step, and without this floor the flow
-  would creep towards the kink forever. With ``tau`` set, the momentum variant:
-  ``v ← e^{−dt/τ} v − (1 − e^{−dt/τ}) g``, ``w ← w + dt v``.
+  gradient change (if finite and within ``output_tol``), and a rejection for
+  the gradient change alone does not take dt below ``dt_min``: at a kink of
+  ReLU the gradient jumps by a finite amount however small the step, and
+  without this floor the flow would creep towards the kink forever. Small
+  ReLU networks (P·h of a few thousands) still cross kinks often and then
+  advance slowly; smooth activations (softplus, swish) do not. With ``tau``
+  set, the momentum variant: ``v ← e^{−dt/τ} v − (1 − e^{−dt/τ}) g``,
+  ``w ← w + dt v``.
 * :class:`SGD` — ``w ← w − lr g``, full batch or mini-batches (the batch
-  order comes from ``batch_seed``, shared by the members).
+  order comes from ``batch_seed``, shared by the members; each epoch is a
+  fresh permutation, and its last ``P mod batch_size`` points are skipped).
 * :class:`Adam` — Adam with the jamming protocol's schedule: ``lr`` divided
   by 10 every ``decay_every`` steps down to ``lr_min``.
 
@@ -141,7 +148,12 @@ class AdaptiveFlow:
         state.t = torch.where(accept, state.t + dt, state.t)
         rejected = active & ~accept
         new_dt = torch.where(grow, state.dt * 1.1, state.dt)
-        state.dt = torch.where(rejected, state.dt / 10, new_dt)
+        # a step rejected for its gradient change alone does not go below dt_min (there it
+        # is accepted); one whose outputs jumped or blew up keeps shrinking
+        shrunk = torch.where(
+            finite & (delta_out < self.output_tol), (dt / 10).clamp(min=self.dt_min), dt / 10
+        )
+        state.dt = torch.where(rejected, shrunk, new_dt)
         state.extra["accepted"] = accept
         return state
 
@@ -180,7 +192,8 @@ class SGD:
         grad = self._gradient(model, state)
         lr = torch.where(active, state.dt, torch.zeros_like(state.dt))
         new = {n: p - _times(lr, grad[n]) for n, p in state.params.items()}
-        return _advance(model, state, new, active, lr)
+        # where, not lr = 0: 0 · inf would turn a stopped member's weights into NaN
+        return _advance(model, state, _where(active, new, state.params), active, lr)
 
 
 def _advance(model, state: FlowState, new: Params, active, dt) -> FlowState:
@@ -206,6 +219,11 @@ class Adam:
             raise InvalidOptionError(
                 f"lr={self.lr}, lr_min={self.lr_min}, decay_every={self.decay_every}",
                 fix="use lr > 0, lr_min > 0, decay_every >= 1",
+            )
+        if self.lr < self.lr_min:
+            raise InvalidOptionError(
+                f"lr={self.lr} is below the schedule's floor lr_min={self.lr_min}",
+                fix="use lr >= lr_min",
             )
 
     def learning_rate(self, step: int) -> float:
@@ -238,7 +256,7 @@ class Adam:
         state.extra["v"] = _where(active, v_new, state.extra["v"])
         state.extra["count"] = count
         state.dt = torch.where(active, lr, state.dt)
-        return _advance(model, state, new, active, lr)
+        return _advance(model, state, _where(active, new, state.params), active, lr)
 
 
 def log_checkpoints(max_steps: int, points: int) -> set[int]:

@@ -13,13 +13,21 @@ moving) while the others go on. Why each member stopped is kept:
 ``wall_time``    the wall-clock budget is spent (all members at once)
 ``plateau``      its loss decreased by less than ``plateau_tol`` (relative)
                  over the last ``plateau_window`` steps
-``diverged``     its loss or gradient became NaN or infinite
+``diverged``     its loss became NaN or infinite (SGD, Adam; the adaptive
+                 flow rejects such steps and shrinks dt instead)
 ================ ======================================================
 
 The :class:`Trajectory` holds, at about ``record_points`` log-spaced steps
 and at the end: step, per-member time t, dt, loss, N_Δ, train and test
-error, margin quantiles, relative weight change ‖w − w₀‖/‖w₀‖, wall time,
-and the test error of the ensemble-mean predictor f̄ = mean_i F_i.
+error, test loss, margin quantiles, relative weight change ‖w − w₀‖/‖w₀‖,
+wall time, and the test error of the ensemble-mean predictor
+f̄ = mean_i F_i (over the members that did not diverge).
+
+``loss`` is the training objective: ``(1/α²)⟨ℓ⟩`` for the α-centred model,
+``⟨ℓ⟩`` for the frozen kernel; ``test_loss`` is always ``⟨ℓ⟩`` on the test
+set. Errors count a tie (``y F = 0``) as wrong, so every error is 1 at t = 0
+where the α-centred model outputs exactly 0. A step of the loop is one
+update attempt: a rejected adaptive-flow step counts as a step.
 """
 
 from __future__ import annotations
@@ -94,9 +102,10 @@ def observe(model, state: FlowState, gap_tol: float = 0.0) -> dict[str, np.ndarr
     test_out = model.test_outputs(state.params)
     y_test = model.y_test
     test_loss = loss_per_point(loss.name, test_out, y_test, loss.kappa, loss.beta).mean(-1)
-    finite = torch.isfinite(test_out.reshape(test_out.shape[0], -1)).all(-1)
-    if finite.any():
-        mean_out = test_out[finite].mean(0, keepdim=True)
+    # diverged members (non-finite loss) are left out of the ensemble mean
+    alive = torch.isfinite(state.loss) & torch.isfinite(test_out.flatten(1)).all(-1)
+    if alive.any():
+        mean_out = test_out[alive].mean(0, keepdim=True)
         ensemble_error = float(errors(mean_out, y_test)[0])
     else:
         ensemble_error = float("nan")
@@ -110,7 +119,7 @@ def observe(model, state: FlowState, gap_tol: float = 0.0) -> dict[str, np.ndarr
         "test_loss": test_loss,
         "margin_quantiles": torch.quantile(margins, q, dim=-1).T,
         "weight_change": model.weight_change(state.params),
-        "ensemble_test_error": torch.tensor(ensemble_error),
+        "ensemble_test_error": torch.tensor(ensemble_error, dtype=torch.float64),
     }
 
 

@@ -20,6 +20,7 @@ the linearised network's gradient flow; weight-space norms use Θ₀ as the metr
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import torch
@@ -84,7 +85,9 @@ class CenteredNetwork:
         E = next(iter(self.params0.values())).shape[0]
         if self.x_train.device.type != "cpu":
             return E
-        widest = max(layer.shape[0] for layer in self.arch.layers())
+        # one member's widest activation: channels × pixels for images, units otherwise
+        pixels = math.prod(self.x_train.shape[2:]) if self.x_train.ndim > 2 else 1
+        widest = max(layer.shape[0] for layer in self.arch.layers()) * pixels
         per_member = points * widest * self.x_train.element_size()
         return max(1, min(E, CACHE_BYTES // max(per_member, 1)))
 
