@@ -58,13 +58,28 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
+SECTIONS = ("data", "engine", "stability")
+
+
 def reproduce(
-    scale: str = "quick", out: str | Path = "symscape-results", root: str | None = None
+    scale: str = "quick",
+    out: str | Path = "symscape-results",
+    root: str | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Run the main job at ``scale`` and write its results under ``out``; returns the summary."""
+    """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
+
+    ``only`` restricts the run to some of the sections ``data``, ``engine``, ``stability``.
+    """
     if scale not in SCALES:
         raise InvalidOptionError(
             f"scale={scale!r} is not a scale", fix=f"use one of {', '.join(SCALES)}"
+        )
+    only = tuple(only) if only else SECTIONS
+    unknown = [name for name in only if name not in SECTIONS]
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
         )
     if scale == "paper":
         _check_files_present(root)
@@ -72,19 +87,25 @@ def reproduce(
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    entries = []
-    specs = list_datasets()
-    for spec in track(specs, "data sets", total=len(specs)):
-        entries.append(_summarise(spec.name, root, figures, out))
-    engine = engine_section(scale, figures, out)
-    summary = {
+    summary: dict[str, Any] = {
         "scale": scale,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "environment": _environment(),
-        "data": entries,
-        "engine": engine,
-        "wall_time_s": round(time.perf_counter() - started, 2),
+        "sections": list(only),
     }
+    if "data" in only:
+        specs = list_datasets()
+        summary["data"] = [
+            _summarise(spec.name, root, figures, out)
+            for spec in track(specs, "data sets", total=len(specs))
+        ]
+    if "engine" in only:
+        summary["engine"] = engine_section(scale, figures, out)
+    if "stability" in only:
+        from symscape.experiments.stability import stability_section
+
+        summary["stability"] = stability_section(scale, figures, out, root=root)
+    summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(_markdown(summary))
     return summary
@@ -194,6 +215,20 @@ def _markdown(summary: dict[str, Any]) -> str:
         "",
         f"symscape {summary['environment']['symscape']}, torch {summary['environment']['torch']}, "
         f"{summary['date']}, {summary['wall_time_s']} s.",
+    ]
+    if "data" in summary:
+        lines += _data_markdown(summary)
+    if "engine" in summary:
+        lines += _engine_markdown(summary["engine"])
+    if "stability" in summary:
+        from symscape.experiments.stability import markdown_section
+
+        lines += ["", markdown_section(summary["stability"]).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _data_markdown(summary: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Data sets",
         "",
@@ -213,9 +248,12 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"| {e['name']} | {e['kind']} | ok | {shape} | {e['P']} | {e['n_test']} | "
             f"{e['labels']} | {balance} | [png]({e['preview']}) |"
         )
-    engine = summary["engine"]
+    return lines
+
+
+def _engine_markdown(engine: dict[str, Any]) -> list[str]:
     final = engine["final"]
-    lines += [
+    lines = [
         "",
         "## Training engine",
         "",
@@ -232,4 +270,4 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"{final['test_error'][i]:.3f} | {final['weight_change'][i]:.3g} |"
         )
     lines += ["", f"Test error of the ensemble-mean predictor: {final['ensemble_test_error']:.4f}."]
-    return "\n".join(lines) + "\n"
+    return lines

@@ -221,9 +221,21 @@ def test_corrupt_file_is_one_line(capsys, tmp_path):
 
 def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
     out_dir = tmp_path / "results"
-    code, out, _ = run(capsys, "reproduce", "--scale", "quick", "--out", str(out_dir))
+    code, out, _ = run(
+        capsys,
+        "reproduce",
+        "--scale",
+        "quick",
+        "--out",
+        str(out_dir),
+        "--only",
+        "data",
+        "--only",
+        "engine",
+    )
     assert code == 0
     summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["sections"] == ["data", "engine"] and "stability" not in summary
     status = {e["name"]: e["status"] for e in summary["data"]}
     assert status == {
         "random": "ok",

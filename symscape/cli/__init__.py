@@ -27,10 +27,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from symscape.cli import data, reproduce, train
+    from symscape.cli import data, reproduce, stability, train
 
     cli.add_command(data.data)
     cli.add_command(train.train)
+    cli.add_command(stability.stability)
     cli.add_command(reproduce.reproduce)
 
 

@@ -27,11 +27,37 @@ __all__ = ["reproduce"]
     help="results folder",
 )
 @click.option("--root", default=None, help="data folder (default: $SYMSCAPE_DATA)")
-def reproduce(scale: str, out: Path, root: str | None) -> None:
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["data", "engine", "stability"]),
+    help="run only this section (repeatable) [default: all]",
+)
+def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
     """Regenerate the thesis's results and write them to the results folder."""
     from symscape.reproduce import reproduce as run
 
-    summary = run(scale=scale, out=out, root=root)
+    summary = run(scale=scale, out=out, root=root, only=only or None)
+    if "data" in summary:
+        _print_data(summary, scale)
+    if "engine" in summary:
+        _print_engine(summary["engine"])
+    if "stability" in summary:
+        rows = summary["stability"]["rows"]
+        click.echo(
+            "stability: "
+            + "; ".join(
+                f"{r['architecture']} test error {r['test_error']:.3f}, R_f {r['R_trained']:.3g}"
+                for r in rows
+            )
+        )
+    click.echo(
+        f"results written to {out}/ (summary.json, summary.md, figures/) "
+        f"in {summary['wall_time_s']} s"
+    )
+
+
+def _print_data(summary, scale: str) -> None:
     rows = []
     for e in summary["data"]:
         if e["status"] == "ok":
@@ -47,15 +73,13 @@ def reproduce(scale: str, out: Path, root: str | None) -> None:
         ["data set", "kind", "input", "P", "n_test", "labels", "train balance / note"],
         rows,
     )
-    engine = summary["engine"]
+
+
+def _print_engine(engine) -> None:
     final = engine["final"]
     click.echo(
         f"training engine: {len(final['t'])} nets of N = {engine['n_weights']} weights, status "
         f"{', '.join(engine['status'])}; test error "
         f"{', '.join(f'{e:.3f}' for e in final['test_error'])}; "
         f"ensemble-mean {final['ensemble_test_error']:.3f} ({engine['wall_time_s']} s)"
-    )
-    click.echo(
-        f"results written to {out}/ (summary.json, summary.md, figures/) "
-        f"in {summary['wall_time_s']} s"
     )

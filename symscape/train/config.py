@@ -15,22 +15,21 @@ computation; member i is the network one would train alone with seed i.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from symscape._version import __version__
+from symscape.config import JsonConfig
 from symscape.data import get_dataset_spec, load
 from symscape.data.options import parse_device, parse_dtype
 from symscape.errors import InvalidOptionError, UnknownNameError
 from symscape.nets import ARCHITECTURES, build_architecture
 from symscape.nets.base import check_seeds
+from symscape.runtime import torch_threads
 from symscape.train.dynamics import DYNAMICS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import StopRules, fit
 from symscape.train.losses import LOSSES
@@ -42,7 +41,7 @@ _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-4}
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything that defines a training run (defaults: a small jamming-style run)."""
 
     # data
@@ -177,30 +176,6 @@ class TrainConfig:
             options.update(depth=self.depth, width=self.width)
         return build_architecture(self.arch, input_shape, k, **options)
 
-    # ------------------------------------------------------------ serialise
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["seeds"] = list(self.seeds)
-        return out
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys): the basis of a run's key."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InvalidOptionError(
-                f"unknown config field(s) {', '.join(unknown)}",
-                fix=f"known fields: {', '.join(sorted(known))}",
-            )
-        values = dict(values)
-        if "seeds" in values:
-            values["seeds"] = tuple(values["seeds"])
-        return cls(**values)
-
 
 def train(config: TrainConfig, callback=None) -> dict[str, Any]:
     """Train the ensemble of ``config``; returns a record of JSON scalars and numpy arrays.
@@ -209,22 +184,6 @@ def train(config: TrainConfig, callback=None) -> dict[str, Any]:
     """
     with torch_threads(config.threads):
         return _train(config, callback)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` intra-op torch threads, then restore the previous count.
-
-    symscape trains with one thread per run by default: on these small,
-    latency-bound computations a second thread costs more than it gives (and
-    stalls badly when the core is busy), and sweeps scale out over processes.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(config: TrainConfig, callback) -> dict[str, Any]:

@@ -1,0 +1,979 @@
+r"""Relative stability toward diffeomorphisms of trained classifiers, and their test error.
+
+The experiment of Petrini, Favero, Geiger and Wyart (NeurIPS 2021), on the
+zoo of :mod:`symscape.nets.zoo`: train each architecture with several seeds,
+and measure, at initialisation and after training, on ``n_points`` test
+images,
+
+    D_f (sensitivity to diffeomorphisms),  G_f (to noise of the same norm),
+    R_f = D_f / G_f,
+
+at a list of typical displacements δ (or temperatures), on the output and,
+at the reference δ (the one closest to 1 pixel), layer by layer. Seeds are
+combined by geometric mean. Across architectures, the test error is fitted
+by a power law ``ε = a R_f^b`` (:func:`fit_power_law`); the reported law,
+ε ≈ 0.2 √R_f over 15 architectures on CIFAR10, is drawn beside the fit for
+comparison, never used in place of a measurement.
+
+Protocols (:func:`quick_config`, :func:`paper_config`):
+
+* ``quick``: scikit-learn's digits upsampled to 28×28 (1,297 training and
+  500 test images, embedded), ``fc:0.5``, ``lenet``, ``vgg:0.25`` and
+  ``resnet18:0.125``, three seeds, 12 epochs of SGD (batch 64, lr 0.05,
+  momentum 0.9, weight decay 5e-4, cosine schedule), random crops (padding
+  2), no flips (digits are not mirror-symmetric); δ from 0.5 to 2.5 pixels,
+  c = 3, 500 test points, median estimator. A few minutes on 2 cores.
+* ``paper``: CIFAR10 from ``$SYMSCAPE_DATA``, the settings of the paper's
+  code: SGD with learning rate 0.1, momentum 0.9, weight decay 5e-4, batch
+  128, 250 epochs, a cosine schedule (annealed to zero over the epochs here;
+  the original anneals over 200 epochs), horizontal flips, no crops; δ from
+  0.5 to 3 pixels, c = 3, 500 test points, median estimator, three seeds.
+  The reported study has 15 architectures, most of which (AlexNet,
+  EfficientNet, ...) the zoo does not build: this protocol spans the zoo's
+  four at several widths, 15 networks in all.
+
+Inputs are normalised per channel with the training set's mean and standard
+deviation; deformations and noise act on the normalised images (a
+deformation commutes with that affine map, so only the noise's norm is
+measured in normalised units). Models are measured in ``eval()`` mode (batch
+norm with running statistics). Deformations, noise and bootstrap of a
+network's measurement depend on its seed only, so the network at
+initialisation and after training sees the same deformations.
+
+>>> fit = fit_power_law([0.2 * r**0.5 for r in (1e-3, 1e-2, 1e-1)], [1e-3, 1e-2, 1e-1])
+>>> round(fit["a"], 12), round(fit["b"], 12)
+(0.2, 0.5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from symscape._version import __version__
+from symscape.config import JsonConfig
+from symscape.data import get_dataset_spec, load
+from symscape.data.options import parse_device, parse_dtype
+from symscape.diffeo import (
+    RandomDiffeo,
+    deform,
+    same_norm_noise,
+    temperature_from_displacement,
+    temperature_range,
+    typical_displacement,
+)
+from symscape.errors import InvalidOptionError
+from symscape.measure.sensitivity import ESTIMATORS, geometric_mean, sensitivities
+from symscape.nets.base import check_seeds
+from symscape.nets.zoo import build_classifier, load_model, n_parameters, parse_classifier
+from symscape.progress import track
+
+__all__ = [
+    "REPORTED_LAW",
+    "SCHEDULES",
+    "StabilityConfig",
+    "classification_error",
+    "error_vs_stability_figure",
+    "fit_power_law",
+    "gallery_figure",
+    "layers_figure",
+    "markdown_section",
+    "paper_config",
+    "quick_config",
+    "run",
+    "save_figure",
+    "save_results",
+    "sensitivity_curves_figure",
+    "stability_section",
+    "train_classifier",
+]
+
+SCHEDULES = ("cosine", "constant")
+# ε ≈ a R_f^b across 15 architectures on CIFAR10, as reported (SCIENCE.md §4)
+REPORTED_LAW = {"a": 0.2, "b": 0.5}
+_FORBIDDEN_DATA = ("labels", "dtype", "device", "flatten", "pca", "sphere")
+
+
+def _positive(value, name: str, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidOptionError(
+            f"{name}={value!r} must be a number {bound}", fix=f"use {name} {bound}"
+        )
+    return float(value)
+
+
+def _integer(value, name: str, minimum: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise InvalidOptionError(
+            f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
+        )
+    return int(value)
+
+
+def _number_list(values, name: str) -> tuple[float, ...]:
+    if isinstance(values, numbers.Real):
+        values = (values,)
+    if not isinstance(values, Sequence) or isinstance(values, str) or not values:
+        raise InvalidOptionError(
+            f"{name}={values!r} is not a non-empty list", fix=f"pass {name}=[...]"
+        )
+    return tuple(_positive(v, name) for v in values)
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityConfig(JsonConfig):
+    """Everything that defines a stability run (defaults: the paper's CIFAR10 protocol)."""
+
+    # data: a registered image data set and its options (P, n_test, image_size, root, seed)
+    dataset: str = "cifar10"
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # networks: zoo specs "name" or "name:width"; a spec in checkpoints is loaded, not trained
+    architectures: tuple[str, ...] = (
+        "fc:0.5",
+        "fc:1",
+        "fc:2",
+        "lenet:1",
+        "lenet:2",
+        "lenet:4",
+        "vgg:0.25",
+        "vgg:0.5",
+        "vgg:1",
+        "vgg:2",
+        "resnet18:0.125",
+        "resnet18:0.25",
+        "resnet18:0.5",
+        "resnet18:1",
+        "resnet18:2",
+    )
+    checkpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # training
+    epochs: int = 250
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    crop: bool = False
+    crop_padding: int = 4
+    flip: bool = True
+    diffeo_augment: bool = False
+    diffeo_delta: float = 1.0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    # evaluation
+    n_points: int = 500
+    deltas: tuple[float, ...] | None = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+    temperatures: tuple[float, ...] | None = None
+    c: float = 3.0
+    estimator: str = "median"
+    n_bootstrap: int = 200
+    # numerics
+    dtype: str = "float32"
+    device: str = "cpu"
+    threads: int = 1
+
+    def __post_init__(self):
+        spec = get_dataset_spec(self.dataset)
+        if spec.input_kind != "image":
+            raise InvalidOptionError(
+                f"dataset={self.dataset!r} has no images ({spec.input_kind} inputs)",
+                fix="use digits (with image_size=28), mnist, fashion-mnist or cifar10",
+            )
+        data = dict(self.data)
+        for key in _FORBIDDEN_DATA:
+            if key in data:
+                raise InvalidOptionError(
+                    f"data option {key!r} is set by the stability run",
+                    fix=f"drop {key!r} from data (images and class labels are needed)",
+                )
+        spec.resolve(data)
+        object.__setattr__(self, "data", data)
+        archs = self.architectures
+        archs = (archs,) if isinstance(archs, str) else tuple(archs)
+        if not archs:
+            raise InvalidOptionError("architectures is empty", fix="give e.g. ['fc', 'lenet']")
+        for arch in archs:
+            parse_classifier(arch)
+        if len(set(archs)) != len(archs):
+            raise InvalidOptionError(
+                f"architectures {list(archs)} lists one twice", fix="give each spec once"
+            )
+        object.__setattr__(self, "architectures", archs)
+        checkpoints = {str(k): str(v) for k, v in dict(self.checkpoints).items()}
+        stray = [k for k in checkpoints if k not in archs]
+        if stray:
+            raise InvalidOptionError(
+                f"checkpoints for {stray} not in architectures {list(archs)}",
+                fix="key each checkpoint by one of the architecture specs",
+            )
+        object.__setattr__(self, "checkpoints", checkpoints)
+        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
+        _integer(self.epochs, "epochs", 0)
+        _integer(self.batch_size, "batch_size", 2)
+        _positive(self.lr, "lr")
+        if not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
+            raise InvalidOptionError(
+                f"momentum={self.momentum!r} must be in [0, 1)", fix="use e.g. 0.9"
+            )
+        _positive(self.weight_decay, "weight_decay", allow_zero=True)
+        if self.schedule not in SCHEDULES:
+            raise InvalidOptionError(
+                f"schedule={self.schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
+            )
+        _integer(self.crop_padding, "crop_padding", 0)
+        _positive(self.diffeo_delta, "diffeo_delta")
+        _integer(self.n_points, "n_points", 2)
+        if (self.deltas is None) == (self.temperatures is None):
+            raise InvalidOptionError(
+                "give exactly one of deltas and temperatures",
+                fix="e.g. deltas=(0.5, 1, 2) and temperatures=None",
+            )
+        for name in ("deltas", "temperatures"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _number_list(getattr(self, name), name))
+        if not isinstance(self.c, numbers.Real) or not math.isfinite(self.c) or self.c < 2:
+            raise InvalidOptionError(f"c={self.c!r} must be a cut-off >= 2", fix="use c=3")
+        if self.estimator not in ESTIMATORS:
+            raise InvalidOptionError(
+                f"estimator={self.estimator!r} is not known",
+                fix=f"use one of {', '.join(ESTIMATORS)}",
+            )
+        _integer(self.n_bootstrap, "n_bootstrap", 0)
+        parse_dtype(self.dtype)
+        parse_device(self.device)
+        _integer(self.threads, "threads", 1)
+
+
+def quick_config(**changes: Any) -> StabilityConfig:
+    """The quick protocol (digits at 28×28, four small nets, minutes on a CPU), with changes."""
+    settings = dict(
+        dataset="digits",
+        data={"image_size": 28},
+        architectures=("fc:0.5", "lenet", "vgg:0.25", "resnet18:0.125"),
+        epochs=12,
+        batch_size=64,
+        lr=0.05,
+        crop=True,
+        crop_padding=2,
+        flip=False,
+        seeds=(0, 1, 2),
+        deltas=(0.5, 1.0, 1.5, 2.0, 2.5),
+    )
+    return StabilityConfig(**{**settings, **changes})
+
+
+def paper_config(**changes: Any) -> StabilityConfig:
+    """The paper's protocol on CIFAR10 (the config's defaults), with changes."""
+    return StabilityConfig(**changes)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image shifted by up to ``padding`` pixels, zeros (the mean) coming in."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (padding,) * 4).permute(0, 2, 3, 1)
+    dy, dx = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(x.device)
+    rows = dy[:, None, None] + torch.arange(h, device=x.device)[None, :, None]
+    cols = dx[:, None, None] + torch.arange(w, device=x.device)[None, None, :]
+    index = torch.arange(b, device=x.device)[:, None, None]
+    return padded[index, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def _random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def classification_error(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size=500
+) -> float:
+    """Fraction of ``x`` that ``model`` (put in ``eval()`` mode) does not classify as ``y``."""
+    model.eval()
+    wrong = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out = model(x[start : start + batch_size])
+            wrong += int((out.argmax(1) != y[start : start + batch_size]).sum())
+    return wrong / max(len(x), 1)
+
+
+def train_classifier(
+    model: torch.nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    schedule: str = "cosine",
+    crop_padding: int = 0,
+    flip: bool = False,
+    diffeo_delta: float | None = None,
+    c: float = 3.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train ``model`` in place with SGD on cross-entropy; returns its test error and history.
+
+    SGD with ``momentum`` and ``weight_decay``; the learning rate follows a
+    cosine from ``lr`` to 0 over all steps (``schedule="cosine"``) or stays
+    at ``lr``. Each batch is augmented, in this order, by random crops
+    (``crop_padding > 0``), horizontal flips (``flip``) and a random
+    diffeomorphism of typical displacement ``diffeo_delta`` pixels
+    (:class:`~symscape.diffeo.RandomDiffeo`, cut-off ``c``). The order of the
+    batches and the augmentations follow from ``seed``: the same model,
+    data and seed give the same numbers on a CPU. Training stops early, with
+    status ``"diverged"``, if the loss is not finite. The model is left in
+    ``eval()`` mode.
+    """
+    epochs = _integer(epochs, "epochs", 0)
+    batch_size = _integer(batch_size, "batch_size", 2)
+    seed = _integer(seed, "seed", 0)
+    crop_padding = _integer(crop_padding, "crop_padding", 0)
+    lr = _positive(lr, "lr")
+    weight_decay = _positive(weight_decay, "weight_decay", allow_zero=True)
+    if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+        raise InvalidOptionError(f"momentum={momentum!r} must be in [0, 1)", fix="use e.g. 0.9")
+    if schedule not in SCHEDULES:
+        raise InvalidOptionError(
+            f"schedule={schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
+        )
+    generator = torch.Generator().manual_seed(
+        int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+    )
+    diffeo = None
+    if diffeo_delta is not None:
+        diffeo = RandomDiffeo(delta=diffeo_delta, c=c, generator=generator)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+    )
+    n = len(x_train)
+    steps_per_epoch = sum(1 for s in range(0, n, batch_size) if min(batch_size, n - s) >= 2)
+    total = max(epochs * steps_per_epoch, 1)
+    step, status = 0, "ok"
+    losses, errors = [], []
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator).to(x_train.device)
+        loss_sum, wrong, seen = 0.0, 0, 0
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            if len(index) < 2:  # batch norm needs two points
+                continue
+            xb, yb = x_train[index], y_train[index]
+            if crop_padding > 0:
+                xb = _random_crop(xb, crop_padding, generator)
+            if flip:
+                xb = _random_flip(xb, generator)
+            if diffeo is not None:
+                xb = diffeo(xb)
+            if schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            if not torch.isfinite(loss):
+                status = "diverged"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += loss.detach().item() * len(index)
+            wrong += int((out.argmax(1) != yb).sum())
+            seen += len(index)
+        if status != "ok":
+            break
+        losses.append(loss_sum / max(seen, 1))
+        errors.append(wrong / max(seen, 1))
+    return {
+        "test_error": classification_error(model, x_test, y_test),
+        "train_loss": losses,
+        "train_error": errors,
+        "steps": step,
+        "status": status,
+    }
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclasses.dataclass(frozen=True)
+class _Data:
+    """Normalised train/test tensors, the raw first test image, and the statistics used."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    raw_image: torch.Tensor
+    num_classes: int
+    mean: list[float]
+    std: list[float]
+    options: dict[str, Any]
+
+
+def _load_data(config: StabilityConfig) -> _Data:
+    ds = load(
+        config.dataset,
+        **config.data,
+        labels="multiclass",
+        dtype=config.dtype,
+        device=config.device,
+    )
+    if ds.n_test < config.n_points:
+        raise InvalidOptionError(
+            f"n_points={config.n_points} is more than the {ds.n_test} test points of "
+            f"{config.dataset}",
+            fix=f"use n_points <= {ds.n_test} or a larger n_test",
+        )
+    if ds.P < 2:
+        raise InvalidOptionError(f"P={ds.P} training points", fix="use P >= 2")
+    mean = ds.x_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = ds.x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
+    return _Data(
+        x_train=(ds.x_train - mean) / std,
+        y_train=ds.y_train,
+        x_test=(ds.x_test - mean) / std,
+        y_test=ds.y_test,
+        raw_image=ds.x_test[0].cpu(),
+        num_classes=ds.num_classes,
+        mean=mean.flatten().tolist(),
+        std=std.flatten().tolist(),
+        options=dict(ds.options),
+    )
+
+
+def _scales(config: StabilityConfig, size: tuple[int, int]) -> tuple[list[float], list[float]]:
+    """The temperatures and typical displacements δ (papers' convention) of the config."""
+    temperature_range(size, config.c)  # validates c against the image size
+    if config.deltas is not None:
+        temps = [temperature_from_displacement(d, config.c, size) for d in config.deltas]
+    else:
+        temps = list(config.temperatures)
+    return temps, [typical_displacement(T, config.c, size) for T in temps]
+
+
+def _reference(deltas: Sequence[float]) -> int:
+    """Index of the displacement closest to 1 pixel (the papers' evaluation point)."""
+    return min(range(len(deltas)), key=lambda i: (abs(math.log(deltas[i])), i))
+
+
+def _measure(model, x, config: StabilityConfig, temps, reference: int, seed: int) -> dict:
+    """Output sensitivities at every T (with bootstrap); stages' at the reference T (without)."""
+    model.eval()
+    common = dict(c=config.c, estimator=config.estimator, seed=seed)
+    output = sensitivities(model, x, temperatures=temps, n_bootstrap=config.n_bootstrap, **common)
+    stages = sensitivities(
+        model,
+        x,
+        temperatures=[temps[reference]],
+        layers=list(model.stages),
+        n_bootstrap=0,
+        **common,
+    )
+    return {
+        "output": [s.as_dict() for s in output],
+        "layers": [s.as_dict() for s in stages],
+    }
+
+
+def _one_network(spec: str, seed: int, data: _Data, config: StabilityConfig, temps, reference):
+    name, width = parse_classifier(spec)
+    shape, k = tuple(data.x_train.shape[1:]), data.num_classes
+    dtype = parse_dtype(config.dtype)
+    x_eval = data.x_test[: config.n_points]
+    started = time.perf_counter()
+    model = build_classifier(
+        name, shape, k, width=width, seed=seed, dtype=dtype, device=config.device
+    )
+    init = {"test_error": classification_error(model, data.x_test, data.y_test)}
+    init.update(_measure(model, x_eval, config, temps, reference, seed))
+    if spec in config.checkpoints:
+        path = config.checkpoints[spec]
+        model = load_model(path, name, shape, k, width=width, dtype=dtype, device=config.device)
+        trained = {"source": str(path), "status": "loaded"}
+        trained["test_error"] = classification_error(model, data.x_test, data.y_test)
+    else:
+        trained = {"source": "trained"}
+        trained.update(
+            train_classifier(
+                model,
+                data.x_train,
+                data.y_train,
+                data.x_test,
+                data.y_test,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                lr=config.lr,
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+                schedule=config.schedule,
+                crop_padding=config.crop_padding if config.crop else 0,
+                flip=config.flip,
+                diffeo_delta=config.diffeo_delta if config.diffeo_augment else None,
+                c=config.c,
+                seed=seed,
+            )
+        )
+    trained.update(_measure(model, x_eval, config, temps, reference, seed))
+    entry = {
+        "architecture": spec,
+        "name": name,
+        "width": width,
+        "seed": seed,
+        "n_parameters": n_parameters(model),
+        "stages": list(model.stages),
+        "init": init,
+        "trained": trained,
+    }
+    return entry, time.perf_counter() - started
+
+
+def _geometric(values: list[float | None]) -> float | None:
+    """Geometric mean of finite values; ``None`` (JSON null) when any is missing."""
+    if any(v is None for v in values):
+        return None
+    g = geometric_mean(values)
+    return g if math.isfinite(g) else None
+
+
+def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
+    mine = [r for r in runs if r["architecture"] == spec]
+    out: dict[str, Any] = {
+        "architecture": spec,
+        "seeds": [r["seed"] for r in mine],
+        "n_parameters": mine[0]["n_parameters"],
+        "test_errors": [r["trained"]["test_error"] for r in mine],
+        "test_error": float(np.mean([r["trained"]["test_error"] for r in mine])),
+        "stages": mine[0]["stages"],
+    }
+    for phase in ("init", "trained"):
+        curves = {}
+        for key in ("D", "G", "R"):
+            per_t = zip(*[[s[key] for s in r[phase]["output"]] for r in mine], strict=True)
+            curves[key] = [_geometric(list(values)) for values in per_t]
+        out[phase] = curves
+        for key in ("D", "G", "R"):
+            out[f"{key}_{phase}"] = curves[key][reference]
+        per_stage = zip(*[[s["R"] for s in r[phase]["layers"]] for r in mine], strict=True)
+        out[f"layers_R_{phase}"] = [_geometric(list(values)) for values in per_stage]
+    return out
+
+
+def _correlation(x: list, y: list) -> float | None:
+    """Pearson correlation of log x and log y over finite positive pairs (None below 3)."""
+    pairs = [(a, b) for a, b in zip(x, y, strict=True) if a and b and a > 0 and b > 0]
+    if len(pairs) < 3:
+        return None
+    lx, ly = np.log(np.array(pairs, dtype=np.float64)).T
+    if np.ptp(lx) == 0 or np.ptp(ly) == 0:
+        return None
+    return float(np.corrcoef(lx, ly)[0, 1])
+
+
+def run(config: StabilityConfig) -> dict[str, Any]:
+    """Train (or load) and measure every architecture and seed; returns a JSON-able record.
+
+    ``record["runs"]`` holds one entry per network (architecture and seed):
+    test error and D_f, G_f, R_f (with bootstrap intervals) at every δ, at
+    initialisation and after training, and R_f per stage at the reference δ.
+    ``record["summary"]`` combines the seeds (geometric means; arithmetic
+    mean of the test error); ``record["fit"]`` is :func:`fit_power_law`
+    across architectures. Everything but ``record["timing"]`` is the same
+    for the same config on a CPU.
+    """
+    from symscape.runtime import torch_threads
+
+    if not isinstance(config, StabilityConfig):
+        raise InvalidOptionError(
+            f"run needs a StabilityConfig, got {type(config).__name__}",
+            fix="build one with StabilityConfig(...) or quick_config()",
+        )
+    started = time.perf_counter()
+    with torch_threads(config.threads):
+        data = _load_data(config)
+        size = tuple(data.x_test.shape[-2:])
+        temps, deltas = _scales(config, size)
+        reference = _reference(deltas)
+        pairs = [(spec, seed) for spec in config.architectures for seed in config.seeds]
+        runs, times = [], {}
+        for spec, seed in track(pairs, "stability: train and measure", total=len(pairs)):
+            entry, seconds = _one_network(spec, seed, data, config, temps, reference)
+            runs.append(entry)
+            times[f"{spec} seed {seed}"] = round(seconds, 2)
+    summary = [_summarise(runs, spec, reference) for spec in config.architectures]
+    errors = [s["test_error"] for s in summary]
+    try:
+        fit = fit_power_law(errors, [s["R_trained"] for s in summary])
+    except InvalidOptionError as err:
+        fit = {"a": None, "b": None, "reason": str(err)}
+    t_min, t_max = temperature_range(size, config.c)
+    return {
+        "experiment": "stability",
+        "symscape_version": __version__,
+        "config": config.to_dict(),
+        "data": {
+            "options": data.options,
+            "P": len(data.x_train),
+            "n_test": len(data.x_test),
+            "input_shape": list(data.x_train.shape[1:]),
+            "num_classes": data.num_classes,
+            "normalization": {"mean": data.mean, "std": data.std},
+        },
+        "temperatures": temps,
+        "deltas": deltas,
+        "reference": {"index": reference, "delta": deltas[reference], "T": temps[reference]},
+        "temperature_range": {
+            "T_min": t_min,
+            "T_max": t_max,
+            "delta_T_min": typical_displacement(t_min, config.c, size),
+            "delta_T_max": typical_displacement(t_max, config.c, size),
+        },
+        "runs": runs,
+        "summary": summary,
+        "fit": fit,
+        "correlation_with_log_error": {
+            "log_R": _correlation([s["R_trained"] for s in summary], errors),
+            "log_D": _correlation([s["D_trained"] for s in summary], errors),
+        },
+        "reported": {
+            **REPORTED_LAW,
+            "law": "test error ≈ 0.2 √R_f",
+            "source": "Petrini, Favero, Geiger, Wyart 2021: 15 architectures on CIFAR10",
+        },
+        "timing": {"total_s": round(time.perf_counter() - started, 2), "networks_s": times},
+    }
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def fit_power_law(errors: Sequence[float], R: Sequence[float]) -> dict[str, Any]:
+    """Least-squares fit of ``log ε = log a + b log R`` across points ``(R_i, ε_i)``.
+
+    Points with a value that is not finite and positive are left out (their
+    count is ``dropped``). Returns ``a``, ``b``, the number of points used,
+    the root-mean-square residual in ``ln ε``, and the reported law
+    (``a_reported = 0.2``, ``b_reported = 0.5``) beside them for comparison.
+    Needs two points with different R_f.
+    """
+    try:
+        e = np.asarray([np.nan if v is None else float(v) for v in errors], dtype=np.float64)
+        r = np.asarray([np.nan if v is None else float(v) for v in R], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(
+            "fit_power_law needs two lists of numbers", fix="pass test errors and R_f values"
+        ) from None
+    if e.ndim != 1 or e.shape != r.shape:
+        raise InvalidOptionError(
+            f"errors ({e.size}) and R ({r.size}) must be two lists of the same length",
+            fix="pass one test error per R_f",
+        )
+    keep = np.isfinite(e) & np.isfinite(r) & (e > 0) & (r > 0)
+    log_r, log_e = np.log(r[keep]), np.log(e[keep])
+    if keep.sum() < 2 or np.ptp(log_r) == 0:
+        raise InvalidOptionError(
+            f"a power law needs two points with positive, different R_f and positive errors; "
+            f"got {int(keep.sum())} usable of {e.size}",
+            fix="measure more architectures (a test error of 0 cannot be fitted in log scale)",
+        )
+    centred = log_r - log_r.mean()
+    b = float((centred * (log_e - log_e.mean())).sum() / (centred**2).sum())
+    log_a = float(log_e.mean() - b * log_r.mean())
+    residual = log_e - (log_a + b * log_r)
+    return {
+        "a": math.exp(log_a),
+        "b": b,
+        "n_points": int(keep.sum()),
+        "dropped": int((~keep).sum()),
+        "residual_rms_log": float(np.sqrt((residual**2).mean())),
+        "a_reported": REPORTED_LAW["a"],
+        "b_reported": REPORTED_LAW["b"],
+    }
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+def error_vs_stability_figure(record: Mapping[str, Any]):
+    """Test error against R_f (with the fit and the reported law) and against D_f."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_r, ax_d = fig.subplots(1, 2)
+    reference = record["reference"]["index"]
+    summary = record["summary"]
+    for colour, s in zip(_colours(len(summary)), summary, strict=True):
+        mine = [r for r in record["runs"] if r["architecture"] == s["architecture"]]
+        for ax, key in ((ax_r, "R"), (ax_d, "D")):
+            xs = [r["trained"]["output"][reference][key] for r in mine]
+            ys = [r["trained"]["test_error"] for r in mine]
+            ax.scatter(xs, ys, color=colour, alpha=0.35, s=14)
+            ax.scatter(
+                s[f"{key}_trained"], s["test_error"], color=colour, s=60, label=s["architecture"]
+            )
+    values = [s["R_trained"] for s in summary if s["R_trained"]]
+    if values:
+        grid = np.geomspace(min(values) / 2, max(values) * 2, 50)
+        fit = record["fit"]
+        if fit.get("a") is not None:
+            ax_r.plot(
+                grid,
+                fit["a"] * grid ** fit["b"],
+                "k-",
+                label=f"fit ε = {fit['a']:.2g} R_f^{fit['b']:.2f}",
+            )
+        law = record["reported"]
+        ax_r.plot(grid, law["a"] * grid ** law["b"], "k--", label=f"reported ε ≈ {law['a']:g} √R_f")
+    delta = record["reference"]["delta"]
+    for ax, key in ((ax_r, "R_f"), (ax_d, "D_f")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{key} after training (δ = {delta:.3g} px)")
+        ax.set_ylabel("test error ε")
+    ax_r.legend(fontsize=8)
+    ax_r.set_title("relative stability R_f = D_f/G_f", fontsize=10)
+    ax_d.set_title("sensitivity to diffeomorphisms D_f alone", fontsize=10)
+    return fig
+
+
+def sensitivity_curves_figure(record: Mapping[str, Any]):
+    """D_f, G_f and R_f against δ: dashed at initialisation, solid after training."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 3.8), layout="constrained")
+    axes = fig.subplots(1, 3)
+    deltas = record["deltas"]
+    summary = record["summary"]
+    for colour, s in zip(_colours(len(summary)), summary, strict=True):
+        for ax, key in zip(axes, ("D", "G", "R"), strict=True):
+            for phase, style in (("init", "--"), ("trained", "-")):
+                ys = [np.nan if v is None else v for v in s[phase][key]]
+                label = s["architecture"] if phase == "trained" else None
+                ax.plot(deltas, ys, style, color=colour, marker="o", ms=3, label=label)
+    folding = record["temperature_range"]["delta_T_max"]
+    for ax, key in zip(axes, ("D_f", "G_f", "R_f"), strict=True):
+        ax.set_yscale("log")
+        ax.set_xlabel("typical displacement δ (pixels)")
+        ax.set_ylabel(key)
+        if folding <= max(deltas) * 1.2:
+            ax.axvline(folding, color="grey", lw=0.8, ls=":")
+    axes[2].axhline(1, color="grey", lw=0.8)
+    axes[0].legend(fontsize=8, title="solid: trained, dashed: init", title_fontsize=8)
+    return fig
+
+
+def layers_figure(record: Mapping[str, Any]):
+    """R_f of each stage of each architecture, at initialisation and after training."""
+    from matplotlib.figure import Figure
+
+    summary = record["summary"]
+    fig = Figure(figsize=(3.2 * len(summary), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(summary), sharey=True))
+    for ax, colour, s in zip(axes, _colours(len(summary)), summary, strict=True):
+        positions = range(len(s["stages"]))
+        for phase, style in (("init", "--"), ("trained", "-")):
+            ys = [np.nan if v is None else v for v in s[f"layers_R_{phase}"]]
+            ax.plot(positions, ys, style, color=colour, marker="o", ms=4, label=phase)
+        ax.axhline(1, color="grey", lw=0.8)
+        ax.set_xticks(list(positions), s["stages"], rotation=60, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(s["architecture"], fontsize=10)
+    axes[0].set_ylabel(f"R_f at δ = {record['reference']['delta']:.3g} px")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
+    """One image deformed at T_min, at δ = 1 pixel and at T_max, beside same-norm noise.
+
+    ``image`` is ``[C, H, W]`` with values in [0, 1] (the noisy images are
+    clipped to [0, 1] for display only).
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(image, torch.Tensor) or image.ndim != 3:
+        raise InvalidOptionError(
+            "gallery_figure needs one image [C, H, W]", fix="pass e.g. dataset.x_test[0]"
+        )
+    x = image.detach().double().cpu()[None]
+    size = tuple(x.shape[-2:])
+    t_min, t_max = temperature_range(size, c)
+    t_typical = temperature_from_displacement(1.0, c, size)
+    fig = Figure(figsize=(9, 4.8), layout="constrained")
+    axes = fig.subplots(2, 4)
+
+    def show(ax, img, title):
+        img = img[0].clamp(0, 1).permute(1, 2, 0).numpy()
+        if img.shape[2] == 1:
+            ax.imshow(img[:, :, 0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(img)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+
+    show(axes[0, 0], x, "original x")
+    axes[1, 0].set_axis_off()
+    axes[1, 0].text(0.5, 0.5, "below: x + η,\n‖η‖ = ‖τx − x‖", ha="center", va="center", fontsize=9)
+    names = ("T_min", "δ = 1 px", "T_max")
+    for col, (T, name) in enumerate(zip((t_min, t_typical, t_max), names, strict=True), start=1):
+        moved = deform(x, T=T, c=c, generator=seed)
+        noisy = x + same_norm_noise(x, moved, generator=seed)
+        delta = typical_displacement(T, c, size)
+        show(axes[0, col], moved, f"τx, {name}\nT = {T:.2g}, δ = {delta:.2g} px")
+        show(axes[1, col], noisy, f"x + η, {name}")
+    return fig
+
+
+def save_figure(fig, stem: str | Path) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns the two paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=120)
+    fig.savefig(paths[1])
+    return paths
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per architecture: test error and the sensitivities at the reference δ."""
+    return [
+        {
+            "architecture": s["architecture"],
+            "n_parameters": s["n_parameters"],
+            "test_error": s["test_error"],
+            "R_init": s["R_init"],
+            "R_trained": s["R_trained"],
+            "D_trained": s["D_trained"],
+            "G_trained": s["G_trained"],
+        }
+        for s in record["summary"]
+    ]
+
+
+def save_results(
+    record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None
+) -> dict[str, Any]:
+    """Write ``stability.json`` under ``out`` and the four figures under ``figures``.
+
+    ``figures`` defaults to ``out``. Returns a short summary (one row per
+    architecture, the fit, the paths relative to ``out``).
+    """
+    out = Path(out)
+    figures = out if figures is None else Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "stability.json"
+    path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+    config = StabilityConfig.from_dict(record["config"])
+    image = _load_data(dataclasses.replace(config, n_points=2)).raw_image
+    drawn = {
+        "error_vs_stability": error_vs_stability_figure(record),
+        "sensitivity_curves": sensitivity_curves_figure(record),
+        "layers": layers_figure(record),
+        "gallery": gallery_figure(image, c=config.c),
+    }
+    written = []
+    for name, fig in drawn.items():
+        written += save_figure(fig, figures / f"stability_{name}")
+
+    def relative(p: Path) -> str:
+        try:
+            return str(p.relative_to(out))
+        except ValueError:
+            return str(p)
+
+    return {
+        "dataset": record["config"]["dataset"],
+        "rows": _rows(record),
+        "reference_delta": record["reference"]["delta"],
+        "fit": record["fit"],
+        "reported": {k: record["reported"][k] for k in ("a", "b", "law")},
+        "correlation_with_log_error": record["correlation_with_log_error"],
+        "record": relative(path),
+        "figures": [relative(p) for p in written],
+        "wall_time_s": record["timing"]["total_s"],
+    }
+
+
+def stability_section(
+    scale: str, figures: Path, out: Path, *, root: str | None = None
+) -> dict[str, Any]:
+    """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
+
+    ``root`` is the data folder of the paper protocol (default ``$SYMSCAPE_DATA``).
+    """
+    if scale == "quick":
+        config = quick_config()
+    elif scale == "paper":
+        config = paper_config(data={} if root is None else {"root": root})
+    else:
+        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    started = time.perf_counter()
+    record = run(config)
+    summary = save_results(record, out, figures)
+    summary["scale"] = scale
+    summary["wall_time_s"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _cell(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def markdown_section(summary: Mapping[str, Any]) -> str:
+    """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
+    fit, law = summary["fit"], summary["reported"]
+    lines = [
+        "## Stability toward diffeomorphisms",
+        "",
+        f"{summary['dataset']}, δ = {summary['reference_delta']:.3g} pixel, geometric means over "
+        f"seeds ({summary['wall_time_s']} s; record [{summary['record']}]({summary['record']})).",
+        "",
+        "| architecture | parameters | test error | R_f init | R_f trained | D_f | G_f |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in summary["rows"]:
+        lines.append(
+            f"| {row['architecture']} | {row['n_parameters']} | {row['test_error']:.3f} | "
+            f"{_cell(row['R_init'])} | {_cell(row['R_trained'])} | {_cell(row['D_trained'])} | "
+            f"{_cell(row['G_trained'])} |"
+        )
+    if fit.get("a") is not None:
+        measured = f"ε = {fit['a']:.3g} R_f^{fit['b']:.3g} over {fit['n_points']} architectures"
+    else:
+        measured = f"no fit ({fit.get('reason', 'too few points')})"
+    lines += [
+        "",
+        f"Fit: {measured}; reported: {law['law']} (a = {law['a']}, b = {law['b']}).",
+        "",
+        "Figures: "
+        + ", ".join(f"[{Path(p).name}]({p})" for p in summary["figures"] if p.endswith(".png")),
+    ]
+    return "\n".join(lines) + "\n"

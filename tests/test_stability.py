@@ -1,0 +1,330 @@
+"""The stability experiment: config, training, R_f at initialisation, the fit, records, CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from symscape.data import load
+from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.experiments.stability import (
+    REPORTED_LAW,
+    StabilityConfig,
+    _random_crop,
+    _random_flip,
+    classification_error,
+    fit_power_law,
+    markdown_section,
+    quick_config,
+    run,
+    train_classifier,
+)
+from symscape.measure import geometric_mean, sensitivities
+from symscape.nets.zoo import build_classifier
+from symscape.train.config import torch_threads
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with torch_threads(1):
+        yield
+
+
+def tiny_config(**changes):
+    """Two small nets on 16×16 digits: seconds, for the record's structure."""
+    settings = dict(
+        architectures=("fc:0.25", "lenet:0.5"),
+        seeds=(0, 1),
+        epochs=1,
+        n_points=60,
+        deltas=(0.5, 1.0),
+        n_bootstrap=10,
+        data={"image_size": 16, "P": 200, "n_test": 100},
+    )
+    return quick_config(**{**settings, **changes})
+
+
+def without_timing(record):
+    return {key: value for key, value in record.items() if key != "timing"}
+
+
+@pytest.fixture(scope="module")
+def digits28():
+    ds = load("digits", image_size=28, dtype="float32")
+    mean, std = ds.x_train.mean(), ds.x_train.std()
+    return ds, (ds.x_train - mean) / std, (ds.x_test - mean) / std
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_defaults_are_the_paper_protocol_and_round_trip_through_json():
+    config = StabilityConfig()
+    assert config.dataset == "cifar10" and len(config.architectures) == 15
+    assert (config.lr, config.momentum, config.weight_decay, config.batch_size) == (
+        0.1,
+        0.9,
+        5e-4,
+        128,
+    )
+    assert (config.n_points, config.c, config.estimator) == (500, 3.0, "median")
+    assert 1.0 in config.deltas
+    back = StabilityConfig.from_dict(json.loads(config.to_json()))
+    assert back == config
+    assert quick_config().dataset == "digits" and quick_config().data == {"image_size": 28}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"dataset": "imagenet"}, UnknownNameError, "unknown data set 'imagenet'"),
+        ({"dataset": "random"}, InvalidOptionError, "has no images"),
+        ({"data": {"labels": "parity"}}, InvalidOptionError, "'labels' is set by the"),
+        ({"data": {"imagesize": 28}}, InvalidOptionError, "did you mean 'image_size'"),
+        ({"architectures": ("lenet", "vgg16")}, UnknownNameError, "unknown classifier 'vgg16'"),
+        ({"architectures": ("fc", "fc")}, InvalidOptionError, "lists one twice"),
+        ({"architectures": ()}, InvalidOptionError, "architectures is empty"),
+        ({"checkpoints": {"vgg": "w.pt"}}, InvalidOptionError, r"checkpoints for \['vgg'\]"),
+        ({"temperatures": (1e-3,)}, InvalidOptionError, "exactly one of deltas"),
+        ({"deltas": None}, InvalidOptionError, "exactly one of deltas"),
+        ({"deltas": (1.0, -1.0)}, InvalidOptionError, "deltas=-1.0"),
+        ({"deltas": ()}, InvalidOptionError, "not a non-empty list"),
+        ({"lr": 0}, InvalidOptionError, "lr=0"),
+        ({"momentum": 1.0}, InvalidOptionError, r"momentum=1\.0 must be in \[0, 1\)"),
+        ({"schedule": "step"}, InvalidOptionError, "schedule='step'"),
+        ({"estimator": "mode"}, InvalidOptionError, "estimator='mode'"),
+        ({"n_points": 1}, InvalidOptionError, "n_points=1"),
+        ({"epochs": -1}, InvalidOptionError, "epochs=-1"),
+        ({"batch_size": 1}, InvalidOptionError, "batch_size=1"),
+        ({"seeds": ()}, InvalidOptionError, "non-empty list"),
+        ({"c": 1.5}, InvalidOptionError, "c=1.5"),
+        ({"dtype": "int32"}, InvalidOptionError, "not a floating dtype"),
+        ({"threads": 0}, InvalidOptionError, "threads=0"),
+    ],
+)
+def test_config_validation(changes, error, message):
+    with pytest.raises(error, match=message):
+        quick_config(**changes)
+
+
+def test_too_many_evaluation_points_is_an_error_at_run_time():
+    with pytest.raises(InvalidOptionError, match="n_points=200 is more than the 100 test points"):
+        run(tiny_config(n_points=200))
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def test_power_law_fit_recovers_a_known_law_exactly():
+    R = np.geomspace(1e-3, 3.0, 9)
+    for a, b in ((0.2, 0.5), (0.03, 1.3), (2.0, -0.4)):
+        fit = fit_power_law(list(a * R**b), list(R))
+        assert fit["a"] == pytest.approx(a, rel=1e-12)
+        assert fit["b"] == pytest.approx(b, rel=1e-12)
+        assert fit["residual_rms_log"] < 1e-12
+        assert (fit["a_reported"], fit["b_reported"]) == (REPORTED_LAW["a"], REPORTED_LAW["b"])
+
+
+def test_power_law_fit_leaves_out_unusable_points_and_needs_two():
+    fit = fit_power_law([0.1, 0.2, 0.0, None, 0.4], [1.0, 4.0, 2.0, 3.0, 16.0])
+    assert (fit["n_points"], fit["dropped"]) == (3, 2)
+    assert fit["b"] == pytest.approx(0.5) and fit["a"] == pytest.approx(0.1)
+    with pytest.raises(InvalidOptionError, match="got 1 usable of 2"):
+        fit_power_law([0.1, 0.0], [1.0, 2.0])
+    with pytest.raises(InvalidOptionError, match="different R_f"):
+        fit_power_law([0.1, 0.2], [1.0, 1.0])
+    with pytest.raises(InvalidOptionError, match="same length"):
+        fit_power_law([0.1, 0.2], [1.0])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_augmentations_move_whole_images():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 2, 10, 12, generator=g)
+    cropped = _random_crop(x, 2, g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(len(x)):  # each crop is one 10×12 window of the padded image
+        windows = [
+            torch.equal(cropped[i], padded[i, :, dy : dy + 10, dx : dx + 12])
+            for dy in range(5)
+            for dx in range(5)
+        ]
+        assert sum(windows) >= 1
+    assert not torch.equal(cropped, x)
+    flipped = _random_flip(x, g)
+    same = [torch.equal(flipped[i], x[i]) for i in range(len(x))]
+    mirrored = [torch.equal(flipped[i], x[i].flip(-1)) for i in range(len(x))]
+    assert all(s or m for s, m in zip(same, mirrored, strict=True))
+    assert 4 < sum(mirrored) < 28
+
+
+def test_training_on_digits_beats_chance_and_is_deterministic(digits28):
+    ds, x_train, x_test = digits28
+
+    def train(seed, **kwargs):
+        net = build_classifier("fc", (1, 28, 28), 10, width=0.5, seed=seed)
+        result = train_classifier(
+            net, x_train, ds.y_train, x_test, ds.y_test, epochs=3, batch_size=64, lr=0.05,
+            seed=seed, **kwargs,
+        )  # fmt: skip
+        return net, result
+
+    net, result = train(0)
+    assert result["status"] == "ok" and result["steps"] == 3 * math.ceil(ds.P / 64)
+    assert result["test_error"] < 0.2  # chance is 0.9
+    assert result["train_loss"][-1] < result["train_loss"][0]
+    assert result["test_error"] == classification_error(net, x_test, ds.y_test)
+    assert not net.training
+    again, result_again = train(0)
+    assert result_again == result
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), again.parameters(), strict=True))
+    _, other = train(1)
+    assert other["train_loss"] != result["train_loss"]
+    _, augmented = train(0, crop_padding=2, flip=True, diffeo_delta=1.0)
+    _, augmented_again = train(0, crop_padding=2, flip=True, diffeo_delta=1.0)
+    assert augmented == augmented_again and augmented["train_loss"] != result["train_loss"]
+
+
+def test_divergence_is_reported_not_hidden(digits28):
+    ds, x_train, x_test = digits28
+    net = build_classifier("fc", (1, 28, 28), 10, width=0.25)
+    result = train_classifier(
+        net, x_train, ds.y_train, x_test, ds.y_test, epochs=2, lr=1e6, momentum=0.0
+    )
+    assert result["status"] == "diverged"
+
+
+# --------------------------------------------------------------------------- science
+
+
+def test_fully_connected_net_at_initialisation_has_R_about_one(digits28):
+    """Reported: R_f ≈ 1 at initialisation. 500 test points, δ = 1 pixel, c = 3, median."""
+    _, _, x_test = digits28
+    values = []
+    for seed in range(3):
+        net = build_classifier("fc", (1, 28, 28), 10, seed=seed).eval()
+        [s] = sensitivities(net, x_test[:500], deltas=[1.0], n_bootstrap=200, seed=seed)
+        low, high = s.R_interval
+        assert low < 1 < high, (seed, s.R, s.R_interval)  # measured: 0.97, 0.98, 1.04
+        values.append(s.R)
+    assert abs(math.log(geometric_mean(values))) < math.log(1.1)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@pytest.fixture(scope="module")
+def tiny_record():
+    with torch_threads(1):
+        return run(tiny_config())
+
+
+def test_run_record_is_json_and_reproducible(tiny_record):
+    text = json.dumps(tiny_record, allow_nan=False)
+    assert json.loads(text)["config"] == tiny_config().to_dict()
+    again = run(tiny_config())
+    assert without_timing(again) == without_timing(tiny_record)
+
+
+def test_run_record_structure_and_geometric_means(tiny_record):
+    record = tiny_record
+    config = tiny_config()
+    assert len(record["runs"]) == len(config.architectures) * len(config.seeds)
+    assert record["reference"]["delta"] == pytest.approx(1.0)
+    assert record["deltas"] == pytest.approx([0.5, 1.0])
+    for entry in record["runs"]:
+        net = build_classifier(entry["name"], (1, 16, 16), 10, width=entry["width"])
+        assert entry["stages"] == list(net.stages)
+        for phase in ("init", "trained"):
+            assert [s["layer"] for s in entry[phase]["layers"]] == list(net.stages)
+            assert [s["delta"] for s in entry[phase]["output"]] == pytest.approx([0.5, 1.0])
+            for s in entry[phase]["output"]:
+                assert s["R"] == pytest.approx(s["D"] / s["G"])
+                assert s["n_points"] == 60 and s["n_bootstrap"] == 10
+    for summary in record["summary"]:
+        mine = [r for r in record["runs"] if r["architecture"] == summary["architecture"]]
+        R = [r["trained"]["output"][1]["R"] for r in mine]
+        assert summary["R_trained"] == pytest.approx(math.sqrt(R[0] * R[1]))
+        errors = [r["trained"]["test_error"] for r in mine]
+        assert summary["test_error"] == pytest.approx(sum(errors) / 2)
+    fit = record["fit"]
+    expected = fit_power_law(
+        [s["test_error"] for s in record["summary"]], [s["R_trained"] for s in record["summary"]]
+    )
+    assert fit == expected
+
+
+def test_the_same_deformations_at_init_and_after_training(tiny_record):
+    """A network's seed fixes its measurement: G_f of the untrained net is reproduced."""
+    entry = tiny_record["runs"][0]
+    config = tiny_config()
+    ds = load("digits", **config.data, dtype="float32")
+    mean, std = ds.x_train.mean(), ds.x_train.std()
+    x = ((ds.x_test - mean) / std)[: config.n_points]
+    net = build_classifier(entry["name"], (1, 16, 16), 10, width=entry["width"], seed=0).eval()
+    measured = sensitivities(net, x, deltas=[0.5, 1.0], n_bootstrap=10, seed=0)
+    assert [s.D for s in measured] == pytest.approx([s["D"] for s in entry["init"]["output"]])
+
+
+def test_checkpoints_are_loaded_not_trained(tmp_path, tiny_record):
+    net = build_classifier("lenet", (1, 16, 16), 10, width=0.5, seed=7)
+    path = tmp_path / "lenet.pt"
+    torch.save(net.state_dict(), path)
+    config = tiny_config(seeds=(0,), checkpoints={"lenet:0.5": str(path)})
+    record = run(config)
+    entry = next(r for r in record["runs"] if r["architecture"] == "lenet:0.5")
+    assert entry["trained"]["status"] == "loaded" and entry["trained"]["source"] == str(path)
+    assert "train_loss" not in entry["trained"]
+    fc = next(r for r in record["runs"] if r["architecture"] == "fc:0.25")
+    assert fc == tiny_record["runs"][0]  # the other network is untouched
+
+
+def test_cli_writes_figures_and_summary(tmp_path, capsys):
+    from symscape.cli.stability import stability
+
+    out = tmp_path / "out"
+    args = [
+        "--arch", "fc:0.25", "--arch", "lenet:0.5", "--image-size", "16", "--P", "200",
+        "--n-test", "100", "--epochs", "1", "--seeds", "0", "--delta", "0.5", "--delta", "1",
+        "--n-points", "60", "--n-bootstrap", "10", "--out", str(out), "--json",
+    ]  # fmt: skip
+    stability.main(args, standalone_mode=False)
+    summary = json.loads(capsys.readouterr().out)
+    assert [row["architecture"] for row in summary["rows"]] == ["fc:0.25", "lenet:0.5"]
+    record = json.loads((out / "stability.json").read_text())
+    assert record["config"]["data"] == {"image_size": 16, "P": 200, "n_test": 100}
+    names = {p.split("/")[-1] for p in summary["figures"]}
+    for stem in ("error_vs_stability", "sensitivity_curves", "layers", "gallery"):
+        for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF")):
+            assert f"stability_{stem}{suffix}" in names
+            assert (out / f"stability_{stem}{suffix}").read_bytes().startswith(magic)
+    text = markdown_section(summary)
+    assert "| fc:0.25 |" in text and "0.2 √R_f" in text
+
+
+def test_cli_errors_are_symscape_errors(tmp_path):
+    from symscape.cli.stability import stability
+
+    with pytest.raises(InvalidOptionError, match="is not ARCH=PATH"):
+        stability.main(["--load", "lenet"], standalone_mode=False)
+    with pytest.raises(InvalidOptionError, match="both given"):
+        stability.main(["--delta", "1", "--temperature", "0.001"], standalone_mode=False)
+    with pytest.raises(InvalidOptionError, match="'labels' is set by the"):
+        stability.main(["--labels", "parity"], standalone_mode=False)
+
+
+@pytest.mark.slow
+def test_quick_protocol(tmp_path):
+    """The quick section: every net learns digits, and the FC net starts at R_f ≈ 1."""
+    from symscape.experiments.stability import stability_section
+
+    summary = stability_section("quick", tmp_path / "figures", tmp_path)
+    rows = {row["architecture"]: row for row in summary["rows"]}
+    assert all(row["test_error"] < 0.1 for row in rows.values())
+    assert 0.8 < rows["fc:0.5"]["R_init"] < 1.25
+    assert summary["fit"]["a"] is not None
+    assert (tmp_path / "figures" / "stability_gallery.pdf").exists()
