@@ -19,6 +19,7 @@ __all__ = [
     "DataFormatError",
     "DataNotFoundError",
     "InvalidOptionError",
+    "MissingDependencyError",
     "SymscapeError",
     "UnknownNameError",
     "one_line",
@@ -64,3 +65,7 @@ class DataNotFoundError(SymscapeError, FileNotFoundError):
 
 class DataFormatError(SymscapeError, ValueError):
     """A file that is not what it claims to be: bad magic number, truncated, foreign."""
+
+
+class MissingDependencyError(SymscapeError, ImportError):
+    """An optional dependency (an extra such as ``symscape[equivariant]``) is not installed."""

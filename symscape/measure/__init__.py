@@ -2,8 +2,19 @@
 
 :mod:`~symscape.measure.sensitivity`: D_f, G_f and R_f, the sensitivity to
 diffeomorphisms, to noise, and their ratio.
+:mod:`~symscape.measure.equivariance`: how exactly a model respects a
+symmetry — rotations, inversion, translations and permutations of point
+clouds (e3nn irreps), rotations, flips and shifts of images.
 """
 
+from symscape.measure.equivariance import EquivarianceError, equivariance_errors, invariance_errors
 from symscape.measure.sensitivity import Sensitivity, geometric_mean, sensitivities
 
-__all__ = ["Sensitivity", "geometric_mean", "sensitivities"]
+__all__ = [
+    "EquivarianceError",
+    "Sensitivity",
+    "equivariance_errors",
+    "geometric_mean",
+    "invariance_errors",
+    "sensitivities",
+]
