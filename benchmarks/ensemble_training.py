@@ -104,8 +104,9 @@ def symscape_run(arch, params0, ds, steps, lr):
 def case(E, d, depth, h, P, dtype, device, steps, max_flops):
     ds = load("random", P=P, n_test=100, d=d, dtype=dtype, device=device, seed=0)
     arch = FullyConnected(input_shape=(d,), depth=depth, width=h, parametrization="standard")
-    # large cases run fewer steps so that each side costs about max_flops
-    steps = max(5, min(steps, int(max_flops / (6.0 * P * arch.n_weights * E))))
+    # large cases run fewer steps so that each side costs about max_flops (but at least
+    # 20, so that the one evaluation a run starts with weighs little, as in a real run)
+    steps = max(min(20, steps), min(steps, int(max_flops / (6.0 * P * arch.n_weights * E))))
     params0 = arch.initialize(list(range(E)), dtype=dtype, device=device)
     lr = learning_rate(h)
     t_sym, w_sym = symscape_run(arch, params0, ds, steps, lr)

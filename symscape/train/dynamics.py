@@ -61,6 +61,8 @@ class FlowState:
 
 def _where(mask: torch.Tensor, new: Params, old: Params) -> Params:
     """Per member: ``new`` where ``mask`` [E] else ``old``."""
+    if mask.device.type == "cpu" and bool(mask.all()):  # nothing to mask (free to ask on CPU)
+        return new
     out = {}
     for name, value in new.items():
         m = mask.reshape(-1, *([1] * (value.ndim - 1)))

@@ -81,7 +81,8 @@ class CenteredNetwork:
     def chunk_size(self, points: int) -> int:
         """Members evaluated together: on CPU, as many as keep one layer's activations
         within ``CACHE_BYTES`` (streaming larger arrays through memory for every
-        element-wise operation costs more than the batching gains); on GPU, all."""
+        element-wise operation costs more than the batching gains), at least one;
+        on GPU, all."""
         E = next(iter(self.params0.values())).shape[0]
         if self.x_train.device.type != "cpu":
             return E
@@ -89,7 +90,7 @@ class CenteredNetwork:
         pixels = math.prod(self.x_train.shape[2:]) if self.x_train.ndim > 2 else 1
         widest = max(layer.shape[0] for layer in self.arch.layers()) * pixels
         per_member = points * widest * self.x_train.element_size()
-        return max(1, min(E, CACHE_BYTES // max(per_member, 1)))
+        return max(1, min(E, CACHE_BYTES // per_member))
 
     def _evaluate(self, params: Params, x, y, f0) -> Evaluation:
         E = next(iter(params.values())).shape[0]
