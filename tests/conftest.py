@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from symscape.runtime import torch_threads
+
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -89,6 +91,15 @@ def mnist_root(tmp_path):
 def cifar_root(tmp_path):
     arrays = write_cifar(tmp_path / "cifar-10-batches-py")
     return tmp_path, arrays
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test runs on one torch thread, as symscape's runs do: on these small tensors
+    two threads fighting over a 2-core machine are slower than one, and results stay
+    bit-for-bit the same whatever the machine's core count."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(autouse=True)

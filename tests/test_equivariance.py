@@ -16,15 +16,6 @@ from symscape.measure.equivariance import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two fighting over a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def by_name(records):
     return {(r.transformation, r.dtype): r for r in records}
 

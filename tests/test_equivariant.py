@@ -25,15 +25,6 @@ from symscape.errors import InvalidOptionError, SymscapeError, UnknownNameError
 from symscape.measure.equivariance import equivariance_errors
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two fighting over a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def clouds(batch=3, n=12, seed=0, dtype=torch.float64, scale=1.0):
     g = torch.Generator().manual_seed(seed)
     return scale * torch.randn(batch, n, 3, generator=g, dtype=dtype)
