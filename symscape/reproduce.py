@@ -58,7 +58,7 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
-SECTIONS = ("data", "engine", "stability")
+SECTIONS = ("data", "engine", "stability", "equivariance")
 
 
 def reproduce(
@@ -69,7 +69,8 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
-    ``only`` restricts the run to some of the sections ``data``, ``engine``, ``stability``.
+    ``only`` restricts the run to some of the sections: ``data``, ``engine``,
+    ``stability``, ``equivariance``.
     """
     if scale not in SCALES:
         raise InvalidOptionError(
@@ -105,6 +106,10 @@ def reproduce(
         from symscape.experiments.stability import stability_section
 
         summary["stability"] = stability_section(scale, figures, out, root=root)
+    if "equivariance" in only:
+        from symscape.experiments.equivariance import equivariance_section
+
+        summary["equivariance"] = equivariance_section(scale, figures, out, root=root)
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(_markdown(summary))
@@ -224,6 +229,10 @@ def _markdown(summary: dict[str, Any]) -> str:
         from symscape.experiments.stability import markdown_section
 
         lines += ["", markdown_section(summary["stability"]).rstrip("\n")]
+    if "equivariance" in summary:
+        from symscape.experiments.equivariance import markdown_section as equivariance_markdown
+
+        lines += ["", equivariance_markdown(summary["equivariance"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -30,7 +30,7 @@ __all__ = ["reproduce"]
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(["data", "engine", "stability"]),
+    type=click.Choice(["data", "engine", "stability", "equivariance"]),
     help="run only this section (repeatable) [default: all]",
 )
 def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
@@ -49,6 +49,15 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
             + "; ".join(
                 f"{r['architecture']} test error {r['test_error']:.3f}, R_f {r['R_trained']:.3g}"
                 for r in rows
+            )
+        )
+    if "equivariance" in summary:
+        click.echo(
+            "equivariance: "
+            + "; ".join(
+                f"{row['model']} exponent {row['exponent']:.2f}"
+                for row in summary["equivariance"]["rows"]
+                if row.get("exponent") is not None
             )
         )
     click.echo(

@@ -1,0 +1,498 @@
+r"""What symmetry buys: learning curves of an equivariant network and of MLP baselines.
+
+On a synthetic point-cloud task with an exact E(3) symmetry
+(:func:`symscape.equivariant.tasks.point_cloud_task`: a Morse energy, ``0e``,
+or a coordination dipole, ``1o``), :func:`run` trains, for each training-set
+size P and each seed, the models of
+:func:`symscape.equivariant.tasks.learning_curves`:
+
+* ``equivariant``: the E(3)-equivariant message-passing network;
+* ``mlp``: an MLP on the flattened coordinates;
+* ``mlp_augmented``: the same MLP with a random rotation of every training
+  cloud at every step.
+
+It reports, per model and P, the test error (test MSE over the variance of
+the test targets; 1 = predicting the mean) over seeds (arithmetic mean,
+standard deviation, geometric mean, min, max) and the relative equivariance
+error under random rotations (float32), and per model the learning-curve
+exponent ``β`` of ``ε ∝ P^β``: the least-squares slope of ``ln ε`` against
+``ln P`` over every (P, seed) pair (:func:`fit_exponent`), with a 95 %
+percentile-bootstrap interval obtained by resampling the seeds with
+replacement (a seeded generator: the same record every time). With two or
+three seeds the interval is crude; the ``paper`` protocol uses five.
+
+Protocols (:func:`quick_config`, :func:`paper_config`, used by
+:func:`equivariance_section`, i.e. ``symscape reproduce``):
+
+* ``quick``: the energy task, clouds of 5 points, P = 16, 32, 64, 128, three seeds,
+  200 full-batch Adam steps (lr 0.01, cosine), 128 test clouds; the network
+  with 2 layers, multiplicity 8, l_max 2. About 30 s on 2 cores (29 s measured).
+* ``paper``: the energy and the dipole tasks, P = 16, 32, ..., 1024, five
+  seeds, 2,000 steps, 512 test clouds; the network with 3 layers,
+  multiplicity 16, l_max 2. Hours on a CPU.
+
+>>> fit = fit_exponent([10, 100, 1000], [[2.0], [0.2], [0.02]])
+>>> round(fit["slope"], 12)
+-1.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symscape._version import __version__
+from symscape.config import JsonConfig
+from symscape.errors import InvalidOptionError
+from symscape.runtime import torch_threads
+
+__all__ = [
+    "EquivarianceConfig",
+    "equivariance_section",
+    "fit_exponent",
+    "learning_curve_figure",
+    "markdown_section",
+    "paper_config",
+    "quick_config",
+    "run",
+    "save_figure",
+    "save_results",
+]
+
+_TASKS = ("energy", "dipole")
+_MODELS = ("equivariant", "mlp", "mlp_augmented")
+_LABELS = {"equivariant": "equivariant", "mlp": "MLP", "mlp_augmented": "MLP + rotations"}
+
+
+def _integer(value, name: str, minimum: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise InvalidOptionError(
+            f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
+        )
+    return int(value)
+
+
+def _integers(values, name: str, minimum: int, *, at_least: int = 1) -> tuple[int, ...]:
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = (values,)
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise InvalidOptionError(f"{name}={values!r} is not a list", fix=f"pass {name}=[...]")
+    out = tuple(_integer(v, name, minimum) for v in values)
+    if len(set(out)) != len(out):
+        raise InvalidOptionError(f"{name}={list(out)} lists a value twice", fix="give each once")
+    if len(out) < at_least:
+        raise InvalidOptionError(
+            f"{name}={list(out)} needs at least {at_least} value(s)",
+            fix=f"give {at_least} or more distinct values",
+        )
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class EquivarianceConfig(JsonConfig):
+    """Everything that defines a learning-curve run (defaults: the quick protocol)."""
+
+    task: str = "energy"
+    P: tuple[int, ...] = (16, 32, 64, 128)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int = 200
+    models: tuple[str, ...] = _MODELS
+    # the equivariant network
+    l_max: int = 2
+    layers: int = 2
+    multiplicity: int = 8
+    # the task and the MLPs
+    n_points: int = 5
+    n_test: int = 128
+    lr: float = 0.01
+    width: int = 64
+    data_seed: int = 0
+    # the exponent's interval
+    n_bootstrap: int = 1000
+    bootstrap_seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self):
+        if self.task not in _TASKS:
+            raise InvalidOptionError(
+                f"task={self.task!r} is not known", fix=f"use one of {', '.join(_TASKS)}"
+            )
+        sizes = _integers(self.P, "P", 1, at_least=2)
+        object.__setattr__(self, "P", tuple(sorted(sizes)))
+        object.__setattr__(self, "seeds", _integers(self.seeds, "seeds", 0))
+        models = (self.models,) if isinstance(self.models, str) else self.models
+        if not isinstance(models, Sequence) or not models:
+            raise InvalidOptionError(
+                f"models={self.models!r} is not a non-empty list", fix=f"use {list(_MODELS)}"
+            )
+        for name in models:
+            if name not in _MODELS:
+                raise InvalidOptionError(
+                    f"model {name!r} is not known", fix=f"use some of {', '.join(_MODELS)}"
+                )
+        if len(set(models)) != len(models):
+            raise InvalidOptionError(f"models={list(models)} lists one twice", fix="give each once")
+        object.__setattr__(self, "models", tuple(models))
+        _integer(self.steps, "steps", 1)
+        _integer(self.l_max, "l_max", 0)
+        _integer(self.layers, "layers", 1)
+        _integer(self.multiplicity, "multiplicity", 1)
+        _integer(self.n_points, "n_points", 2)
+        _integer(self.n_test, "n_test", 2)
+        _integer(self.width, "width", 1)
+        _integer(self.data_seed, "data_seed", 0)
+        _integer(self.n_bootstrap, "n_bootstrap", 0)
+        _integer(self.bootstrap_seed, "bootstrap_seed", 0)
+        _integer(self.threads, "threads", 1)
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
+            raise InvalidOptionError(f"lr={lr!r} must be a number > 0", fix="use e.g. lr=0.01")
+
+
+def quick_config(**changes: Any) -> EquivarianceConfig:
+    """The quick protocol (energy, P = 16..128, three seeds, ~30 s on 2 cores), with changes."""
+    return EquivarianceConfig(**changes)
+
+
+def paper_config(task: str = "energy", **changes: Any) -> EquivarianceConfig:
+    """The paper protocol for ``task`` (P = 16..1024, five seeds, 2,000 steps), with changes."""
+    settings = dict(
+        task=task,
+        P=(16, 32, 64, 128, 256, 512, 1024),
+        seeds=(0, 1, 2, 3, 4),
+        steps=2000,
+        layers=3,
+        multiplicity=16,
+        n_test=512,
+    )
+    return EquivarianceConfig(**{**settings, **changes})
+
+
+# --------------------------------------------------------------------------- fits
+
+
+def fit_exponent(
+    sizes: Sequence[float],
+    errors: Sequence[Sequence[float]],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Least-squares slope of ``ln ε`` against ``ln P``, with a bootstrap over seeds.
+
+    ``errors[i][j]`` is the test error at ``sizes[i]`` for seed ``j`` (the
+    same seeds at every P). The slope and intercept are fitted on every
+    (P, seed) pair, i.e. on the mean of ``ln ε`` at each P. The interval is
+    the ``level`` percentile interval of the slopes refitted on ``n_bootstrap``
+    resamplings of the seeds with replacement (numpy generator ``seed``); it
+    is ``None`` with one seed or ``n_bootstrap = 0``. Needs two sizes and
+    finite, positive errors.
+    """
+    try:
+        p = np.asarray(sizes, dtype=np.float64)
+        e = np.asarray(errors, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(
+            "fit_exponent needs a list of sizes and a table of errors [P, seeds]",
+            fix="pass e.g. sizes=[16, 32], errors=[[0.5, 0.6], [0.3, 0.2]]",
+        ) from None
+    if e.ndim == 1:
+        e = e[:, None]
+    if p.ndim != 1 or e.ndim != 2 or len(p) != len(e) or e.shape[1] == 0:
+        raise InvalidOptionError(
+            f"sizes {p.shape} and errors {e.shape} do not match",
+            fix="pass one row of per-seed errors per size",
+        )
+    if len(np.unique(p)) < 2 or not (np.all(np.isfinite(p)) and np.all(p > 0)):
+        raise InvalidOptionError(
+            f"sizes={p.tolist()} needs two distinct positive values", fix="use more sizes P"
+        )
+    if not (np.all(np.isfinite(e)) and np.all(e > 0)):
+        raise InvalidOptionError(
+            "a learning-curve exponent needs finite, positive test errors",
+            fix="check the run (a test error of 0 cannot be fitted in log scale)",
+        )
+    x, logs = np.log(p), np.log(e)
+
+    def slope_intercept(columns: np.ndarray) -> tuple[float, float]:
+        y = logs[:, columns].mean(axis=1)
+        centred = x - x.mean()
+        slope = float((centred * (y - y.mean())).sum() / (centred**2).sum())
+        return slope, float(y.mean() - slope * x.mean())
+
+    n_seeds = e.shape[1]
+    slope, intercept = slope_intercept(np.arange(n_seeds))
+    residual = logs - (intercept + slope * x)[:, None]
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "residual_rms_log": float(np.sqrt((residual**2).mean())),
+        "n_sizes": len(p),
+        "n_seeds": n_seeds,
+        "level": level,
+        "n_bootstrap": int(n_bootstrap),
+        "ci_low": None,
+        "ci_high": None,
+    }
+    if n_seeds > 1 and n_bootstrap > 0:
+        generator = np.random.default_rng(seed)
+        draws = generator.integers(0, n_seeds, size=(int(n_bootstrap), n_seeds))
+        slopes = np.array([slope_intercept(d)[0] for d in draws])
+        tail = (1 - level) / 2
+        out["ci_low"], out["ci_high"] = (float(q) for q in np.quantile(slopes, [tail, 1 - tail]))
+    return out
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _curve(points: Sequence, sizes: Sequence[int], seeds: Sequence[int]) -> list[dict]:
+    rows = []
+    for P in sizes:
+        mine = {q.seed: q for q in points if q.P == P}
+        test = np.array([mine[s].test_error for s in seeds])
+        rotation = np.array([mine[s].rotation_error for s in seeds])
+        rows.append(
+            {
+                "P": P,
+                "test_error_mean": float(test.mean()),
+                "test_error_std": float(test.std(ddof=1)) if len(test) > 1 else 0.0,
+                "test_error_geomean": float(np.exp(np.log(test).mean())),
+                "test_error_min": float(test.min()),
+                "test_error_max": float(test.max()),
+                "train_error_mean": float(np.mean([mine[s].train_error for s in seeds])),
+                "rotation_error_mean": float(rotation.mean()),
+                "rotation_error_max": float(rotation.max()),
+            }
+        )
+    return rows
+
+
+def run(config: EquivarianceConfig) -> dict[str, Any]:
+    """Train every model at every P and seed of ``config``; returns a JSON-able record."""
+    from symscape.equivariant.tasks import learning_curves
+
+    if not isinstance(config, EquivarianceConfig):
+        raise InvalidOptionError(
+            f"config is a {type(config).__name__}", fix="pass an EquivarianceConfig"
+        )
+    started = time.perf_counter()
+    with torch_threads(config.threads):
+        points = learning_curves(
+            config.task,
+            config.P,
+            config.seeds,
+            models=config.models,
+            n_points=config.n_points,
+            n_test=config.n_test,
+            steps=config.steps,
+            lr=config.lr,
+            width=config.width,
+            network=dict(
+                l_max=config.l_max, layers=config.layers, multiplicity=config.multiplicity
+            ),
+            data_seed=config.data_seed,
+        )
+    curves, exponents, rotation = {}, {}, {}
+    for name in config.models:
+        mine = [q for q in points if q.model == name]
+        curves[name] = _curve(mine, config.P, config.seeds)
+        table = [[q.test_error for q in mine if q.P == P] for P in config.P]
+        exponents[name] = fit_exponent(
+            config.P, table, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed
+        )
+        rotation[name] = max(q.rotation_error for q in mine)
+    return {
+        "experiment": "equivariance",
+        "version": __version__,
+        "config": config.to_dict(),
+        "points": [q.as_dict() for q in points],
+        "curves": curves,
+        "exponents": exponents,
+        "rotation_error": rotation,
+        "timing": {"total_s": round(time.perf_counter() - started, 2)},
+    }
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _interval(fit: Mapping[str, Any]) -> str:
+    if fit.get("ci_low") is None:
+        return f"{fit['slope']:.2f}"
+    return f"{fit['slope']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"
+
+
+def learning_curve_figure(record: Mapping[str, Any]):
+    """Test error against P (log-log), one line per model, geometric mean and min–max bars.
+
+    The legend gives each model's fitted exponent β (ε ∝ P^β) and its 95 %
+    bootstrap interval; the dotted lines are the fits.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.subplots()
+    colours = {"equivariant": "C0", "mlp": "C3", "mlp_augmented": "C1"}
+    for name, rows in record["curves"].items():
+        P = np.array([r["P"] for r in rows], dtype=float)
+        middle = np.array([r["test_error_geomean"] for r in rows])
+        low = middle - np.array([r["test_error_min"] for r in rows])
+        high = np.array([r["test_error_max"] for r in rows]) - middle
+        fit = record["exponents"][name]
+        colour = colours.get(name)
+        ax.errorbar(
+            P,
+            middle,
+            yerr=[low, high],
+            color=colour,
+            marker="o",
+            capsize=3,
+            label=f"{_LABELS.get(name, name)}: β = {_interval(fit)}",
+        )
+        ax.plot(P, np.exp(fit["intercept"]) * P ** fit["slope"], ":", color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set size P")
+    ax.set_ylabel("test error (MSE / variance)")
+    task = record["config"]["task"]
+    ax.set_title(f"{task}: learning curves, ε ∝ P^β", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def save_figure(fig, stem: str | Path) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns the two paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=120)
+    fig.savefig(paths[1])
+    return paths
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    task = record["config"]["task"]
+    rows = []
+    for name, curve in record["curves"].items():
+        fit = record["exponents"][name]
+        rows.append(
+            {
+                "task": task,
+                "model": name,
+                "P": [r["P"] for r in curve],
+                "test_error": [r["test_error_mean"] for r in curve],
+                "test_error_std": [r["test_error_std"] for r in curve],
+                "exponent": fit["slope"],
+                "exponent_ci": [fit["ci_low"], fit["ci_high"]],
+                "rotation_error": record["rotation_error"][name],
+            }
+        )
+    return rows
+
+
+def save_results(
+    records: Sequence[Mapping[str, Any]], out: str | Path, figures: str | Path | None = None
+) -> dict[str, Any]:
+    """Write ``equivariance.json`` (every record) under ``out`` and one figure per task.
+
+    ``figures`` defaults to ``out``. Returns a short summary (one row per
+    task and model, paths relative to ``out``).
+    """
+    out = Path(out)
+    figures = out if figures is None else Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "equivariance.json"
+    document = {"experiment": "equivariance", "version": __version__, "records": list(records)}
+    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
+    written = []
+    for record in records:
+        fig = learning_curve_figure(record)
+        written += save_figure(fig, figures / f"equivariance_{record['config']['task']}")
+
+    def relative(p: Path) -> str:
+        try:
+            return str(p.relative_to(out))
+        except ValueError:
+            return str(p)
+
+    return {
+        "rows": [row for record in records for row in _rows(record)],
+        "configs": [record["config"] for record in records],
+        "record": relative(path),
+        "figures": [relative(p) for p in written],
+        "wall_time_s": round(sum(r["timing"]["total_s"] for r in records), 2),
+    }
+
+
+def equivariance_section(
+    scale: str, figures: Path, out: Path, *, root: str | None = None
+) -> dict[str, Any]:
+    """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
+
+    ``quick`` is the energy task alone (seconds); ``paper`` both tasks.
+    ``root`` is accepted for the signature of the other sections and unused
+    (the data are generated).
+    """
+    del root
+    if scale == "quick":
+        configs = [quick_config()]
+    elif scale == "paper":
+        configs = [paper_config(task) for task in _TASKS]
+    else:
+        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    started = time.perf_counter()
+    records = [run(config) for config in configs]
+    summary = save_results(records, out, figures)
+    summary["scale"] = scale
+    summary["wall_time_s"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _cell(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def markdown_section(summary: Mapping[str, Any]) -> str:
+    """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
+    lines = [
+        "## What symmetry buys: learning curves",
+        "",
+        f"Test error (MSE / test variance, mean ± std over seeds) against P; exponent β of "
+        f"ε ∝ P^β with a 95 % bootstrap interval over seeds; largest relative rotation-"
+        f"equivariance error, float32 ({summary['wall_time_s']} s; record "
+        f"[{summary['record']}]({summary['record']})).",
+        "",
+        "| task | model | test error at P | β [95 %] | rotation error |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["rows"]:
+        errors = ", ".join(
+            f"{P}: {_cell(m)} ± {_cell(s, 2)}"
+            for P, m, s in zip(row["P"], row["test_error"], row["test_error_std"], strict=True)
+        )
+        low, high = row["exponent_ci"]
+        beta = f"{row['exponent']:.2f}"
+        if low is not None:
+            beta += f" [{low:.2f}, {high:.2f}]"
+        lines.append(
+            f"| {row['task']} | {row['model']} | {errors} | {beta} | {row['rotation_error']:.2g} |"
+        )
+    lines += [
+        "",
+        "Figures: "
+        + ", ".join(f"[{Path(p).name}]({p})" for p in summary["figures"] if p.endswith(".png")),
+    ]
+    return "\n".join(lines) + "\n"

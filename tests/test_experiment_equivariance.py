@@ -1,0 +1,140 @@
+"""The learning-curve experiment of symscape.experiments.equivariance (issue 8, point 4)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("e3nn")
+
+from symscape.errors import InvalidOptionError
+from symscape.experiments.equivariance import (
+    EquivarianceConfig,
+    fit_exponent,
+    learning_curve_figure,
+    markdown_section,
+    run,
+    save_results,
+)
+
+TINY = dict(
+    P=(4, 8),
+    seeds=(0, 1),
+    steps=5,
+    n_points=4,
+    n_test=16,
+    l_max=1,
+    layers=1,
+    multiplicity=4,
+    width=16,
+    n_bootstrap=50,
+    threads=1,
+)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"task": "force"},
+        {"P": (16,)},
+        {"P": (16, 16)},
+        {"P": (0, 16)},
+        {"seeds": ()},
+        {"seeds": (-1,)},
+        {"steps": 0},
+        {"models": ("transformer",)},
+        {"models": ()},
+        {"models": ("mlp", "mlp")},
+        {"l_max": -1},
+        {"layers": 0},
+        {"multiplicity": 1.5},
+        {"lr": 0},
+        {"lr": True},
+        {"n_bootstrap": -1},
+    ],
+)
+def test_config_rejects_invalid_options(changes):
+    with pytest.raises(InvalidOptionError):
+        EquivarianceConfig(**changes)
+
+
+def test_config_round_trips_through_json():
+    config = EquivarianceConfig(P=[64, 16], models="mlp")
+    assert config.P == (16, 64) and config.models == ("mlp",)
+    assert EquivarianceConfig.from_dict(json.loads(config.to_json())) == config
+
+
+def test_fit_recovers_a_known_exponent_exactly():
+    sizes = np.array([16, 32, 64, 128, 256])
+    amplitudes = np.array([0.5, 2.0, 3.0])  # per seed: the same exponent, other prefactors
+    errors = amplitudes[None, :] * sizes[:, None] ** -0.7
+    fit = fit_exponent(sizes, errors, n_bootstrap=200, seed=3)
+    assert fit["slope"] == pytest.approx(-0.7, abs=1e-12)
+    assert np.exp(fit["intercept"]) == pytest.approx(np.exp(np.log(amplitudes).mean()))
+    # every resampling of the seeds has the same slope: a zero-width interval
+    assert fit["ci_low"] == pytest.approx(-0.7, abs=1e-12)
+    assert fit["ci_high"] == pytest.approx(-0.7, abs=1e-12)
+    assert fit_exponent(sizes, errors[:, :1])["ci_low"] is None  # one seed: no interval
+
+
+def test_fit_interval_is_seeded_and_covers_the_slope():
+    generator = np.random.default_rng(0)
+    sizes = [10, 30, 100, 300]
+    errors = np.array(sizes, float)[:, None] ** -1.0 * np.exp(generator.normal(0, 0.3, (4, 5)))
+    a = fit_exponent(sizes, errors, seed=1)
+    assert a == fit_exponent(sizes, errors, seed=1)
+    assert a["ci_low"] <= a["slope"] <= a["ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "errors"),
+    [([16, 16], [[0.1], [0.2]]), ([16, 32], [[0.1], [0.0]]), ([16, 32, 64], [[0.1], [0.2]])],
+)
+def test_fit_rejects_unusable_data(sizes, errors):
+    with pytest.raises(InvalidOptionError):
+        fit_exponent(sizes, errors)
+
+
+@pytest.fixture(scope="module")
+def tiny_record():
+    return run(EquivarianceConfig(**TINY))
+
+
+def test_tiny_run_is_json_and_reproducible(tiny_record):
+    text = json.dumps(tiny_record, allow_nan=False)
+    assert json.loads(text)["config"]["P"] == [4, 8]
+    again = run(EquivarianceConfig(**TINY))
+    for key in ("points", "curves", "exponents", "rotation_error"):
+        assert again[key] == tiny_record[key]
+    assert set(tiny_record["curves"]) == {"equivariant", "mlp", "mlp_augmented"}
+    assert [r["P"] for r in tiny_record["curves"]["mlp"]] == [4, 8]
+    assert len(tiny_record["points"]) == 2 * 2 * 3
+
+
+def test_only_the_equivariant_model_is_equivariant(tiny_record):
+    assert tiny_record["rotation_error"]["equivariant"] < 1e-4
+    assert tiny_record["rotation_error"]["mlp"] > 1e-2
+    for row in tiny_record["curves"]["equivariant"]:
+        assert row["rotation_error_max"] < 1e-4
+
+
+def test_figure_has_one_line_per_model(tiny_record):
+    from matplotlib.figure import Figure
+
+    fig = learning_curve_figure(tiny_record)
+    assert isinstance(fig, Figure)
+    [ax] = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 3 and all("β = " in label for label in labels)
+
+
+def test_save_results_writes_json_figures_and_markdown(tiny_record, tmp_path):
+    summary = save_results([tiny_record], tmp_path)
+    assert (tmp_path / "equivariance.json").is_file()
+    assert sorted(summary["figures"]) == ["equivariance_energy.pdf", "equivariance_energy.png"]
+    assert len(summary["rows"]) == 3
+    text = markdown_section(summary)
+    assert text.startswith("## What symmetry buys") and "| energy | equivariant |" in text
