@@ -52,7 +52,9 @@ import numpy as np
 from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
+from symscape.experiments._output import cell, save_figure
 from symscape.runtime import torch_threads
+from symscape.validation import check_integer
 
 __all__ = [
     "EquivarianceConfig",
@@ -72,20 +74,12 @@ _MODELS = ("equivariant", "mlp", "mlp_augmented")
 _LABELS = {"equivariant": "equivariant", "mlp": "MLP", "mlp_augmented": "MLP + rotations"}
 
 
-def _integer(value, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise InvalidOptionError(
-            f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
-        )
-    return int(value)
-
-
 def _integers(values, name: str, minimum: int, *, at_least: int = 1) -> tuple[int, ...]:
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         values = (values,)
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise InvalidOptionError(f"{name}={values!r} is not a list", fix=f"pass {name}=[...]")
-    out = tuple(_integer(v, name, minimum) for v in values)
+    out = tuple(check_integer(v, name, minimum) for v in values)
     if len(set(out)) != len(out):
         raise InvalidOptionError(f"{name}={list(out)} lists a value twice", fix="give each once")
     if len(out) < at_least:
@@ -141,17 +135,17 @@ class EquivarianceConfig(JsonConfig):
         if len(set(models)) != len(models):
             raise InvalidOptionError(f"models={list(models)} lists one twice", fix="give each once")
         object.__setattr__(self, "models", tuple(models))
-        _integer(self.steps, "steps", 1)
-        _integer(self.l_max, "l_max", 0)
-        _integer(self.layers, "layers", 1)
-        _integer(self.multiplicity, "multiplicity", 1)
-        _integer(self.n_points, "n_points", 2)
-        _integer(self.n_test, "n_test", 2)
-        _integer(self.width, "width", 1)
-        _integer(self.data_seed, "data_seed", 0)
-        _integer(self.n_bootstrap, "n_bootstrap", 0)
-        _integer(self.bootstrap_seed, "bootstrap_seed", 0)
-        _integer(self.threads, "threads", 1)
+        check_integer(self.steps, "steps", 1)
+        check_integer(self.l_max, "l_max", 0)
+        check_integer(self.layers, "layers", 1)
+        check_integer(self.multiplicity, "multiplicity", 1)
+        check_integer(self.n_points, "n_points", 2)
+        check_integer(self.n_test, "n_test", 2)
+        check_integer(self.width, "width", 1)
+        check_integer(self.data_seed, "data_seed", 0)
+        check_integer(self.n_bootstrap, "n_bootstrap", 0)
+        check_integer(self.bootstrap_seed, "bootstrap_seed", 0)
+        check_integer(self.threads, "threads", 1)
         lr = self.lr
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
             raise InvalidOptionError(f"lr={lr!r} must be a number > 0", fix="use e.g. lr=0.01")
@@ -370,16 +364,6 @@ def learning_curve_figure(record: Mapping[str, Any]):
     return fig
 
 
-def save_figure(fig, stem: str | Path) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns the two paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=120)
-    fig.savefig(paths[1])
-    return paths
-
-
 # --------------------------------------------------------------------------- outputs
 
 
@@ -461,10 +445,6 @@ def equivariance_section(
     return summary
 
 
-def _cell(value, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
-
-
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
     lines = [
@@ -480,7 +460,7 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
     ]
     for row in summary["rows"]:
         errors = ", ".join(
-            f"{P}: {_cell(m)} ± {_cell(s, 2)}"
+            f"{P}: {cell(m)} ± {cell(s, 2)}"
             for P, m, s in zip(row["P"], row["test_error"], row["test_error_std"], strict=True)
         )
         low, high = row["exponent_ci"]

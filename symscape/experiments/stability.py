@@ -73,10 +73,12 @@ from symscape.diffeo import (
     typical_displacement,
 )
 from symscape.errors import InvalidOptionError
+from symscape.experiments._output import cell, save_figure
 from symscape.measure.sensitivity import ESTIMATORS, geometric_mean, sensitivities
 from symscape.nets.base import check_seeds
 from symscape.nets.zoo import build_classifier, load_model, n_parameters, parse_classifier
 from symscape.progress import track
+from symscape.validation import check_integer
 
 __all__ = [
     "REPORTED_LAW",
@@ -112,14 +114,6 @@ def _positive(value, name: str, *, allow_zero: bool = False) -> float:
             f"{name}={value!r} must be a number {bound}", fix=f"use {name} {bound}"
         )
     return float(value)
-
-
-def _integer(value, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise InvalidOptionError(
-            f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
-        )
-    return int(value)
 
 
 def _number_list(values, name: str) -> tuple[float, ...]:
@@ -219,8 +213,8 @@ class StabilityConfig(JsonConfig):
             )
         object.__setattr__(self, "checkpoints", checkpoints)
         object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
-        _integer(self.epochs, "epochs", 0)
-        _integer(self.batch_size, "batch_size", 2)
+        check_integer(self.epochs, "epochs", 0)
+        check_integer(self.batch_size, "batch_size", 2)
         _positive(self.lr, "lr")
         if not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
             raise InvalidOptionError(
@@ -231,9 +225,9 @@ class StabilityConfig(JsonConfig):
             raise InvalidOptionError(
                 f"schedule={self.schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
             )
-        _integer(self.crop_padding, "crop_padding", 0)
+        check_integer(self.crop_padding, "crop_padding", 0)
         _positive(self.diffeo_delta, "diffeo_delta")
-        _integer(self.n_points, "n_points", 2)
+        check_integer(self.n_points, "n_points", 2)
         if (self.deltas is None) == (self.temperatures is None):
             raise InvalidOptionError(
                 "give exactly one of deltas and temperatures",
@@ -249,10 +243,10 @@ class StabilityConfig(JsonConfig):
                 f"estimator={self.estimator!r} is not known",
                 fix=f"use one of {', '.join(ESTIMATORS)}",
             )
-        _integer(self.n_bootstrap, "n_bootstrap", 0)
+        check_integer(self.n_bootstrap, "n_bootstrap", 0)
         parse_dtype(self.dtype)
         parse_device(self.device)
-        _integer(self.threads, "threads", 1)
+        check_integer(self.threads, "threads", 1)
 
 
 def quick_config(**changes: Any) -> StabilityConfig:
@@ -342,10 +336,10 @@ def train_classifier(
     status ``"diverged"``, if the loss is not finite. The model is left in
     ``eval()`` mode.
     """
-    epochs = _integer(epochs, "epochs", 0)
-    batch_size = _integer(batch_size, "batch_size", 2)
-    seed = _integer(seed, "seed", 0)
-    crop_padding = _integer(crop_padding, "crop_padding", 0)
+    epochs = check_integer(epochs, "epochs", 0)
+    batch_size = check_integer(batch_size, "batch_size", 2)
+    seed = check_integer(seed, "seed", 0)
+    crop_padding = check_integer(crop_padding, "crop_padding", 0)
     lr = _positive(lr, "lr")
     weight_decay = _positive(weight_decay, "weight_decay", allow_zero=True)
     if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
@@ -849,16 +843,6 @@ def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
     return fig
 
 
-def save_figure(fig, stem: str | Path) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns the two paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=120)
-    fig.savefig(paths[1])
-    return paths
-
-
 # --------------------------------------------------------------------------- outputs
 
 
@@ -943,10 +927,6 @@ def stability_section(
     return summary
 
 
-def _cell(value, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
-
-
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
     fit, law = summary["fit"], summary["reported"]
@@ -962,8 +942,8 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
     for row in summary["rows"]:
         lines.append(
             f"| {row['architecture']} | {row['n_parameters']} | {row['test_error']:.3f} | "
-            f"{_cell(row['R_init'])} | {_cell(row['R_trained'])} | {_cell(row['D_trained'])} | "
-            f"{_cell(row['G_trained'])} |"
+            f"{cell(row['R_init'])} | {cell(row['R_trained'])} | {cell(row['D_trained'])} | "
+            f"{cell(row['G_trained'])} |"
         )
     if fit.get("a") is not None:
         measured = f"ε = {fit['a']:.3g} R_f^{fit['b']:.3g} over {fit['n_points']} architectures"

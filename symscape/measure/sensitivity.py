@@ -55,6 +55,7 @@ from symscape.diffeo import (
     typical_displacement,
 )
 from symscape.errors import InvalidOptionError
+from symscape.validation import check_integer
 
 __all__ = ["ESTIMATORS", "OUTPUT", "Sensitivity", "geometric_mean", "sensitivities"]
 
@@ -132,14 +133,6 @@ def _numbers(values, name: str) -> list[float]:
     if not out:
         raise InvalidOptionError(f"{name} is empty", fix=f"give at least one value in {name}")
     return out
-
-
-def _integer(value, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise InvalidOptionError(
-            f"{name}={value!r} must be an integer >= {minimum}", fix=f"pass {name} >= {minimum}"
-        )
-    return int(value)
 
 
 def _resolve_layers(f, layers) -> dict[str, torch.nn.Module | None]:
@@ -377,9 +370,9 @@ def sensitivities(
         raise InvalidOptionError(
             f"estimator={estimator!r} is not known", fix=f"use one of {', '.join(ESTIMATORS)}"
         )
-    n_bootstrap = _integer(n_bootstrap, "n_bootstrap", 0)
-    batch_size = _integer(batch_size, "batch_size", 1)
-    seed = _integer(seed, "seed", 0)
+    n_bootstrap = check_integer(n_bootstrap, "n_bootstrap", 0)
+    batch_size = check_integer(batch_size, "batch_size", 1)
+    seed = check_integer(seed, "seed", 0)
     if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise InvalidOptionError(
             f"confidence={confidence!r} must be in (0, 1)", fix="use e.g. confidence=0.95"

@@ -1,0 +1,22 @@
+"""Output helpers shared by the experiments: figure files and table cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["cell", "save_figure"]
+
+
+def save_figure(fig, stem: str | Path) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.pdf``; returns the two paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=120)
+    fig.savefig(paths[1])
+    return paths
+
+
+def cell(value, digits: int = 3) -> str:
+    """A number for a Markdown table; ``—`` for a missing one."""
+    return "—" if value is None else f"{value:.{digits}g}"
