@@ -15,6 +15,10 @@ error that lists the known ones; lists become tuples again).
 '{"seeds":[0,1],"width":8}'
 >>> Example.from_dict({"width": 4, "seeds": [3]})
 Example(width=4, seeds=(3,))
+
+``from_dict`` also writes an integer given for a ``float`` field as a float,
+so that ``width = 32`` and ``width = 32.0`` are the same run (and the same
+run key in a sweep).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["JsonConfig"]
+__all__ = ["JsonConfig", "dotted"]
 
 
 class JsonConfig:
@@ -51,4 +55,31 @@ class JsonConfig:
                 f"unknown config field(s) {', '.join(unknown)}",
                 fix=f"known fields: {', '.join(sorted(known))}",
             )
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        return cls(**{k: _canonical(v, types[k]) for k, v in values.items()})
+
+
+def _canonical(value: Any, annotation: Any) -> Any:
+    """Lists as tuples; an int for a float field as a float."""
+    if isinstance(value, list):
+        return tuple(value)
+    floats = ("float", "float | None", float)
+    if annotation in floats and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def dotted(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables flattened to dotted names.
+
+    >>> dotted({"width": 8, "data": {"P": 10, "d": 5}})
+    {'width': 8, 'data.P': 10, 'data.d': 5}
+    """
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(dotted(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

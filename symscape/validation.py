@@ -12,10 +12,11 @@ symscape.errors.InvalidOptionError: layers=0 must be an integer >= 1; use layers
 from __future__ import annotations
 
 import numbers
+import re
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["check_integer"]
+__all__ = ["check_integer", "parse_seeds"]
 
 
 def check_integer(value, name: str, minimum: int) -> int:
@@ -25,3 +26,25 @@ def check_integer(value, name: str, minimum: int) -> int:
             f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
         )
     return int(value)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """Seeds from text: ``"0,1,5"`` or ``"0-7"`` (inclusive) or a mix: ``"0-3,10"``.
+
+    >>> parse_seeds("0-3,10")
+    (0, 1, 2, 3, 10)
+    """
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise InvalidOptionError(
+                f"seeds {text!r}: {part!r} is not a seed or a range",
+                fix="write e.g. 0-7 or 0,1,2",
+            )
+        low, high = int(match[1]), int(match[2] or match[1])
+        if high < low:
+            raise InvalidOptionError(f"seeds range {part!r} is empty", fix="write low-high")
+        seeds.extend(range(low, high + 1))
+    return tuple(seeds)

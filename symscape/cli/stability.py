@@ -47,8 +47,8 @@ def _checkpoints(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _config(scale: str, dataset: str | None, data: dict, archs, loads, seeds, deltas, temps, **kw):
-    from symscape.cli.train import parse_seeds
     from symscape.experiments.stability import paper_config, quick_config
+    from symscape.validation import parse_seeds
 
     preset = quick_config() if scale == "quick" else paper_config()
     changes = {key: kw[key] for key in _OVERRIDES if kw.get(key) is not None}

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 
 import click
 
 from symscape.cli._options import dataset_flags, dataset_options
 from symscape.cli._output import print_table
-from symscape.errors import InvalidOptionError
+from symscape.validation import parse_seeds
 
 __all__ = ["train"]
 
 # fields given their own flags below, not generated from the config
 _EXPLICIT = {"dataset", "data", "seeds", "dtype", "device"}
 _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float}
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"0,1,5"`` or ``"0-7"`` (inclusive) or a mix: ``"0-3,10"``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not match:
-            raise InvalidOptionError(
-                f"--seeds {text!r}: {part!r} is not a seed or a range",
-                fix="write e.g. --seeds 0-7 or --seeds 0,1,2",
-            )
-        low, high = int(match[1]), int(match[2] or match[1])
-        if high < low:
-            raise InvalidOptionError(f"--seeds range {part!r} is empty", fix="write low-high")
-        seeds.extend(range(low, high + 1))
-    return tuple(seeds)
 
 
 def _config_flags(command):

@@ -218,5 +218,6 @@ def _train(config: TrainConfig, callback) -> dict[str, Any]:
         },
         "wall_time": time.perf_counter() - started,
         "trajectory": trajectory.records,
+        "test_output": model.test_outputs(trajectory.params).cpu().numpy(),
         "params": {name: p.cpu().numpy() for name, p in trajectory.params.items()},
     }

@@ -1,0 +1,174 @@
+"""Faults, for real: a driver killed with SIGKILL, Ctrl-C, two drivers on one store,
+corrupt and foreign store files, a spec whose runs all fail."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from symscape.cli import main
+
+N_RUNS = 40
+
+
+def _spec(tmp_path, runs: int = N_RUNS, sleep: float = 0.05, extra: str = "") -> str:
+    values = ", ".join(f"{v}.0" for v in range(runs))
+    path = tmp_path / "spec.toml"
+    path.write_text(
+        f'experiment = "probe"\n[fixed]\nsleep = {sleep}\nlog = "{tmp_path / "calls.log"}"\n'
+        f"{extra}[grid]\nvalue = [{values}]\n"
+    )
+    return str(path)
+
+
+def _driver(spec: str, db, *flags: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "symscape", "sweep", "run", spec, "--db", str(db), *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _rows(db, status: str | None = None) -> dict[str, float]:
+    """key -> finished time of the runs (with ``status``), read as a second process would."""
+    if not db.exists():
+        return {}
+    connection = sqlite3.connect(db, timeout=30)
+    try:
+        query = "SELECT key, finished FROM runs" + (" WHERE status = ?" if status else "")
+        return dict(connection.execute(query, (status,) if status else ()).fetchall())
+    except sqlite3.OperationalError:  # the driver has not created the tables yet
+        return {}
+    finally:
+        connection.close()
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def _calls(tmp_path) -> Counter:
+    lines = (tmp_path / "calls.log").read_text().splitlines()
+    return Counter(line.split()[1] for line in lines)
+
+
+def test_a_killed_driver_loses_nothing_and_a_rerun_completes(tmp_path):
+    spec, db = _spec(tmp_path), tmp_path / "s.db"
+    driver = _driver(spec, db, "--workers", "2")
+    _wait_for(lambda: len(_rows(db, "done")) >= 8)
+    driver.kill()  # SIGKILL: no cleanup of any kind
+    driver.wait()
+    before = _rows(db, "done")
+    assert 8 <= len(before) < N_RUNS
+    assert _rows(db, "running")  # left behind by the dead driver
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "symscape", "sweep", "run", spec, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    after = _rows(db, "done")
+    assert len(after) == N_RUNS and len(_rows(db)) == N_RUNS  # complete, no duplicate
+    assert all(after[key] == finished for key, finished in before.items())  # kept as they were
+    calls = _calls(tmp_path)
+    assert set(calls) == {f"{v}.0" for v in range(N_RUNS)}
+    # only runs in flight at the kill ran twice (at most one per worker)
+    assert sum(n - 1 for n in calls.values()) <= 2
+    assert f"skipped {len(before)} finished" in rerun.stdout
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_store(tmp_path):
+    spec, db = _spec(tmp_path, sleep=0.1), tmp_path / "s.db"
+    driver = _driver(spec, db, "--workers", "2")
+    _wait_for(lambda: len(_rows(db, "done")) >= 4)
+    driver.send_signal(signal.SIGINT)
+    _out, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130, err
+    assert "interrupted; rerun the same command to resume" in err
+    assert "Traceback" not in err
+    assert not _rows(db, "running")  # unfinished runs are pending again
+    connection = sqlite3.connect(db)
+    assert connection.execute("SELECT count(*) FROM drivers").fetchone() == (0,)
+    connection.close()
+    assert main(["sweep", "run", spec, "--db", str(db), "--executor", "inprocess"]) == 0
+    assert len(_rows(db, "done")) == N_RUNS
+
+
+def test_a_second_driver_on_the_same_store_is_refused(tmp_path, capsys):
+    spec, db = _spec(tmp_path, sleep=0.2), tmp_path / "s.db"
+    first = _driver(spec, db, "--workers", "1")
+    try:
+        _wait_for(lambda: len(_rows(db, "done")) >= 1)
+        code = main(["sweep", "run", spec, "--db", str(db), "--executor", "inprocess"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert f"{db} is in use by another sweep driver (pid {first.pid} on" in err
+        assert len(err.strip().splitlines()) == 1
+        # reading while the driver runs is fine
+        assert main(["sweep", "status", "--db", str(db)]) == 0
+        assert f"driver: pid {first.pid}" in capsys.readouterr().out
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert not _rows(db, "running")
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "foreign", "text"])
+def test_a_file_that_is_not_a_store_gives_one_line(tmp_path, capsys, kind):
+    db = tmp_path / "s.db"
+    if kind == "corrupt":
+        db.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    elif kind == "text":
+        db.write_text("run,loss\n1,0.5\n")
+    else:
+        connection = sqlite3.connect(db)
+        connection.execute("CREATE TABLE experiments (id INTEGER, loss REAL)")
+        connection.commit()
+        connection.close()
+    content = db.read_bytes()
+    spec = _spec(tmp_path, runs=2, sleep=0)
+    for argv in (
+        ["sweep", "run", spec, "--db", str(db)],
+        ["sweep", "status", "--db", str(db)],
+        ["results", str(db)],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"symscape: error: {db} is not a symscape sweep store"), err
+        assert len(err.splitlines()) == 1
+    assert db.read_bytes() == content  # left untouched
+    assert not (tmp_path / "calls.log").exists()  # nothing ran
+
+
+def test_a_spec_whose_runs_all_fail_exits_1_with_a_summary(tmp_path, capsys):
+    spec = _spec(tmp_path, runs=3, sleep=0, extra="fail = true\n")
+    code = main(["sweep", "run", spec, "--db", str(tmp_path / "s.db"), "--executor", "inprocess"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "3 runs: 0 done, 3 failed" in out
+    assert err.count("ProbeError: probe asked to fail") == 3
+
+
+def test_a_bad_spec_runs_nothing_and_lists_every_problem(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('experiment = "train"\n[fixed]\nwidht = 3\n[grid]\nalpha = []\n')
+    assert main(["sweep", "run", str(path), "--db", str(tmp_path / "s.db")]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems: line 3: unknown field 'widht'" in err and "line 5:" in err
+    assert not (tmp_path / "s.db").exists()
