@@ -4,7 +4,7 @@ One row per run. Columns: ``key``, ``experiment``, ``sweep``, ``status``,
 ``seed``; every config field (a table field such as ``data`` becomes
 ``data.P``, ``data.d``, ...); every scalar of the record (nested names
 joined with ``.``, e.g. ``final.test_error``; a name that a config field
-already uses gets the prefix ``result.``); the run's ``duration``,
+or a run column already uses gets the prefix ``result.``); the run's ``duration``,
 ``packed``, ``host``, ``version`` and ``error``; and ``arrays``, a lazy
 mapping that reads the run's arrays from the store only when indexed.
 
@@ -110,7 +110,7 @@ def load(path: str | Path, status: str | None = None, where: Mapping[str, Any] |
         item.update(config)
         config_columns.update(dict.fromkeys(config))
         for name, value in dotted(row["scalars"]).items():
-            column = f"result.{name}" if name in item else name
+            column = f"result.{name}" if name in item or name in TAIL else name
             item[column] = value
             scalar_columns[column] = None
         item.update({name: row[name] for name in TAIL})

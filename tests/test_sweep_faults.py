@@ -4,6 +4,7 @@ corrupt and foreign store files, a spec whose runs all fail."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,10 +16,10 @@ import pytest
 
 from symscape.cli import main
 
-N_RUNS = 40
+N_RUNS = 200  # a sweep of a few hundred runs
 
 
-def _spec(tmp_path, runs: int = N_RUNS, sleep: float = 0.05, extra: str = "") -> str:
+def _spec(tmp_path, runs: int = N_RUNS, sleep: float = 0.02, extra: str = "") -> str:
     values = ", ".join(f"{v}.0" for v in range(runs))
     path = tmp_path / "spec.toml"
     path.write_text(
@@ -61,6 +62,16 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by init) counts as gone
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
 def _calls(tmp_path) -> Counter:
     lines = (tmp_path / "calls.log").read_text().splitlines()
     return Counter(line.split()[1] for line in lines)
@@ -69,11 +80,11 @@ def _calls(tmp_path) -> Counter:
 def test_a_killed_driver_loses_nothing_and_a_rerun_completes(tmp_path):
     spec, db = _spec(tmp_path), tmp_path / "s.db"
     driver = _driver(spec, db, "--workers", "2")
-    _wait_for(lambda: len(_rows(db, "done")) >= 8)
+    _wait_for(lambda: len(_rows(db, "done")) >= 30)
     driver.kill()  # SIGKILL: no cleanup of any kind
     driver.wait()
     before = _rows(db, "done")
-    assert 8 <= len(before) < N_RUNS
+    assert 30 <= len(before) < N_RUNS
     assert _rows(db, "running")  # left behind by the dead driver
 
     rerun = subprocess.run(
@@ -93,25 +104,40 @@ def test_a_killed_driver_loses_nothing_and_a_rerun_completes(tmp_path):
     assert f"skipped {len(before)} finished" in rerun.stdout
 
 
-def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_store(tmp_path):
-    spec, db = _spec(tmp_path, sleep=0.1), tmp_path / "s.db"
+def test_pool_workers_do_not_outlive_a_killed_driver(tmp_path):
+    """Orphans would go on computing and compete with the rerun for the cores."""
+    spec, db = _spec(tmp_path, runs=2, sleep=60), tmp_path / "s.db"
     driver = _driver(spec, db, "--workers", "2")
-    _wait_for(lambda: len(_rows(db, "done")) >= 4)
+    log = tmp_path / "calls.log"
+    _wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2)
+    driver.kill()
+    driver.wait()
+    workers = {int(line.split()[0]) for line in log.read_text().splitlines()}
+    _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_store(tmp_path):
+    spec, db = _spec(tmp_path, runs=40, sleep=0.1), tmp_path / "s.db"
+    driver = _driver(spec, db, "--workers", "2", "--report-every", "0.2")
+    _wait_for(lambda: len(_rows(db, "done")) >= 6)
     driver.send_signal(signal.SIGINT)
-    _out, err = driver.communicate(timeout=60)
+    out, err = driver.communicate(timeout=60)
     assert driver.returncode == 130, err
     assert "interrupted; rerun the same command to resume" in err
     assert "Traceback" not in err
+    # not on a terminal: a progress line now and then
+    assert re.search(r"^sweep: \d+/40 done, 0 failed, [0-2] running, ETA ", err, re.M), err
+    assert "sweep interrupted: 40 runs:" in out
     assert not _rows(db, "running")  # unfinished runs are pending again
     connection = sqlite3.connect(db)
     assert connection.execute("SELECT count(*) FROM drivers").fetchone() == (0,)
     connection.close()
     assert main(["sweep", "run", spec, "--db", str(db), "--executor", "inprocess"]) == 0
-    assert len(_rows(db, "done")) == N_RUNS
+    assert len(_rows(db, "done")) == 40
 
 
 def test_a_second_driver_on_the_same_store_is_refused(tmp_path, capsys):
-    spec, db = _spec(tmp_path, sleep=0.2), tmp_path / "s.db"
+    spec, db = _spec(tmp_path, runs=40, sleep=0.2), tmp_path / "s.db"
     first = _driver(spec, db, "--workers", "1")
     try:
         _wait_for(lambda: len(_rows(db, "done")) >= 1)

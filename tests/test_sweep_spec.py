@@ -152,3 +152,42 @@ def test_experiments_resolve_by_import_path():
     assert resolve_experiment("symscape.sweep.experiments:PROBE").name == "probe"
     spec = parse_spec('experiment = "symscape.sweep.experiments:PROBE"\n[grid]\nvalue = [1.0]')
     assert spec.runs()[0].experiment == "symscape.sweep.experiments:PROBE"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "line"),
+    [
+        ('experiment = "train"\n[grid]\nwidth = [8, 8.0]', "is the same run as width=8", None),
+        ('experiment = "train"\npack = true', "pack must be a [pack] table", 2),
+        ('experiment = "train"\nzip = 5', "zip must be a [zip] table", 2),
+        ('experiment = "train"\n[pack]\nmax_members = true', "max_members must be an int", 3),
+        (
+            'experiment = "train"\n[[zip]]\nlr = [0.1]\n[[zip]]\nbeta = [1.0, 2.0]\nkappa = [1.0]',
+            "different lengths [1, 2]",
+            4,
+        ),
+        ('experiment = "train"\n[fixed]\nwidth = 4\n[grid]\nalpha = [1.0, -1.0]', "alpha=-1.0", 5),
+        (
+            'experiment = "train"\n[fixed]\ndata = { P = 10 }\n[grid]\ndata = [{ d = 3 }]',
+            "field 'data' is both fixed and swept",
+            3,
+        ),
+        ('experiment = "train"\n[grid]\ndata.Q = [1]', "has no option 'Q'", 3),
+    ],
+)
+def test_more_bad_specs_are_problems_with_lines(text, needle, line):
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    [(got_line, message)] = info.value.problems
+    assert needle in message
+    assert got_line == line
+
+
+def test_a_swept_table_option_keeps_the_other_options_and_defaults_are_explicit():
+    [run] = parse_spec('experiment = "train"\n[grid]\ndata.P = [10]').runs()
+    default = TrainConfig().data
+    assert run.config["data"] == {**default, "P": 10}
+    # the data set's defaults written out or left out: the same run
+    explicit = 'experiment = "train"\n[fixed]\ndata = { P = 10, n_test = 100, d = 10, seed = 0 }'
+    implicit = 'experiment = "train"\n[fixed]\ndata = { P = 10, n_test = 100, d = 10 }'
+    assert parse_spec(explicit).runs()[0].key == parse_spec(implicit).runs()[0].key == run.key

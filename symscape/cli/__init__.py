@@ -6,6 +6,7 @@ file) are printed as one line, ``symscape: error: ...``, with exit code 2.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         return _error(err.format_message())
     except SymscapeError as err:
         return _error(str(err))
+    except sqlite3.DatabaseError as err:  # a store damaged after it was opened
+        return _error(
+            f"the store's database file is damaged: {err}",
+            "keep a copy of the file, and rerun the sweep into a new --db",
+        )
     except click.Abort:
         click.echo("symscape: interrupted", err=True)
         return 130

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
 
 import click
@@ -32,13 +34,6 @@ def sweep() -> None:
 @click.option(
     "--workers", type=click.IntRange(min=1), help="pool processes [default: one per core]"
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="torch threads per worker",
-)
 @click.option("--retry-failed", is_flag=True, help="run failed runs again")
 @click.option("--dry-run", is_flag=True, help="validate, count runs and computations, run nothing")
 @click.option(
@@ -63,7 +58,7 @@ def sweep() -> None:
     type=click.Choice(["slurm", "local", "debug"]),
     help="slurm: submitit's executor (local: subprocesses, for testing a set-up)",
 )
-def run(spec, db, executor, workers, threads, retry_failed, dry_run, report_every, **options):
+def run(spec, db, executor, workers, retry_failed, dry_run, report_every, **options):
     """Run every unfinished run of SPEC into the store --db.
 
     Exit code 0 when every run finished, 1 when some failed, 130 on Ctrl-C
@@ -74,7 +69,7 @@ def run(spec, db, executor, workers, threads, retry_failed, dry_run, report_ever
 
     loaded = load_spec(spec)
     options = {k: v for k, v in options.items() if v is not None}
-    executor_options = _executor_options(executor, options, threads)
+    executor_options = _executor_options(executor, options)
     runs = loaded.runs()
     if dry_run:
         units = loaded.units(runs)
@@ -83,16 +78,17 @@ def run(spec, db, executor, workers, threads, retry_failed, dry_run, report_ever
             f"in {len(units)} computation(s) (packing {'on' if loaded.pack else 'off'})"
         )
         return 0
-    report = run_sweep(
-        loaded,
-        db,
-        executor=executor,
-        workers=workers,
-        retry_failed=retry_failed,
-        interactive=interactive(),
-        report_every=report_every,
-        executor_options=executor_options,
-    )
+    with _sigterm_as_interrupt():  # a batch system's TERM stops as cleanly as Ctrl-C
+        report = run_sweep(
+            loaded,
+            db,
+            executor=executor,
+            workers=workers,
+            retry_failed=retry_failed,
+            interactive=interactive(),
+            report_every=report_every,
+            executor_options=executor_options,
+        )
     click.echo(report.summary())
     for key, error in report.failures:
         last = [line for line in error.strip().splitlines() if line.strip()]
@@ -120,7 +116,19 @@ _SLURM = {
 }
 
 
-def _executor_options(executor: str, options: dict, threads: int) -> dict:
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _executor_options(executor: str, options: dict) -> dict:
     from symscape.errors import InvalidOptionError
 
     allowed = {"ray": _RAY, "slurm": _SLURM}.get(executor, set())
@@ -131,7 +139,7 @@ def _executor_options(executor: str, options: dict, threads: int) -> dict:
             f"{flags} do(es) not apply to --executor {executor}",
             fix="drop them, or choose the executor they belong to",
         )
-    return {**options, "threads": threads}
+    return options
 
 
 @sweep.command("status")
@@ -148,7 +156,10 @@ def status(db):
             rows.append(
                 [name, total, c["done"], c["diverged"], c["failed"], c["running"], c["pending"]]
             )
-        seconds = store.db.execute("SELECT coalesce(sum(duration), 0) FROM runs").fetchone()[0]
+        # a packed computation is shared by its runs: count it once
+        seconds = store.db.execute(
+            "SELECT coalesce(sum(duration / coalesce(packed, 1)), 0) FROM runs"
+        ).fetchone()[0]
         driver = store.driver()
         failures = store.failures(limit=5)
     print_table(

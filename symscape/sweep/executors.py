@@ -27,13 +27,20 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
+import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-from symscape.errors import DataFormatError, InvalidOptionError, MissingDependencyError
+from symscape.errors import (
+    DataFormatError,
+    InvalidOptionError,
+    MissingDependencyError,
+    SymscapeError,
+)
 from symscape.sweep.records import OUTCOME_SUFFIX, Outcome, read_outcome_file
 from symscape.sweep.spec import Unit
 from symscape.sweep.work import execute_unit, execute_units_to_folder
@@ -41,6 +48,7 @@ from symscape.sweep.work import execute_unit, execute_units_to_folder
 __all__ = [
     "EXECUTORS",
     "Executor",
+    "ExecutorError",
     "InProcessExecutor",
     "PoolExecutor",
     "RayExecutor",
@@ -50,6 +58,10 @@ __all__ = [
 ]
 
 Finished = list[Outcome]
+
+
+class ExecutorError(SymscapeError, RuntimeError):
+    """An executor that cannot start or submit (no cluster, a scheduler error)."""
 
 
 def default_workers() -> int:
@@ -128,9 +140,28 @@ class InProcessExecutor(Executor):
 
 
 # ------------------------------------------------------------------ local pool
+def _die_with_parent() -> None:
+    """End this worker when the driver dies, even by SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+    parent = os.getppid()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the driver died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (or if prctl failed): notice the new parent
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="symscape-parent-watch").start()
+
+
 def _worker_main(connection, threads: int) -> None:
     """A pool worker: receive a unit, send its outcomes back, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    _die_with_parent()
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
     import torch
@@ -185,6 +216,10 @@ class PoolExecutor(Executor):
         return f"pool of {self.workers} processes x {self.threads} thread(s)"
 
     def _idle(self) -> _Worker | None:
+        for worker in list(self.pool):
+            if worker.unit is None and not worker.process.is_alive():  # died while idle
+                worker.stop(force=True)
+                self.pool.remove(worker)
         for worker in self.pool:
             if worker.unit is None:
                 return worker
@@ -204,7 +239,9 @@ class PoolExecutor(Executor):
         if worker is None:
             raise RuntimeError("no idle worker: check has_room() before submit()")
         worker.unit, worker.started = unit, time.time()
-        worker.connection.send(unit)
+        # if it died just now, wait() sees its sentinel and reports the unit failed
+        with contextlib.suppress(BrokenPipeError, OSError):
+            worker.connection.send(unit)
 
     def wait(self, timeout: float) -> Finished:
         busy = [w for w in self.pool if w.unit is not None]
@@ -274,13 +311,21 @@ class RayExecutor(Executor):
                 options["address"] = address
             else:
                 options["num_cpus"] = workers or default_workers()
-            ray.init(**options)
+            try:
+                ray.init(**options)
+            except Exception as err:
+                where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+                raise ExecutorError(
+                    f"cannot start or reach {where}: {type(err).__name__}: {err}",
+                    fix="start one with 'ray start --head', or drop --address for a local one",
+                ) from None
             self.started_ray = True
         cpus = float(ray.cluster_resources().get("CPU", 1))
         self.limit = max(2, int(2 * cpus / max(cpus_per_run, 1e-9)))
         self.remote = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(
             _ray_unit
-        ).options(runtime_env={"env_vars": {"SYMSCAPE_THREADS": str(threads)}})
+        )
+        self.threads = threads
         self.refs: dict[Any, tuple[Unit, float]] = {}
         self.address = address
 
@@ -295,7 +340,7 @@ class RayExecutor(Executor):
         return len(self.refs)
 
     def submit(self, unit: Unit) -> None:
-        self.refs[self.remote.remote(unit)] = (unit, time.time())
+        self.refs[self.remote.remote(unit, self.threads)] = (unit, time.time())
 
     def wait(self, timeout: float) -> Finished:
         if not self.refs:
@@ -323,8 +368,7 @@ class RayExecutor(Executor):
             self.ray.shutdown()
 
 
-def _ray_unit(unit: Unit) -> list[Outcome]:
-    threads = int(os.environ.get("SYMSCAPE_THREADS", "1"))
+def _ray_unit(unit: Unit, threads: int) -> list[Outcome]:
     import torch
 
     torch.set_num_threads(threads)
@@ -375,7 +419,13 @@ class SlurmExecutor(Executor):
             ) from None
         if runs_per_job < 1:
             raise InvalidOptionError(f"runs_per_job={runs_per_job} < 1", fix="use >= 1")
-        self.folder = Path(folder)
+        if cluster is None and shutil.which("sbatch") is None:
+            raise ExecutorError(
+                "--executor slurm needs SLURM's sbatch on the PATH, and there is none here",
+                fix="run the driver on a SLURM login node, or pass --cluster local to try the "
+                "set-up on this machine",
+            )
+        self.folder = Path(folder).resolve()  # jobs run elsewhere: no relative paths
         self.outbox = self.folder / "outbox"
         self.outbox.mkdir(parents=True, exist_ok=True)
         self.executor = submitit.AutoExecutor(folder=self.folder / "jobs" / "%j", cluster=cluster)
@@ -393,6 +443,8 @@ class SlurmExecutor(Executor):
         self.executor.update_parameters(**parameters)
         self.threads = threads
         self.runs_per_job = runs_per_job
+        # units in flight at most: arrays stay below SLURM's usual MaxArraySize (1001)
+        self.limit = min(1000 * runs_per_job, max(4 * array_parallelism, 1) * runs_per_job)
         self.buffer: list[Unit] = []
         self.jobs: list[tuple[Any, list[Unit], float]] = []
         self.waiting: dict[str, Unit] = {}  # key -> unit, runs whose file has not come
@@ -409,6 +461,9 @@ class SlurmExecutor(Executor):
     def in_flight(self) -> int:
         return len({id(u) for u in self.waiting.values()})
 
+    def has_room(self) -> bool:
+        return self.in_flight() < self.limit
+
     def _flush(self) -> None:
         if not self.buffer:
             return
@@ -416,11 +471,20 @@ class SlurmExecutor(Executor):
             self.buffer[i : i + self.runs_per_job]
             for i in range(0, len(self.buffer), self.runs_per_job)
         ]
-        with self.executor.batch():
-            jobs = [
-                self.executor.submit(execute_units_to_folder, chunk, str(self.outbox), self.threads)
-                for chunk in chunks
-            ]
+        try:
+            with self.executor.batch():
+                jobs = [
+                    self.executor.submit(
+                        execute_units_to_folder, chunk, str(self.outbox), self.threads
+                    )
+                    for chunk in chunks
+                ]
+        except Exception as err:
+            raise ExecutorError(
+                f"submitting {len(chunks)} job(s) failed: {type(err).__name__}: {err}",
+                fix="check the partition, time and GPU options against 'sinfo'; finished runs "
+                "are kept, rerun to resume",
+            ) from None
         now = time.time()
         self.jobs.extend((job, chunk, now) for job, chunk in zip(jobs, chunks, strict=True))
         self.buffer.clear()

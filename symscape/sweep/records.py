@@ -71,7 +71,9 @@ def flatten(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.nda
     def walk(node: Mapping[str, Any], into: dict[str, Any], prefix: str) -> None:
         for key, value in node.items():
             name = f"{prefix}{key}"
-            if isinstance(value, np.ndarray) or hasattr(value, "__array_interface__"):
+            if isinstance(value, np.generic):  # a numpy scalar is a scalar, not an array
+                into[str(key)] = value.item()
+            elif isinstance(value, np.ndarray) or hasattr(value, "__array_interface__"):
                 arrays[name] = np.asarray(value)
             elif hasattr(value, "detach"):  # a torch tensor
                 arrays[name] = value.detach().cpu().numpy()
@@ -151,14 +153,34 @@ def write_outcome_file(outcome: Outcome, folder: str | os.PathLike) -> Path:
 
 
 def read_outcome_file(path: str | os.PathLike) -> Outcome:
-    """The :class:`Outcome` in a file of :func:`write_outcome_file`."""
+    """The :class:`Outcome` in a file of :func:`write_outcome_file`, checked field by field."""
+    path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            header = json.loads(archive.read("outcome.json"))
+            header = json.loads(archive.read("outcome.json").decode())
             arrays = archive.read("arrays.npz")
-        return Outcome(arrays=arrays, **header)
-    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError) as err:
+        outcome = Outcome(arrays=arrays, **header)
+        problem = _check_outcome(outcome, path.name.removesuffix(OUTCOME_SUFFIX))
+    except Exception as err:  # anything unreadable: a zip, JSON, UTF-8 or field error
+        problem = f"{type(err).__name__}: {err}"
+    if problem:
         raise DataFormatError(
-            f"{path} is not a symscape outcome file ({err})",
+            f"{path} is not a symscape outcome file ({problem})",
             fix="delete it; the run it belonged to will run again",
-        ) from None
+        )
+    return outcome
+
+
+def _check_outcome(outcome: Outcome, key: str) -> str | None:
+    if outcome.key != key:
+        return f"it holds run {outcome.key!r}, not {key!r}"
+    if outcome.status not in ("done", "diverged", "failed"):
+        return f"status {outcome.status!r}"
+    for name in ("started", "finished"):
+        if not isinstance(getattr(outcome, name), int | float):
+            return f"{name} is not a number"
+    if not isinstance(outcome.scalars, dict) or not isinstance(outcome.packed, int):
+        return "scalars or packed of the wrong type"
+    if outcome.error is not None and not isinstance(outcome.error, str):
+        return "error is not text"
+    return None

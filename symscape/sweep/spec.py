@@ -137,10 +137,15 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     """Where each key and table appears: ``(table, ..., key, ...) -> line``."""
     index: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
             table = _key_parts(header.group(1))
+            if line.lstrip().startswith("[["):  # the i-th table of an array: (name, "#i")
+                arrays[table] = arrays.get(table, -1) + 1
+                index.setdefault(table, number)
+                table = (*table, f"#{arrays[table]}")
             index.setdefault(table, number)
             continue
         key = _KEY.match(line)
@@ -189,6 +194,8 @@ class SweepSpec:
     pack: bool = True
     max_members: int = 64
     source: str = "<spec>"
+    # field or axis name -> line of the spec, to point at the value a config rejects
+    lines: dict[str, int] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def points(self) -> list[dict[str, Any]]:
         """The field values of every grid × zip point (no seeds), in spec order."""
@@ -220,15 +227,24 @@ class SweepSpec:
         experiment = self._experiment()
         seed_field = experiment.seed_field
         runs: list[Run] = []
-        problems: dict[str, None] = {}
+        problems: dict[str, int | None] = {}
+        seen: dict[str, dict[str, Any]] = {}
         for point in self.points():
-            values = _merge(self.fixed, point)
+            values = _merge(self.fixed, point, experiment)
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "the fixed fields"
             try:
                 base = experiment.config.from_dict(values).to_dict()
             except (SymscapeError, TypeError, ValueError) as err:
-                where = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "the fixed fields"
-                problems.setdefault(f"{experiment.name} rejects {where}: {err}")
+                problems.setdefault(f"{experiment.name} rejects {where}: {err}", self._line(err))
                 continue
+            group_key = run_key(self.experiment, base)
+            if group_key in seen:
+                earlier = ", ".join(f"{k}={v!r}" for k, v in seen[group_key].items())
+                problems.setdefault(
+                    f"{where} is the same run as {earlier}: remove the repeated value", None
+                )
+                continue
+            seen[group_key] = point
             if seed_field is None:
                 key = run_key(self.experiment, base)
                 runs.append(Run(key, self.experiment, base, None, key))
@@ -241,7 +257,16 @@ class SweepSpec:
                 runs.append(
                     Run(run_key(self.experiment, config), self.experiment, config, seed, group)
                 )
-        return runs, [(None, text) for text in problems]
+        if seed_field is not None and len({r.key for r in runs}) != len(runs):
+            problems.setdefault(f"a seed repeats in a config's {seed_field}: give each once", None)
+        return runs, [(line, text) for text, line in problems.items()]
+
+    def _line(self, err: Exception) -> int | None:
+        """The line of the first field the error message names."""
+        for name, line in self.lines.items():
+            if re.search(rf"(?<![\w.]){re.escape(name.split('.')[-1])}\b", str(err)):
+                return line
+        return None
 
     def units(self, runs: Sequence[Run]) -> list[Unit]:
         """Pack ``runs`` into units: one ensemble per group (at most ``max_members`` seeds)."""
@@ -262,17 +287,39 @@ class SweepSpec:
         return units
 
 
-def _merge(fixed: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, Any]:
-    """``fixed`` with the point's values set; ``"data.P"`` sets one entry of a table."""
-    values = {k: dict(v) if isinstance(v, Mapping) else v for k, v in fixed.items()}
+def _merge(
+    fixed: Mapping[str, Any], point: Mapping[str, Any], experiment: Experiment
+) -> dict[str, Any]:
+    """``fixed`` with the point's values set.
+
+    ``"data.P"`` sets one entry of the ``data`` table: of the fixed one, or of
+    the config's default table when ``[fixed]`` has none.
+    """
+    values = {k: _copy(v) for k, v in fixed.items()}
     for name, value in point.items():
         head, dot, rest = name.partition(".")
         if dot:
-            table = values.setdefault(head, {})
-            _set_path(table, rest.split("."), value)
+            if head not in values:
+                values[head] = _copy(_field_default(experiment, head))
+            _set_path(values[head], rest.split("."), value)
         else:
             values[name] = value
     return values
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _field_default(experiment: Experiment, name: str) -> Any:
+    for field in dataclasses.fields(experiment.config):
+        if field.name == name:
+            if field.default_factory is not dataclasses.MISSING:
+                return field.default_factory()
+            return {} if field.default is dataclasses.MISSING else field.default
+    return {}
 
 
 def _set_path(table: dict[str, Any], path: list[str], value: Any) -> None:
@@ -334,12 +381,20 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     fixed = raw.get("fixed", {})
     grid_raw = raw.get("grid", {})
     zips_raw = raw.get("zip", [])
+    # [zip] is one group, [[zip]] several: paths ("zip", name) or ("zip", "#i", name)
+    zip_paths = [("zip",)] if isinstance(zips_raw, Mapping) else []
     if isinstance(zips_raw, Mapping):
         zips_raw = [zips_raw]
-    tables = [("fixed", fixed), ("grid", grid_raw), *[("zip", z) for z in zips_raw]]
+    elif isinstance(zips_raw, list):
+        zip_paths = [("zip", f"#{i}") for i in range(len(zips_raw))]
+    else:
+        problem(("zip",), "zip must be a [zip] table or [[zip]] tables")
+        zips_raw = []
+    tables = [("fixed", fixed), ("grid", grid_raw), ("pack", raw.get("pack", {}))]
+    tables += [("zip", z) for z in zips_raw]
     for table_name, table in tables:
         if not isinstance(table, Mapping):
-            problem((table_name,), f"[{table_name}] must be a table")
+            problem((table_name,), f"{table_name} must be a [{table_name}] table")
     if problems:
         raise SpecError(source, problems)
 
@@ -355,26 +410,31 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         else:
             check_field(path, name, values, listed=True)
     zips = []
-    for group_raw in zips_raw:
+    for prefix, group_raw in zip(zip_paths, zips_raw, strict=True):
         group = dotted(group_raw)
         lengths = set()
         for name, values in group.items():
-            path = ("zip", *name.split("."))
+            path = (*prefix, *name.split("."))
             if not isinstance(values, list) or not values:
                 problem(path, f"zip field {name!r} must be a non-empty list")
                 continue
             lengths.add(len(values))
             check_field(path, name, values, listed=True)
         if len(lengths) > 1:
-            problem(("zip",), f"zipped fields have different lengths {sorted(lengths)}")
+            problem(prefix, f"zipped fields have different lengths {sorted(lengths)}")
         zips.append(group)
     taken = set(grid)
-    for group in zips:
+    for prefix, group in zip(zip_paths, zips, strict=True):
         for name in set(group) & taken:
-            problem(("zip", *name.split(".")), f"field {name!r} is both in a grid and a zip")
+            problem((*prefix, *name.split(".")), f"field {name!r} is both in a grid and a zip")
         taken |= set(group)
-    for name in set(dotted(fixed)) & taken:
-        problem(("fixed", *name.split(".")), f"field {name!r} is both fixed and swept")
+    fixed_names = set(dotted(fixed)) | set(fixed)
+    for name in sorted(taken):
+        head = name.split(".")[0]
+        if name in fixed_names or any(f.startswith(name + ".") for f in fixed_names):
+            problem(("fixed", *name.split(".")), f"field {name!r} is both fixed and swept")
+        elif "." in name and head in taken:
+            problem(("grid", head), f"field {head!r} is swept whole and in parts ({name!r})")
 
     seeds = None
     if "seeds" in raw:
@@ -400,7 +460,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         problem(("pack",), "[pack] knows only enabled and max_members")
     if not isinstance(enabled, bool):
         problem(("pack", "enabled"), "pack.enabled must be true or false")
-    if not (isinstance(members, int) and members >= 1):
+    if not (isinstance(members, int) and not isinstance(members, bool) and members >= 1):
         problem(("pack", "max_members"), "pack.max_members must be an integer >= 1")
     if problems:
         raise SpecError(source, problems)
@@ -415,11 +475,24 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         pack=enabled,
         max_members=members,
         source=source,
+        lines=_field_lines(lines, fixed, grid, zip(zip_paths, zips, strict=True)),
     )
     _, config_problems = spec._expand()
     if config_problems:
         raise SpecError(source, config_problems)
     return spec
+
+
+def _field_lines(lines, fixed, grid, zips) -> dict[str, int]:
+    """Swept names first (a rejected run is most likely its swept value), then fixed ones."""
+    out: dict[str, int] = {}
+    paths = [(name, ("grid", *name.split("."))) for name in grid]
+    paths += [(name, (*prefix, *name.split("."))) for prefix, group in zips for name in group]
+    paths += [(name, ("fixed", *name.split("."))) for name in dotted(fixed)]
+    for name, path in paths:
+        if path in lines:
+            out.setdefault(name, lines[path])
+    return out
 
 
 def load_spec(path: str | Path) -> SweepSpec:

@@ -109,21 +109,28 @@ class Store:
         self.driver_id: str | None = None
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if not exists and not create:
-            raise DataNotFoundError(
-                f"no sweep store at {self.path}", fix="give the --db of a 'symscape sweep run'"
-            )
-        if exists:
-            self._check_header()
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = _connect(self.path)
+            exists = self.path.exists() and self.path.stat().st_size > 0
+            if not exists and not create:
+                raise DataNotFoundError(
+                    f"no sweep store at {self.path}", fix="give the --db of a 'symscape sweep run'"
+                )
             if exists:
-                self._check_format()
+                self._check_header()
             else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(self.path)
+        except OSError as err:
+            if isinstance(err, SymscapeError):
+                raise
+            raise DataNotFoundError(
+                f"cannot open or create the store {self.path}: {err.strerror or err}",
+                fix="give a --db in a folder you can write to",
+            ) from None
+        try:
+            if not exists:
                 self._create()
+            self._check_format()
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as err:
@@ -156,7 +163,9 @@ class Store:
             )
 
     def _create(self) -> None:
-        with self.transaction():
+        with self.transaction():  # BEGIN IMMEDIATE: a driver creating it at the same moment waits
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return  # the other one was first
             for statement in _SCHEMA_SQL.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
@@ -168,13 +177,14 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``: writers queue, readers go on)."""
-        self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.db.execute("BEGIN IMMEDIATE")
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException:  # Ctrl-C included: never leave a transaction open
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.release()
@@ -192,8 +202,12 @@ class Store:
         host, pid, now = socket.gethostname(), os.getpid(), time.time()
         with self.transaction() as db:
             for row in db.execute("SELECT * FROM drivers").fetchall():
-                if row["host"] == host:
-                    alive = _pid_alive(row["pid"]) and now - row["heartbeat"] < 10 * STALE_S
+                if row["host"] == host:  # our own pid (a recycled one) is not another driver
+                    alive = (
+                        row["pid"] != pid
+                        and _pid_alive(row["pid"])
+                        and now - row["heartbeat"] < 2 * STALE_S
+                    )
                 else:
                     alive = now - row["heartbeat"] < STALE_S
                 if alive:

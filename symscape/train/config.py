@@ -91,13 +91,16 @@ class TrainConfig(JsonConfig):
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
-        object.__setattr__(self, "data", dict(self.data))
-        get_dataset_spec(self.dataset)
+        spec = get_dataset_spec(self.dataset)
         for key in ("dtype", "device"):
             if key in self.data:
                 raise InvalidOptionError(
                     f"data option {key!r} is set by the run", fix=f"use the config's {key} field"
                 )
+        # every option written out (defaults too, in their types): one run, one config
+        resolved = spec.resolve(self.data)
+        data = {k: v for k, v in resolved.items() if k not in ("dtype", "device")}
+        object.__setattr__(self, "data", data)
         for field, known in (("arch", ARCHITECTURES), ("loss", LOSSES), ("dynamics", DYNAMICS)):
             if getattr(self, field) not in known:
                 raise UnknownNameError(
