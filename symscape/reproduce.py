@@ -58,7 +58,7 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
-SECTIONS = ("data", "engine", "stability", "equivariance")
+SECTIONS = ("data", "engine", "jamming", "stability", "equivariance")
 
 
 def reproduce(
@@ -70,7 +70,7 @@ def reproduce(
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
     ``only`` restricts the run to some of the sections: ``data``, ``engine``,
-    ``stability``, ``equivariance``.
+    ``jamming``, ``stability``, ``equivariance``.
     """
     if scale not in SCALES:
         raise InvalidOptionError(
@@ -102,6 +102,10 @@ def reproduce(
         ]
     if "engine" in only:
         summary["engine"] = engine_section(scale, figures, out)
+    if "jamming" in only:
+        from symscape.experiments.jamming import jamming_section
+
+        summary["jamming"] = jamming_section(scale, figures, out, root=root)
     if "stability" in only:
         from symscape.experiments.stability import stability_section
 
@@ -225,6 +229,10 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines += _data_markdown(summary)
     if "engine" in summary:
         lines += _engine_markdown(summary["engine"])
+    if "jamming" in summary:
+        from symscape.experiments.jamming import markdown_section as jamming_markdown
+
+        lines += ["", jamming_markdown(summary["jamming"]).rstrip("\n")]
     if "stability" in summary:
         from symscape.experiments.stability import markdown_section
 

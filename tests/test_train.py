@@ -33,7 +33,7 @@ SMALL = dict(
 )
 
 
-@pytest.mark.parametrize("dynamics", ["flow", "momentum_flow", "adam", "sgd"])
+@pytest.mark.parametrize("dynamics", ["flow", "momentum_flow", "adam", "sgd", "lbfgs"])
 def test_member_of_an_ensemble_is_exactly_the_network_trained_alone(dynamics):
     extra = {"tau": 10.0} if dynamics == "momentum_flow" else {}
     if dynamics == "adam":
@@ -43,6 +43,11 @@ def test_member_of_an_ensemble_is_exactly_the_network_trained_alone(dynamics):
         alone = train(TrainConfig(**SMALL, dynamics=dynamics, seeds=(seed,), **extra))
         for name, value in alone["params"].items():
             assert np.allclose(ensemble["params"][name][i], value[0], rtol=0, atol=1e-10)
+        if dynamics == "lbfgs":  # members stop when they converge: compare the end points
+            assert ensemble["status"][i] == alone["status"][0]
+            assert ensemble["stop_step"][i] == alone["stop_step"][0]
+            assert np.isclose(ensemble["final"]["loss"][i], alone["final"]["loss"][0], atol=1e-12)
+            continue
         for key in ("loss", "t", "dt", "n_delta"):
             assert np.allclose(
                 ensemble["trajectory"][key][:, i],
@@ -255,6 +260,8 @@ def test_adaptive_flow_on_relu_kinks_stays_at_or_above_dt_min():
         ({"dynamics": "kernel_flow", "alpha": 7.0}, "does not use alpha"),
         ({"lr": 0.1}, "does not use lr"),
         ({"dynamics": "adam", "batch_size": 8}, "does not use batch_size"),
+        ({"history": 5}, "does not use history"),
+        ({"dynamics": "lbfgs", "lr": 0.1}, "does not use lr"),
         ({"beta": 0.0}, "beta=0.0 must be > 0"),
         ({"dynamics": "adam", "lr": 1e-9}, "below the schedule's floor"),
         ({"data": {"P": 0, "n_test": 5, "d": 3}}, "P=0 is too small"),

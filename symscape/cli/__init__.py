@@ -28,13 +28,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from symscape.cli import data, reproduce, results, stability, sweep, train
+    from symscape.cli import data, jamming, reproduce, results, stability, sweep, train
 
     cli.add_command(data.data)
     cli.add_command(train.train)
     cli.add_command(sweep.sweep)
     cli.add_command(results.results)
     cli.add_command(stability.stability)
+    cli.add_command(jamming.jamming)
     cli.add_command(reproduce.reproduce)
 
 

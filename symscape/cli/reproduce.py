@@ -30,7 +30,7 @@ __all__ = ["reproduce"]
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(["data", "engine", "stability", "equivariance"]),
+    type=click.Choice(["data", "engine", "jamming", "stability", "equivariance"]),
     help="run only this section (repeatable) [default: all]",
 )
 def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
@@ -42,6 +42,12 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
         _print_data(summary, scale)
     if "engine" in summary:
         _print_engine(summary["engine"])
+    if "jamming" in summary:
+        stars = summary["jamming"]["N_star"]
+        click.echo(
+            "jamming: N* "
+            + ", ".join(f"{N:.0f} at P={P}" if N else f"— at P={P}" for P, N in stars.items())
+        )
     if "stability" in summary:
         rows = summary["stability"]["rows"]
         click.echo(

@@ -137,6 +137,7 @@ def _train_split(record: Record, config) -> list[Record]:
                 "ensemble_evaluations": record["evaluations"],
                 "final": final,
                 "trajectory": traj,
+                "train_output": np.asarray(record["train_output"])[i],
                 "test_output": np.asarray(record["test_output"])[i],
                 "params": {name: np.asarray(p)[i] for name, p in record["params"].items()},
             }

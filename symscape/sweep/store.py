@@ -343,13 +343,20 @@ class Store:
         """Every run row (configs and scalars decoded), without arrays."""
         query = "SELECT * FROM runs" + (" WHERE status = ?" if status else "") + " ORDER BY rowid"
         rows = self.db.execute(query, (status,) if status else ()).fetchall()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["config"] = json.loads(item["config"])
-            item["scalars"] = json.loads(item["scalars"]) if item["scalars"] else {}
-            out.append(item)
-        return out
+        return [_decoded(row) for row in rows]
+
+    def get(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of ``keys``, in that order (a key not in the store is an error)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT * FROM runs WHERE key IN ({marks})", chunk):
+                found[row["key"]] = _decoded(row)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            raise KeyError(f"{len(missing)} run(s) not in {self.path}, e.g. {missing[0]}")
+        return [found[key] for key in keys]
 
     def arrays(self, key: str) -> dict[str, Any]:
         row = self.db.execute("SELECT npz FROM arrays WHERE key = ?", (key,)).fetchone()
@@ -361,6 +368,13 @@ class Store:
             (limit,),
         )
         return [(row[0], row[1] or "") for row in rows]
+
+
+def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+    item = dict(row)
+    item["config"] = json.loads(item["config"])
+    item["scalars"] = json.loads(item["scalars"]) if item["scalars"] else {}
+    return item
 
 
 def _real(value: float) -> float | None:

@@ -30,7 +30,7 @@ from symscape.errors import InvalidOptionError, UnknownNameError
 from symscape.nets import ARCHITECTURES, build_architecture
 from symscape.nets.base import check_seeds
 from symscape.runtime import torch_threads
-from symscape.train.dynamics import DYNAMICS, SGD, Adam, AdaptiveFlow
+from symscape.train.dynamics import DYNAMICS, LBFGS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import StopRules, fit
 from symscape.train.losses import LOSSES
 from symscape.train.models import CenteredNetwork, FrozenKernel, LossSpec
@@ -74,6 +74,9 @@ class TrainConfig(JsonConfig):
     batch_seed: int = 0
     decay_every: int = 250_000
     lr_min: float = 1e-7
+    history: int = 50
+    stall_tol: float = 1e-9
+    stall_steps: int = 10
     # stopping and recording
     max_steps: int = 10_000
     max_time: float | None = None
@@ -135,10 +138,13 @@ class TrainConfig(JsonConfig):
             unused.append("tau")
         if self.alpha != 1.0 and self.dynamics == "kernel_flow":
             unused.append("alpha (kernel_flow is the alpha -> infinity limit)")
-        if self.dynamics in flows:
+        if self.dynamics in (*flows, "lbfgs"):
             unused += [name for name in ("lr", "batch_size") if getattr(self, name) is not None]
         elif self.dynamics == "adam" and self.batch_size is not None:
             unused.append("batch_size")
+        if self.dynamics != "lbfgs":
+            defaults = {"history": 50, "stall_tol": 1e-9, "stall_steps": 10}
+            unused += [name for name, value in defaults.items() if getattr(self, name) != value]
         if unused:
             raise InvalidOptionError(
                 f"dynamics={self.dynamics!r} does not use {', '.join(unused)}",
@@ -163,6 +169,8 @@ class TrainConfig(JsonConfig):
             return AdaptiveFlow(
                 self.dt0, self.grad_tol, self.output_tol, tau, self.max_time, self.dt_min
             )
+        if self.dynamics == "lbfgs":
+            return LBFGS(self.history, self.stall_tol, self.stall_steps)
         lr = self.lr if self.lr is not None else _DEFAULT_LR[self.dynamics]
         if self.dynamics == "sgd":
             return SGD(lr, self.batch_size, self.batch_seed)
@@ -221,6 +229,7 @@ def _train(config: TrainConfig, callback) -> dict[str, Any]:
         },
         "wall_time": time.perf_counter() - started,
         "trajectory": trajectory.records,
+        "train_output": model.train_outputs(trajectory.params).cpu().numpy(),
         "test_output": model.test_outputs(trajectory.params).cpu().numpy(),
         "params": {name: p.cpu().numpy() for name, p in trajectory.params.items()},
     }

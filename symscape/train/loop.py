@@ -15,6 +15,9 @@ moving) while the others go on. Why each member stopped is kept:
                  over the last ``plateau_window`` steps
 ``diverged``     its loss became NaN or infinite (SGD, Adam; the adaptive
                  flow rejects such steps and shrinks dt instead)
+``jammed``       (dynamics that detect convergence: ``lbfgs``) it stalled at
+                 a minimum with N_Δ > 0; one that stalls with N_Δ = 0 is
+                 ``fitted`` even when ``stop_when_fitted`` is off
 ================ ======================================================
 
 The :class:`Trajectory` holds, at about ``record_points`` log-spaced steps
@@ -45,7 +48,16 @@ from symscape.train.losses import errors, gaps, loss_per_point, n_delta
 
 __all__ = ["MARGIN_QUANTILES", "STATUSES", "StopRules", "Trajectory", "fit"]
 
-STATUSES = ("running", "fitted", "max_steps", "max_time", "wall_time", "plateau", "diverged")
+STATUSES = (
+    "running",
+    "fitted",
+    "max_steps",
+    "max_time",
+    "wall_time",
+    "plateau",
+    "diverged",
+    "jammed",
+)
 MARGIN_QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
 
 
@@ -158,9 +170,14 @@ def fit(
     def check(step: int) -> None:
         # a non-finite weight or gradient makes the loss non-finite at the next evaluation
         finish(~torch.isfinite(state.loss), "diverged", step)
-        if stop.stop_when_fitted:
-            gap = gaps(state.output, model.y_train, model.loss.kappa)
-            finish(n_delta(gap, gap_tol) == 0, "fitted", step)
+        converged = state.extra.get("converged")
+        if stop.stop_when_fitted or converged is not None:
+            unsatisfied = n_delta(gaps(state.output, model.y_train, model.loss.kappa), gap_tol)
+            if stop.stop_when_fitted:
+                finish(unsatisfied == 0, "fitted", step)
+            if converged is not None:
+                finish(converged & (unsatisfied > 0), "jammed", step)
+                finish(converged, "fitted", step)
         if stop.max_time is not None:
             finish(state.t >= stop.max_time * (1 - 1e-12), "max_time", step)
         if stop.max_wall is not None and time.perf_counter() - started > stop.max_wall:

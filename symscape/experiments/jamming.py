@@ -1,0 +1,513 @@
+"""The jamming transition: N*(P) by bisection, the (P, N) phase diagram, and the minimum at N*.
+
+SCIENCE.md §1. At fixed P, networks of width h are trained to their end
+point with the jamming minimiser (``dynamics="lbfgs"``), E seeds as one
+ensemble; a seed has *fitted* when N_Δ = 0. Starting from the bracket
+``[width_min, width_max]``, a bisection in log h keeps the fitted fraction
+≥ 1/2 at the upper end and < 1/2 at the lower one; N* is the geometric mean
+of the final bracket's N. Every ensemble goes through the sweep store, so an
+interrupted search resumes without retraining.
+
+At the transition (the narrowest width of the last bracket that mostly
+jams) symscape loads one jammed seed back from the store and measures:
+
+* the gaps Δ_μ = κ − y_μ F(x_μ), on the unsatisfied side (Δ > 0) and the
+  satisfied side (Δ < 0);
+* the Hessian of the loss at that minimum, H = H₀ + H_p with
+  H₀ = (1/P) Σ_{Δ_μ>0} ∇Δ_μ ∇Δ_μᵀ (exact, from the per-sample gradients),
+  its spectrum, the rank of H₀ (which equals N_Δ at a jammed minimum where
+  N_Δ ≤ N) and the number of negative eigenvalues of H.
+
+>>> config = JammingConfig(P_values=(16,), seeds=(0, 1), width_max=8.0, bisections=2)
+>>> config.train_config(16, 4.0).dynamics
+'lbfgs'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symscape._version import __version__
+from symscape.config import JsonConfig
+from symscape.errors import InvalidOptionError
+from symscape.experiments._output import cell, save_figure
+from symscape.validation import check_integer
+
+__all__ = [
+    "JammingConfig",
+    "hessian_at_minimum",
+    "jamming_section",
+    "markdown_section",
+    "run",
+    "save_results",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class JammingConfig(JsonConfig):
+    """A search for N*(P) over several P (defaults: the quick protocol on random data)."""
+
+    dataset: str = "random"
+    data: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"d": 10, "n_test": 100})
+    P_values: tuple[int, ...] = (32, 64, 128)
+    arch: str = "fc"
+    depth: int = 2
+    activation: str = "swish"
+    seeds: tuple[int, ...] = tuple(range(8))
+    width_min: float = 1.0
+    width_max: float = 32.0
+    bisections: int = 6
+    max_steps: int = 20_000
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        object.__setattr__(self, "data", dict(self.data))
+        object.__setattr__(self, "P_values", tuple(self.P_values))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if "P" in self.data:
+            raise InvalidOptionError("data sets P", fix="give the sizes as P_values")
+        if not self.P_values:
+            raise InvalidOptionError("P_values is empty", fix="give at least one P")
+        for P in self.P_values:
+            check_integer(P, "P", 1)
+        if len(self.seeds) < 2:
+            raise InvalidOptionError(
+                f"seeds={self.seeds}: a fitted fraction needs several seeds", fix="use >= 2 seeds"
+            )
+        if not 1 <= self.width_min < self.width_max:
+            raise InvalidOptionError(
+                f"width range [{self.width_min}, {self.width_max}] is empty",
+                fix="use 1 <= width_min < width_max",
+            )
+        check_integer(self.bisections, "bisections", 0)
+        self.train_config(self.P_values[0], self.width_min)  # validates the rest
+
+    def train_config(self, P: int, width: float):
+        """The training run of one width at one P (all seeds: one ensemble)."""
+        from symscape.train import TrainConfig
+
+        return TrainConfig(
+            dataset=self.dataset,
+            data={**self.data, "P": P},
+            arch=self.arch,
+            depth=self.depth,
+            width=float(width),
+            activation=self.activation,
+            dynamics="lbfgs",
+            max_steps=self.max_steps,
+            record_points=8,
+            seeds=self.seeds,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+
+# --------------------------------------------------------------------------- search
+def _spec_of(config, name: str):
+    """A one-config sweep spec: the config's seeds packed into one ensemble."""
+    from symscape.sweep import SweepSpec
+
+    fixed = {k: v for k, v in config.to_dict().items() if k != "seeds"}
+    return SweepSpec("train", name, fixed, {}, (), tuple(config.seeds))
+
+
+def _measure(config, store_path: Path, executor: str, name: str) -> dict[str, Any]:
+    """Train (or read back) one width; the fitted fraction and ⟨N_Δ⟩/N over seeds."""
+    from symscape.sweep import Store, run_sweep
+
+    spec = _spec_of(config, name)
+    runs = spec.runs()
+    report = run_sweep(spec, store_path, executor=executor)
+    if report.counts["failed"]:
+        raise RuntimeError(f"training failed at width {config.width}: {report.failures[0][1]}")
+    with Store(store_path, create=False) as store:
+        rows = store.get([run.key for run in runs])
+    outcomes = [row["scalars"]["outcome"] for row in rows]
+    n_weights = rows[0]["scalars"]["n_weights"]
+    n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
+    return {
+        "width": config.width,
+        "N": n_weights,
+        "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
+        "undecided": sum(o not in ("fitted", "jammed") for o in outcomes),
+        "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
+        "keys": [run.key for run in runs],
+        "outcomes": outcomes,
+    }
+
+
+def find_transition(
+    config: JammingConfig, P: int, store_path: Path, executor: str = "inprocess"
+) -> dict[str, Any]:
+    """Bisection in log(width) for the width where half of the seeds fit, at one P."""
+    tried: list[dict[str, Any]] = []
+
+    def measure(width: float) -> dict[str, Any]:
+        point = _measure(config.train_config(P, width), store_path, executor, f"jamming-P{P}")
+        tried.append(point)
+        return point
+
+    low, high = config.width_min, config.width_max
+    top, bottom = measure(high), measure(low)
+    if top["fitted"] < 0.5 or bottom["fitted"] >= 0.5:
+        where = "above width_max" if top["fitted"] < 0.5 else "below width_min"
+        return {"P": P, "N_star": None, "bracket": None, "outside": where, "tried": tried}
+    for _ in range(config.bisections):
+        middle = math.sqrt(low * high)
+        if measure(middle)["fitted"] >= 0.5:
+            high = middle
+        else:
+            low = middle
+    n_low = next(t["N"] for t in tried if t["width"] == low)
+    n_high = next(t["N"] for t in tried if t["width"] == high)
+    return {
+        "P": P,
+        "N_star": math.sqrt(n_low * n_high),
+        "bracket": [n_low, n_high],
+        "width_bracket": [low, high],
+        "outside": None,
+        "tried": sorted(tried, key=lambda t: t["width"]),
+    }
+
+
+def fit_line(P: Sequence[float], N: Sequence[float]) -> dict[str, Any] | None:
+    """Least squares of ln N* on ln P: slope, intercept and the slope's standard error."""
+    x, y = np.log(np.asarray(P, float)), np.log(np.asarray(N, float))
+    if len(x) < 2:
+        return None
+    A = np.stack([x, np.ones_like(x)], axis=1)
+    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
+    residual = y - A @ np.array([slope, intercept])
+    dof = len(x) - 2
+    stderr = (
+        float(np.sqrt(residual @ residual / dof / ((x - x.mean()) ** 2).sum())) if dof else None
+    )
+    return {"slope": float(slope), "intercept": float(intercept), "slope_stderr": stderr}
+
+
+# --------------------------------------------------------------------------- the minimum
+def _model_of_row(row: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+    """The trained network of a stored run, rebuilt: (model, params of its one member)."""
+    import torch
+
+    from symscape.data import load
+    from symscape.train import TrainConfig
+    from symscape.train.models import CenteredNetwork, LossSpec
+
+    config = TrainConfig.from_dict(row["config"])
+    ds = load(config.dataset, **config.data, dtype=config.dtype, device=config.device)
+    arch = config.architecture(ds.input_shape, 1 if ds.binary else ds.num_classes)
+    params0 = arch.initialize(config.seeds, dtype=config.dtype, device=config.device)
+    model = CenteredNetwork(
+        arch, params0, ds, config.alpha, LossSpec(config.loss, config.kappa, config.beta)
+    )
+    params = {
+        name.removeprefix("params/"): torch.as_tensor(value, device=config.device)[None]
+        for name, value in arrays.items()
+        if name.startswith("params/")
+    }
+    return model, params
+
+
+def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]:
+    """Exact Hessian H = H₀ + H_p of one member's loss, with H₀ from per-sample gradients.
+
+    Returns the eigenvalues of H, of H₀ and of H_p, the numerical rank of H₀,
+    N_Δ, and the number of negative eigenvalues of H. Only for the quadratic
+    hinge (where H₀ is the Gauss–Newton part) and N ≤ ``max_weights``.
+    """
+    import torch
+    from torch.func import jacrev
+
+    if model.loss.name != "quadratic_hinge":
+        raise InvalidOptionError(
+            f"the H0 + Hp split is for the quadratic hinge, not {model.loss.name}",
+            fix="use loss='quadratic_hinge'",
+        )
+    names = list(params)
+    shapes = [params[n].shape[1:] for n in names]
+    sizes = [math.prod(s) for s in shapes]
+    N = sum(sizes)
+    if max_weights < N:
+        raise InvalidOptionError(
+            f"N={N} weights: the exact Hessian is for N <= {max_weights}",
+            fix="use a narrower network",
+        )
+    flat = torch.cat([params[n].reshape(-1) for n in names]).detach()
+    y = model.y_train.reshape(-1)
+    f0 = model.f0_train[:1]
+    P = len(y)
+    alpha = model.alpha
+
+    def unflat(w):
+        out, start = {}, 0
+        for name, shape, size in zip(names, shapes, sizes, strict=True):
+            out[name] = w[start : start + size].reshape(1, *shape)
+            start += size
+        return out
+
+    def gaps_of(w):
+        F = model.outputs(unflat(w), model.x_train, f0).reshape(-1)
+        return model.loss.kappa - y * F
+
+    def loss_of(w):
+        delta = gaps_of(w)
+        return 0.5 * (delta.clamp(min=0) ** 2).sum() / (P * alpha**2)
+
+    delta = gaps_of(flat).detach()
+    H = jacrev(jacrev(loss_of))(flat).detach()  # reverse over reverse: no forward-mode AD
+    J = jacrev(gaps_of)(flat).detach()  # [P, N]: ∇Δ_μ
+    active = delta > 0
+    H0 = J[active].T @ J[active] / (P * alpha**2)
+    Hp = H - H0
+    eig_H = torch.linalg.eigvalsh(H).cpu().numpy()
+    eig_H0 = torch.linalg.eigvalsh(H0).cpu().numpy()
+    eig_Hp = torch.linalg.eigvalsh(Hp).cpu().numpy()
+    scale = max(float(np.abs(eig_H0).max()), 1e-300)
+    tol = scale * N * float(torch.finfo(H.dtype).eps) * 10
+    return {
+        "N": N,
+        "P": P,
+        "n_delta": int(active.sum()),
+        "rank_H0": int((eig_H0 > tol).sum()),
+        "negative_H": int((eig_H < -tol).sum()),
+        "eig_H": eig_H,
+        "eig_H0": eig_H0,
+        "eig_Hp": eig_Hp,
+        "gaps": delta.cpu().numpy(),
+    }
+
+
+def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:
+    """Gaps and Hessian of one jammed seed at the narrow end of the last bracket."""
+    from symscape.sweep import Store
+
+    if search["bracket"] is None:
+        return None
+    low = search["width_bracket"][0]
+    point = next(t for t in search["tried"] if t["width"] == low)
+    jammed = [k for k, o in zip(point["keys"], point["outcomes"], strict=True) if o == "jammed"]
+    if not jammed:
+        return None
+    with Store(store_path, create=False) as store:
+        [row] = store.get(jammed[:1])
+        arrays = store.arrays(jammed[0])
+    model, params = _model_of_row(row, arrays)
+    try:
+        details = hessian_at_minimum(model, params)
+    except InvalidOptionError as err:
+        return {"width": low, "N": point["N"], "skipped": str(err)}
+    details.update(width=low, seed=row["seed"])
+    return details
+
+
+# --------------------------------------------------------------------------- run
+def run(
+    config: JammingConfig, store_path: str | Path, executor: str = "inprocess"
+) -> dict[str, Any]:
+    """Every P's search, the line N*(P) and the minimum at the transition (first P)."""
+    store_path = Path(store_path)
+    started = time.perf_counter()
+    searches = [find_transition(config, P, store_path, executor) for P in config.P_values]
+    located = [s for s in searches if s["N_star"] is not None]
+    line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
+    transition = at_transition(located[-1], store_path) if located else None
+    return {
+        "experiment": "jamming",
+        "version": __version__,
+        "config": config.to_dict(),
+        "searches": searches,
+        "line": line,
+        "transition": transition,
+        "wall_time_s": time.perf_counter() - started,
+    }
+
+
+# --------------------------------------------------------------------------- figures
+def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[Path] = []
+    colors = plt.cm.viridis(np.linspace(0, 0.85, len(record["searches"])))
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for search, color in zip(record["searches"], colors, strict=True):
+        tried = search["tried"]
+        x = [t["N"] / search["P"] for t in tried]
+        y = [t["n_delta_over_N"] for t in tried]
+        ax.plot(x, y, "o-", color=color, label=f"P={search['P']}")
+    ax.set(xscale="log", xlabel="N / P", ylabel="⟨N_Δ⟩ / N", title="Unsatisfied constraints")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written += save_figure(fig, folder / "jamming_ndelta")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for search in record["searches"]:
+        for t in search["tried"]:
+            ax.scatter(search["P"], t["N"], c=[[1 - t["fitted"], 0.2, t["fitted"]]], s=25)
+    located = [s for s in record["searches"] if s["N_star"] is not None]
+    if located:
+        P = np.array([s["P"] for s in located], float)
+        N = np.array([s["N_star"] for s in located])
+        low = N - np.array([s["bracket"][0] for s in located])
+        high = np.array([s["bracket"][1] for s in located]) - N
+        ax.errorbar(P, N, yerr=[low, high], fmt="k-", capsize=3, label="N*(P)")
+        line = record["line"]
+        if line:
+            ax.plot(
+                P,
+                np.exp(line["intercept"]) * P ** line["slope"],
+                "k--",
+                lw=0.8,
+                label=f"slope {line['slope']:.2f}",
+            )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="P",
+        ylabel="N",
+        title="Phase diagram (blue: fitted, red: jammed)",
+    )
+    if located:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    written += save_figure(fig, folder / "jamming_phase_diagram")
+    plt.close(fig)
+
+    transition = record.get("transition")
+    if transition and "gaps" in transition:
+        gaps = np.asarray(transition["gaps"])
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
+        for values, label in (
+            (gaps[gaps > 0], "Δ > 0 (unsatisfied)"),
+            (-gaps[gaps < 0], "−Δ, Δ < 0 (satisfied)"),
+        ):
+            if len(values):
+                bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 15)
+                left.hist(values, bins=bins, histtype="step", label=label)
+        left.set(
+            xscale="log",
+            yscale="log",
+            xlabel="|Δ|",
+            ylabel="count",
+            title=f"Gaps at the jammed minimum (N={transition['N']})",
+        )
+        left.legend(fontsize=7)
+        eig = np.sort(np.asarray(transition["eig_H"]))[::-1]
+        eig0 = np.sort(np.asarray(transition["eig_H0"]))[::-1]
+        right.plot(eig, ".", ms=3, label="H")
+        right.plot(eig0, ".", ms=3, label="H₀")
+        right.set(
+            yscale="symlog",
+            xlabel="index",
+            ylabel="eigenvalue",
+            title=f"rank H₀ = {transition['rank_H0']}, N_Δ = {transition['n_delta']}",
+        )
+        right.legend(fontsize=7)
+        fig.tight_layout()
+        written += save_figure(fig, folder / "jamming_transition")
+        plt.close(fig)
+    return written
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None):
+    """Write ``jamming.json`` and the figures; returns the summary of fitted quantities."""
+    out = Path(out)
+    figures = out if figures is None else Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "jamming.json").write_text(json.dumps(_jsonable(record), indent=1) + "\n")
+    written = _figures(record, figures)
+    transition = record.get("transition") or {}
+    return {
+        "N_star": {str(s["P"]): s["N_star"] for s in record["searches"]},
+        "bracket": {str(s["P"]): s["bracket"] for s in record["searches"]},
+        "outside": {str(s["P"]): s["outside"] for s in record["searches"] if s["outside"]},
+        "line": record["line"],
+        "transition": {
+            k: transition[k]
+            for k in ("N", "P", "n_delta", "rank_H0", "negative_H", "width")
+            if k in transition
+        },
+        "record": "jamming.json",
+        "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
+        "wall_time_s": round(record["wall_time_s"], 2),
+    }
+
+
+def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
+    """``quick``: random data, d = 10, P ∈ {32, 64, 128}, 8 seeds (for ``symscape reproduce``)."""
+    if scale == "quick":
+        config = JammingConfig()
+    elif scale == "paper":
+        config = JammingConfig(
+            dataset="random",
+            data={"d": 30, "n_test": 1000},
+            P_values=(1000, 2000, 4000, 8000),
+            depth=5,
+            activation="relu",
+            width_max=256.0,
+            bisections=8,
+            max_steps=500_000,
+        )
+    else:
+        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    if root is not None:
+        config = dataclasses.replace(config, data={**config.data, "root": root})
+    record = run(config, Path(out) / "jamming.db")
+    summary = save_results(record, out, figures)
+    summary["scale"] = scale
+    return summary
+
+
+def markdown_section(summary: Mapping[str, Any]) -> str:
+    """The summary as a Markdown section."""
+    lines = [
+        "## Jamming: where fitting stops",
+        "",
+        f"N* where half of the seeds fit ({summary['wall_time_s']} s; record "
+        f"[{summary['record']}]({summary['record']})).",
+        "",
+        "| P | N* | bracket |",
+        "|---|---|---|",
+    ]
+    for P, N in summary["N_star"].items():
+        bracket = summary["bracket"][P]
+        where = summary["outside"].get(P, "")
+        lines.append(f"| {P} | {cell(N)} | {bracket if bracket else where} |")
+    line = summary["line"]
+    if line:
+        err = f" ± {line['slope_stderr']:.2f}" if line["slope_stderr"] is not None else ""
+        lines += ["", f"Fitted N* ∝ P^{line['slope']:.2f}{err}."]
+    t = summary["transition"]
+    if t:
+        lines += [
+            "",
+            f"At the jammed minimum closest to N* (N = {t.get('N')}): N_Δ = {t.get('n_delta')}, "
+            f"rank H₀ = {t.get('rank_H0')}, negative eigenvalues of H: {t.get('negative_H')}.",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,203 @@
+"""Jamming: N* by bisection through the store, the line N*(P), the Hessian at the minimum."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+import torch
+
+from symscape.cli import main
+from symscape.errors import InvalidOptionError
+from symscape.experiments.jamming import (
+    JammingConfig,
+    _model_of_row,
+    find_transition,
+    fit_line,
+    hessian_at_minimum,
+    run,
+    save_results,
+)
+from symscape.sweep import Store
+from symscape.train import TrainConfig, train
+from symscape.train.config import load
+from symscape.train.models import CenteredNetwork, LossSpec
+
+SMALL = JammingConfig(
+    data={"d": 5, "n_test": 20}, P_values=(24,), seeds=(0, 1, 2, 3), width_max=8.0, bisections=2
+)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    db = tmp_path_factory.mktemp("jamming") / "j.db"
+    return run(SMALL, db), db
+
+
+def test_the_bisection_brackets_n_star_and_wider_nets_fit(searched):
+    record, _ = searched
+    [search] = record["searches"]
+    low, high = search["bracket"]
+    assert low < search["N_star"] < high
+    by_width = {t["width"]: t for t in search["tried"]}
+    w_low, w_high = search["width_bracket"]
+    assert by_width[w_low]["fitted"] < 0.5 <= by_width[w_high]["fitted"]
+    # N_Δ = 0 for every seed at every width tried above the bracket
+    above = [t for t in search["tried"] if t["N"] > high]
+    assert above and all(t["fitted"] == 1.0 and t["n_delta_over_N"] == 0 for t in above)
+    assert all(t["undecided"] == 0 for t in search["tried"])
+
+
+def test_a_rerun_reads_the_store_instead_of_training(searched):
+    record, db = searched
+    with sqlite3.connect(db) as connection:
+        before = connection.execute("SELECT key, finished FROM runs ORDER BY key").fetchall()
+    again = find_transition(SMALL, 24, db)
+    with sqlite3.connect(db) as connection:
+        after = connection.execute("SELECT key, finished FROM runs ORDER BY key").fetchall()
+    assert after == before  # nothing trained, nothing rewritten
+    assert again["N_star"] == record["searches"][0]["N_star"]
+
+
+def test_results_files_and_summary(searched, tmp_path):
+    record, _ = searched
+    summary = save_results(record, tmp_path)
+    assert (tmp_path / "jamming.json").exists()
+    for name in ("jamming_ndelta", "jamming_phase_diagram"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+        assert (tmp_path / f"{name}.pdf").stat().st_size > 0
+    assert json.loads((tmp_path / "jamming.json").read_text())["experiment"] == "jamming"
+    assert summary["N_star"]["24"] == pytest.approx(record["searches"][0]["N_star"])
+
+
+def test_fit_line_recovers_a_power_law():
+    P = [100, 200, 400, 800]
+    line = fit_line(P, [3.0 * p**0.8 for p in P])
+    assert line["slope"] == pytest.approx(0.8)
+    assert line["slope_stderr"] == pytest.approx(0, abs=1e-9)
+    assert fit_line([100], [5.0]) is None
+
+
+def _jammed_net(P=20, width=2.0, seed=0):
+    config = TrainConfig(
+        dataset="random",
+        data={"P": P, "n_test": 10, "d": 5},
+        depth=2,
+        width=width,
+        activation="swish",
+        dynamics="lbfgs",
+        seeds=(seed,),
+        max_steps=5000,
+    )
+    result = train(config)
+    row = {"config": config.to_dict(), "seed": seed}
+    arrays = {f"params/{k}": v[0] for k, v in result["params"].items()}
+    return result, _model_of_row(row, arrays)
+
+
+def test_hessian_agrees_with_finite_differences_of_the_gradient():
+    result, (model, params) = _jammed_net()
+    assert result["status"] == ["jammed"]
+    details = hessian_at_minimum(model, params)
+    N = details["N"]
+    # H v by central differences of the engine's own gradient (an independent computation)
+    v = torch.randn(N, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    names = list(params)
+    sizes = [params[n][0].numel() for n in names]
+
+    def grad_at(shift):
+        moved, start = {}, 0
+        for name, size in zip(names, sizes, strict=True):
+            moved[name] = params[name] + shift[start : start + size].reshape(params[name].shape)
+            start += size
+        g = model.evaluate(moved).grad
+        return torch.cat([g[n].reshape(-1) for n in names])
+
+    eps = 1e-6
+    fd = (grad_at(eps * v) - grad_at(-eps * v)) / (2 * eps)
+    eigvals = details["eig_H"]
+    # rebuild H from its spectrum is not possible; compare v·H·v with v·fd instead
+    H_quadratic = float(v @ fd)
+    assert np.isfinite(eigvals).all()
+    lo, hi = eigvals.min() * float(v @ v), eigvals.max() * float(v @ v)
+    assert lo - 1e-6 <= H_quadratic <= hi + 1e-6
+
+
+def test_h0_nonzero_spectrum_is_the_gram_matrix_and_its_rank_counts_constraints():
+    result, (model, params) = _jammed_net()
+    details = hessian_at_minimum(model, params)
+    n_delta = details["n_delta"]
+    assert n_delta == result["final"]["n_delta"][0] > 0
+    assert n_delta < details["N"]
+    # H0 is a sum of N_Δ rank-one terms; at a minimum Σ Δ_μ ∇Δ_μ = P ∇L = 0 is one
+    # relation among them, and saturated units can make more gradients vanish
+    assert 1 <= details["rank_H0"] <= n_delta
+    # H0 = Jᵀ J / P and the P x P Gram matrix J Jᵀ / P share their non-zero eigenvalues
+    from torch.func import jacrev
+
+    names = list(params)
+    flat = torch.cat([params[n].reshape(-1) for n in names])
+    sizes = [params[n][0].numel() for n in names]
+
+    def outputs(w):
+        moved, start = {}, 0
+        for name, size in zip(names, sizes, strict=True):
+            moved[name] = w[start : start + size].reshape(params[name].shape)
+            start += size
+        return model.outputs(moved, model.x_train, model.f0_train).reshape(-1)
+
+    J = jacrev(outputs)(flat)[torch.as_tensor(details["gaps"]) > 0]
+    gram = np.sort(torch.linalg.eigvalsh(J @ J.T / details["P"]).numpy())
+    top = np.sort(details["eig_H0"])[-n_delta:]
+    np.testing.assert_allclose(gram, top, rtol=1e-8, atol=1e-10 * top.max())
+
+
+def test_a_linear_model_has_no_hp():
+    config = TrainConfig(
+        dataset="random", data={"P": 60, "n_test": 5, "d": 10}, arch="linear", dynamics="lbfgs"
+    )
+    ds = load("random", **config.data, dtype="float64")
+    arch = config.architecture(ds.input_shape, 1)
+    model = CenteredNetwork(arch, arch.initialize([0]), ds, 1.0, LossSpec())
+    result = train(config)
+    params = {k: torch.as_tensor(v) for k, v in result["params"].items()}
+    details = hessian_at_minimum(model, params)
+    assert result["status"] == ["jammed"]
+    np.testing.assert_allclose(details["eig_Hp"], 0, atol=1e-12)
+    assert details["rank_H0"] == 10  # N_Δ > N: H0 has full rank N
+    assert details["negative_H"] == 0
+
+
+def test_bad_configs_and_the_command_line(tmp_path, capsys):
+    with pytest.raises(InvalidOptionError, match="several seeds"):
+        JammingConfig(seeds=(0,))
+    with pytest.raises(InvalidOptionError, match="range"):
+        JammingConfig(width_min=8.0, width_max=4.0)
+    with pytest.raises(InvalidOptionError, match="P_values"):
+        JammingConfig(data={"P": 3})
+    out = tmp_path / "out"
+    argv = [
+        "jamming",
+        "--P-values",
+        "16",
+        "--seeds",
+        "0-3",
+        "--width-max",
+        "8",
+        "--bisections",
+        "1",
+        "--d",
+        "4",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "N* where half of the seeds" in printed
+    assert (out / "jamming.json").exists() and (out / "jamming.db").exists()
+    with Store(out / "jamming.db", create=False) as store:
+        assert store.counts()["done"] > 0
+    assert main(["jamming", "--P-values", "x"]) == 2
+    assert "--P-values 'x' is not a list of integers" in capsys.readouterr().err

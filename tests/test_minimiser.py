@@ -1,0 +1,113 @@
+"""The jamming minimiser (``dynamics="lbfgs"``): fast end points, and jammed told from fitted."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+
+from symscape.train import TrainConfig, train
+from symscape.train.dynamics import _flat, _inverse_hessian_times
+
+
+def _perceptron(P: int, seed: int, d: int = 100) -> dict:
+    return train(
+        TrainConfig(
+            dataset="random",
+            data={"P": P, "n_test": 10, "d": d, "seed": seed},
+            arch="linear",
+            dynamics="lbfgs",
+            max_steps=3000,
+        )
+    )
+
+
+def test_the_perceptron_jams_at_p_over_n_near_2():
+    """Random labels on Gaussian inputs are separable up to P = 2N (Cover 1965)."""
+    N, seeds = 100, range(8)
+    fractions = {}
+    for P in (160, 180, 200, 220, 240):
+        runs = [_perceptron(P, s) for s in seeds]
+        assert all(r["status"][0] in ("fitted", "jammed") for r in runs)  # every run decided
+        assert all(r["stop_step"][0] < 300 for r in runs)  # in a few hundred evaluations
+        fractions[P] = np.mean([r["status"][0] == "fitted" for r in runs])
+    assert fractions[160] == 1.0 and fractions[240] == 0.0
+    Ps = sorted(fractions)
+    # where half of the instances fit (linear interpolation of the fraction)
+    crossing = next(
+        a + (b - a) * (fractions[a] - 0.5) / (fractions[a] - fractions[b])
+        for a, b in itertools.pairwise(Ps)
+        if fractions[a] >= 0.5 > fractions[b]
+    )
+    assert abs(crossing / N - 2.0) <= 0.2, crossing
+
+
+def test_jammed_members_sit_at_a_minimum_with_unsatisfied_constraints():
+    result = _perceptron(300, seed=1)
+    assert result["status"] == ["jammed"]
+    assert result["final"]["n_delta"][0] > 0.1 * 100  # a finite fraction of N
+    # a minimum: the (convex) loss does not go lower with a long plain gradient descent
+    longer = train(
+        TrainConfig(
+            dataset="random",
+            data={"P": 300, "n_test": 10, "d": 100, "seed": 1},
+            arch="linear",
+            dynamics="sgd",
+            lr=0.5,
+            max_steps=20000,
+            stop_when_fitted=False,
+        )
+    )
+    assert result["final"]["loss"][0] <= longer["final"]["loss"][0] * (1 + 1e-6)
+
+
+def test_wide_networks_fit_in_few_evaluations():
+    result = train(
+        TrainConfig(
+            dataset="random",
+            data={"P": 50, "n_test": 10, "d": 10},
+            depth=2,
+            width=16.0,
+            activation="swish",
+            dynamics="lbfgs",
+            seeds=(0, 1, 2),
+            max_steps=2000,
+        )
+    )
+    assert result["status"] == ["fitted"] * 3
+    assert max(result["stop_step"]) < 200
+
+
+def test_the_compact_inverse_hessian_is_the_two_loop_recursion():
+    """Independent check: Nocedal & Wright's two-loop recursion, written out for one member."""
+    gen = torch.Generator().manual_seed(0)
+    m, E, N = 5, 3, 8
+    S = torch.randn(m, E, N, generator=gen, dtype=torch.float64)
+    Y = S + 0.3 * torch.randn(m, E, N, generator=gen, dtype=torch.float64)
+    rho = 1 / (S * Y).sum(-1)
+    rho[:, 2] = torch.tensor([0.0, 0.0, rho[2, 2], rho[3, 2], 0.0])  # member 2: a partial history
+    head = torch.tensor([2, 0, 4])
+    g = torch.randn(E, N, generator=gen, dtype=torch.float64)
+    Hg, has_history = _inverse_hessian_times(g, S, Y, rho, head)
+    for e in range(E):
+        slots = [(head[e] - 1 - k) % m for k in range(m)]  # newest first
+        slots = [i for i in slots if rho[i, e] > 0]
+        q, alphas = g[e].clone(), []
+        for i in slots:
+            a = rho[i, e] * S[i, e] @ q
+            q -= a * Y[i, e]
+            alphas.append(a)
+        newest = (head[e] - 1) % m
+        gamma = (S[newest, e] @ Y[newest, e]) / (Y[newest, e] @ Y[newest, e])
+        z = gamma * q
+        for i, a in zip(reversed(slots), reversed(alphas), strict=True):
+            z += (a - rho[i, e] * Y[i, e] @ z) * S[i, e]
+        assert bool(has_history[e]) == (rho[newest, e] > 0)
+        if has_history[e]:
+            torch.testing.assert_close(Hg[e], z, rtol=1e-10, atol=1e-12)
+
+
+def test_flat_vectors_keep_member_order():
+    params = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.arange(4.0).reshape(2, 2, 1)}
+    assert _flat(params).tolist() == [[0, 1, 2, 0, 1], [3, 4, 5, 2, 3]]
