@@ -58,7 +58,7 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
-SECTIONS = ("data", "engine", "jamming", "stability", "equivariance")
+SECTIONS = ("data", "engine", "jamming", "double_descent", "stability", "equivariance")
 
 
 def reproduce(
@@ -70,7 +70,7 @@ def reproduce(
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
     ``only`` restricts the run to some of the sections: ``data``, ``engine``,
-    ``jamming``, ``stability``, ``equivariance``.
+    ``jamming``, ``double_descent``, ``stability``, ``equivariance``.
     """
     if scale not in SCALES:
         raise InvalidOptionError(
@@ -106,6 +106,10 @@ def reproduce(
         from symscape.experiments.jamming import jamming_section
 
         summary["jamming"] = jamming_section(scale, figures, out, root=root)
+    if "double_descent" in only:
+        from symscape.experiments.double_descent import double_descent_section
+
+        summary["double_descent"] = double_descent_section(scale, figures, out, root=root)
     if "stability" in only:
         from symscape.experiments.stability import stability_section
 
@@ -233,6 +237,10 @@ def _markdown(summary: dict[str, Any]) -> str:
         from symscape.experiments.jamming import markdown_section as jamming_markdown
 
         lines += ["", jamming_markdown(summary["jamming"]).rstrip("\n")]
+    if "double_descent" in summary:
+        from symscape.experiments.double_descent import markdown_section as descent_markdown
+
+        lines += ["", descent_markdown(summary["double_descent"]).rstrip("\n")]
     if "stability" in summary:
         from symscape.experiments.stability import markdown_section
 

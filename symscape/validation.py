@@ -16,7 +16,7 @@ import re
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["check_integer", "parse_seeds"]
+__all__ = ["check_integer", "parse_numbers", "parse_seeds"]
 
 
 def check_integer(value, name: str, minimum: int) -> int:
@@ -48,3 +48,21 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             raise InvalidOptionError(f"seeds range {part!r} is empty", fix="write low-high")
         seeds.extend(range(low, high + 1))
     return tuple(seeds)
+
+
+def parse_numbers(text: str, flag: str, kind: type = float) -> tuple:
+    """A comma-separated list of numbers from a command-line flag.
+
+    >>> parse_numbers("2,4.5", "--widths")
+    (2.0, 4.5)
+    >>> parse_numbers("32,x", "--P-values", int)
+    Traceback (most recent call last):
+    ...
+    symscape.errors.InvalidOptionError: --P-values '32,x' is not a list of ints; write e.g. 1,2,4
+    """
+    try:
+        return tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidOptionError(
+            f"{flag} {text!r} is not a list of {kind.__name__}s", fix="write e.g. 1,2,4"
+        ) from None

@@ -200,4 +200,4 @@ def test_bad_configs_and_the_command_line(tmp_path, capsys):
     with Store(out / "jamming.db", create=False) as store:
         assert store.counts()["done"] > 0
     assert main(["jamming", "--P-values", "x"]) == 2
-    assert "--P-values 'x' is not a list of integers" in capsys.readouterr().err
+    assert "--P-values 'x' is not a list of ints" in capsys.readouterr().err

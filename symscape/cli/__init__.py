@@ -28,7 +28,16 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from symscape.cli import data, jamming, reproduce, results, stability, sweep, train
+    from symscape.cli import (
+        data,
+        double_descent,
+        jamming,
+        reproduce,
+        results,
+        stability,
+        sweep,
+        train,
+    )
 
     cli.add_command(data.data)
     cli.add_command(train.train)
@@ -36,6 +45,7 @@ def _register() -> None:
     cli.add_command(results.results)
     cli.add_command(stability.stability)
     cli.add_command(jamming.jamming)
+    cli.add_command(double_descent.double_descent)
     cli.add_command(reproduce.reproduce)
 
 

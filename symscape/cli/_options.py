@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["dataset_flags", "dataset_options"]
+__all__ = ["dataset_flags", "dataset_options", "run_flags"]
 
 # flag name → (option name in symscape.data.load, click type, help)
 _FLAGS: list[tuple[str, str, Any, str]] = [
@@ -74,3 +75,36 @@ def dataset_options(kwargs: dict[str, Any]) -> dict[str, Any]:
             )
         options[key.strip()] = value
     return options
+
+
+def run_flags(default_out: str, db_name: str) -> Callable[[Callable], Callable]:
+    """``--device``, ``--executor``, ``--out`` and ``--db`` of the experiment commands."""
+
+    def decorate(command: Callable) -> Callable:
+        flags = [
+            click.option("--device", default="cpu", show_default=True, help="cpu or cuda"),
+            click.option(
+                "--executor",
+                type=click.Choice(["inprocess", "pool", "ray", "slurm"]),
+                default="inprocess",
+                show_default=True,
+                help="where the trainings run (see 'symscape sweep run --help')",
+            ),
+            click.option(
+                "--out",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=Path(default_out),
+                show_default=True,
+                help="results folder",
+            ),
+            click.option(
+                "--db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help=f"sweep store [default: OUT/{db_name}]; a rerun resumes from it",
+            ),
+        ]
+        for flag in reversed(flags):
+            command = flag(command)
+        return command
+
+    return decorate

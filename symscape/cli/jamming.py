@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from symscape.cli._options import dataset_flags, dataset_options
+from symscape.cli._options import dataset_flags, dataset_options, run_flags
 from symscape.cli._output import print_table
 
 __all__ = ["jamming"]
@@ -36,25 +34,7 @@ __all__ = ["jamming"]
     type=int,
     help="gradient evaluations per ensemble at most",
 )
-@click.option("--device", default="cpu", show_default=True)
-@click.option(
-    "--executor",
-    type=click.Choice(["inprocess", "pool", "ray", "slurm"]),
-    default="inprocess",
-    show_default=True,
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("symscape-jamming"),
-    show_default=True,
-    help="results folder",
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="sweep store [default: OUT/jamming.db]; a rerun resumes from it",
-)
+@run_flags("symscape-jamming", "jamming.db")
 def jamming(
     dataset,
     P_values,
@@ -79,7 +59,7 @@ def jamming(
     """
     from symscape.errors import InvalidOptionError
     from symscape.experiments.jamming import JammingConfig, run, save_results
-    from symscape.validation import parse_seeds
+    from symscape.validation import parse_numbers, parse_seeds
 
     data = dataset_options(kwargs)
     dtype = data.pop("dtype", "float64")
@@ -87,12 +67,7 @@ def jamming(
         raise InvalidOptionError("--P is not used here", fix="give the sizes as --P-values 32,64")
     if dataset in ("random", "teacher", "stripe"):
         data = {"d": 10, "n_test": 100, **data}
-    try:
-        sizes = tuple(int(p) for p in P_values.split(","))
-    except ValueError:
-        raise InvalidOptionError(
-            f"--P-values {P_values!r} is not a list of integers", fix="write e.g. 32,64,128"
-        ) from None
+    sizes = parse_numbers(P_values, "--P-values", int)
     config = JammingConfig(
         dataset=dataset,
         data=data,

@@ -30,7 +30,7 @@ __all__ = ["reproduce"]
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(["data", "engine", "jamming", "stability", "equivariance"]),
+    type=click.Choice(["data", "engine", "jamming", "double_descent", "stability", "equivariance"]),
     help="run only this section (repeatable) [default: all]",
 )
 def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
@@ -48,6 +48,10 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
             "jamming: N* "
             + ", ".join(f"{N:.0f} at P={P}" if N else f"— at P={P}" for P, N in stars.items())
         )
+    if "double_descent" in summary:
+        dd = summary["double_descent"]
+        fits = ", ".join(f"{k} slope {v['slope']:.2f}" for k, v in dd["fits"].items())
+        click.echo(f"double descent: N* = {dd['N_star']}; {fits}")
     if "stability" in summary:
         rows = summary["stability"]["rows"]
         click.echo(

@@ -460,9 +460,15 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
 
 
 def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
-    """``quick``: random data, d = 10, P ∈ {32, 64, 128}, 8 seeds (for ``symscape reproduce``)."""
+    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds (for ``symscape reproduce``)."""
     if scale == "quick":
-        config = JammingConfig()
+        config = JammingConfig(
+            P_values=(32, 64),
+            seeds=tuple(range(6)),
+            width_max=16.0,
+            bisections=4,
+            max_steps=10_000,
+        )
     elif scale == "paper":
         config = JammingConfig(
             dataset="random",
@@ -476,8 +482,7 @@ def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = 
         )
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
-    if root is not None:
-        config = dataclasses.replace(config, data={**config.data, "root": root})
+    del root  # random data: nothing to read from disk
     record = run(config, Path(out) / "jamming.db")
     summary = save_results(record, out, figures)
     summary["scale"] = scale

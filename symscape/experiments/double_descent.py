@@ -1,0 +1,335 @@
+"""Double descent: test error against N through N*, single networks and the ensemble average.
+
+SCIENCE.md §2. At fixed P, networks of several widths are trained to their
+end point (``dynamics="lbfgs"``), E seeds per width as one ensemble, through
+the sweep store. From the stored per-seed test outputs:
+
+* ε_N, the test error of each network (mean and spread over seeds);
+* ε̄_N, the test error of the ensemble-averaged predictor f̄_N = mean_i f_N,i;
+* the fluctuation ‖f_N − f̄_N‖ (root mean square over test points, averaged
+  over seeds) — reported ~ N^−1/4 beyond N*;
+* ε_N − ε̄_N, the part of the error the ensemble average removes — reported
+  ~ N^−1/2 (``ε_N − ε_∞``, with ε̄ standing in for ε_∞);
+* N*, the smallest width tried where at least half of the seeds fit.
+
+The two exponents are fitted on the widths with N ≥ ``fit_from`` · N*
+(least squares in log–log, 95 % bootstrap interval over seeds).
+
+>>> DoubleDescentConfig(widths=(2.0, 8.0), seeds=(0, 1)).train_config().dynamics
+'lbfgs'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symscape._version import __version__
+from symscape.config import JsonConfig
+from symscape.errors import InvalidOptionError
+from symscape.experiments._fits import fit_exponent
+from symscape.experiments._output import cell, save_figure
+from symscape.validation import check_integer
+
+__all__ = [
+    "DoubleDescentConfig",
+    "analyse",
+    "double_descent_section",
+    "markdown_section",
+    "run",
+    "save_results",
+]
+
+REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
+
+
+@dataclasses.dataclass(frozen=True)
+class DoubleDescentConfig(JsonConfig):
+    """Test error against width at fixed P (defaults: the quick protocol on digits parity)."""
+
+    dataset: str = "digits"
+    data: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: {
+            "P": 200,
+            "n_test": 1000,
+            "labels": "parity",
+            "pca": 10,
+            "center": True,
+            "sphere": True,
+        }
+    )
+    arch: str = "fc"
+    depth: int = 2
+    activation: str = "swish"
+    widths: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)
+    seeds: tuple[int, ...] = tuple(range(8))
+    max_steps: int = 10_000
+    fit_from: float = 2.0
+    n_bootstrap: int = 1000
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        object.__setattr__(self, "data", dict(self.data))
+        object.__setattr__(self, "widths", tuple(sorted(float(w) for w in self.widths)))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if len(self.widths) < 2:
+            raise InvalidOptionError("double descent needs several widths", fix="give >= 2 widths")
+        if len(self.seeds) < 2:
+            raise InvalidOptionError(
+                "an ensemble average needs several seeds", fix="give >= 2 seeds"
+            )
+        if not self.fit_from >= 1:
+            raise InvalidOptionError(f"fit_from={self.fit_from} < 1", fix="use e.g. 2")
+        check_integer(self.n_bootstrap, "n_bootstrap", 0)
+        self.train_config()  # validates data set, architecture, widths
+
+    def train_config(self, width: float | None = None):
+        from symscape.train import TrainConfig
+
+        return TrainConfig(
+            dataset=self.dataset,
+            data=self.data,
+            arch=self.arch,
+            depth=self.depth,
+            width=float(width if width is not None else self.widths[0]),
+            activation=self.activation,
+            dynamics="lbfgs",
+            max_steps=self.max_steps,
+            record_points=8,
+            seeds=self.seeds,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+    def spec(self):
+        """The sweep: every width × every seed, each width's seeds packed into one ensemble."""
+        from symscape.sweep import SweepSpec
+
+        fixed = {k: v for k, v in self.train_config().to_dict().items() if k not in ("seeds",)}
+        fixed.pop("width")
+        return SweepSpec(
+            "train", "double-descent", fixed, {"width": list(self.widths)}, (), self.seeds
+        )
+
+
+def _error(outputs: np.ndarray, y: np.ndarray) -> float:
+    """Classification error of outputs [n] (binary ±1) or [n, k] (class indices)."""
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
+        return float(np.mean(np.sign(outputs.reshape(-1)) != y.reshape(-1)))
+    return float(np.mean(outputs.argmax(-1) != y))
+
+
+def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any]:
+    """Per width: errors, ensemble error, fluctuation; N*; fitted exponents.
+
+    ``rows[w]`` are the stored rows of width w (one per seed, in seed order)
+    and ``outputs[w]`` their test outputs ``[E, n_test(, k)]``.
+    """
+    points = []
+    for width in config.widths:
+        f = outputs[width]
+        mean = f.mean(0)
+        single = np.array([_error(f[i], y_test) for i in range(len(f))])
+        fluctuation = np.sqrt(((f - mean) ** 2).reshape(len(f), -1).mean(-1))
+        outcomes = [row["scalars"]["outcome"] for row in rows[width]]
+        points.append(
+            {
+                "width": width,
+                "N": rows[width][0]["scalars"]["n_weights"],
+                "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
+                "test_error": float(single.mean()),
+                "test_error_std": float(single.std()),
+                "ensemble_test_error": _error(mean, y_test),
+                "fluctuation": float(fluctuation.mean()),
+                "per_seed_error": single.tolist(),
+                "per_seed_fluctuation": fluctuation.tolist(),
+            }
+        )
+    star = next((p["N"] for p in points if p["fitted"] >= 0.5), None)
+    fits: dict[str, Any] = {}
+    if star is not None:
+        beyond = [p for p in points if p["N"] >= config.fit_from * star]
+        if len(beyond) >= 2:
+            N = [p["N"] for p in beyond]
+            fits["fluctuation"] = fit_exponent(
+                N, [p["per_seed_fluctuation"] for p in beyond], n_bootstrap=config.n_bootstrap
+            )
+            gaps = [
+                [max(e - p["ensemble_test_error"], 1e-12) for e in p["per_seed_error"]]
+                for p in beyond
+            ]
+            if all(np.mean(g) > 1e-9 for g in gaps):
+                fits["error_gap"] = fit_exponent(N, gaps, n_bootstrap=config.n_bootstrap)
+    return {"points": points, "N_star": star, "fits": fits, "reported": REPORTED}
+
+
+def run(
+    config: DoubleDescentConfig, store_path: str | Path, executor: str = "inprocess"
+) -> dict[str, Any]:
+    """Train every width (resuming from the store) and analyse the stored outputs."""
+    from symscape.data import load
+    from symscape.sweep import Store, run_sweep
+
+    started = time.perf_counter()
+    store_path = Path(store_path)
+    spec = config.spec()
+    runs = spec.runs()
+    report = run_sweep(spec, store_path, executor=executor)
+    if report.counts["failed"]:
+        raise RuntimeError(f"{report.counts['failed']} run(s) failed: {report.failures[0][1]}")
+    rows: dict[float, list] = {}
+    outputs: dict[float, np.ndarray] = {}
+    with Store(store_path, create=False) as store:
+        for width in config.widths:
+            keys = [r.key for r in runs if r.config["width"] == width]
+            rows[width] = store.get(keys)
+            outputs[width] = np.stack([store.arrays(k)["test_output"] for k in keys])
+    ds = load(config.dataset, **config.data, dtype="float64")
+    y_test = ds.y_test.cpu().numpy()
+    record = analyse(config, rows, outputs, y_test)
+    record.update(
+        experiment="double_descent",
+        version=__version__,
+        config=config.to_dict(),
+        wall_time_s=time.perf_counter() - started,
+    )
+    return record
+
+
+def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = record["points"]
+    N = np.array([p["N"] for p in points], float)
+    star = record["N_star"] or 1.0
+    written = []
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.errorbar(
+        N / star,
+        [p["test_error"] for p in points],
+        yerr=[p["test_error_std"] for p in points],
+        fmt="o-",
+        capsize=2,
+        label="single networks ε_N",
+    )
+    ax.plot(
+        N / star, [p["ensemble_test_error"] for p in points], "s--", label="ensemble average ε̄_N"
+    )
+    if record["N_star"]:
+        ax.axvline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set(xscale="log", xlabel="N / N*", ylabel="test error", title="Double descent")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written += save_figure(fig, folder / "double_descent_error")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(N, [p["fluctuation"] for p in points], "o-", label="‖f_N − f̄_N‖")
+    gap = [max(p["test_error"] - p["ensemble_test_error"], np.nan) for p in points]
+    ax.plot(N, gap, "s-", label="ε_N − ε̄_N")
+    for name, marker in (("fluctuation", "k--"), ("error_gap", "k:")):
+        fit = record["fits"].get(name)
+        if fit:
+            beyond = N[record["config"]["fit_from"] * star <= N]
+            ax.plot(
+                beyond,
+                np.exp(fit["intercept"]) * beyond ** fit["slope"],
+                marker,
+                lw=0.9,
+                label=f"slope {fit['slope']:.2f} (reported {REPORTED[name]})",
+            )
+    ax.set(xscale="log", yscale="log", xlabel="N", title="What the ensemble average removes")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written += save_figure(fig, folder / "double_descent_fluctuations")
+    plt.close(fig)
+    return written
+
+
+def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None):
+    """Write ``double_descent.json`` and the figures; returns the summary."""
+    out = Path(out)
+    figures = out if figures is None else Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "double_descent.json").write_text(json.dumps(record, indent=1) + "\n")
+    written = _figures(record, figures)
+    fits = {
+        name: {k: fit[k] for k in ("slope", "ci_low", "ci_high")}
+        for name, fit in record["fits"].items()
+    }
+    return {
+        "N_star": record["N_star"],
+        "fits": fits,
+        "reported": REPORTED,
+        "points": [
+            {k: p[k] for k in ("N", "fitted", "test_error", "ensemble_test_error", "fluctuation")}
+            for p in record["points"]
+        ],
+        "record": "double_descent.json",
+        "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
+        "wall_time_s": round(record["wall_time_s"], 2),
+    }
+
+
+def double_descent_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
+    """``quick``: digits parity, 10 PCA components, P = 200; ``paper``: MNIST parity."""
+    if scale == "quick":
+        config = DoubleDescentConfig()
+    elif scale == "paper":
+        config = DoubleDescentConfig(
+            dataset="mnist",
+            data={
+                "P": 10_000,
+                "n_test": 10_000,
+                "labels": "parity",
+                "pca": 10,
+                "center": True,
+                "sphere": True,
+                **({"root": root} if root else {}),
+            },
+            depth=5,
+            activation="relu",
+            widths=(8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 128.0, 256.0),
+            seeds=tuple(range(20)),
+            max_steps=500_000,
+        )
+    else:
+        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    record = run(config, Path(out) / "double_descent.db")
+    summary = save_results(record, out, figures)
+    summary["scale"] = scale
+    return summary
+
+
+def markdown_section(summary: Mapping[str, Any]) -> str:
+    lines = [
+        "## Double descent and the ensemble average",
+        "",
+        f"N* (half of the seeds fit) = {summary['N_star']} ({summary['wall_time_s']} s; record "
+        f"[{summary['record']}]({summary['record']})).",
+        "",
+        "| N | fitted | test error | ensemble test error | ‖f − f̄‖ |",
+        "|---|---|---|---|---|",
+    ]
+    for p in summary["points"]:
+        lines.append(
+            f"| {p['N']} | {p['fitted']:.2f} | {cell(p['test_error'])} | "
+            f"{cell(p['ensemble_test_error'])} | {cell(p['fluctuation'])} |"
+        )
+    lines += ["", "| law | measured slope [95 %] | reported |", "|---|---|---|"]
+    for name, fit in summary["fits"].items():
+        interval = (
+            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
+        )
+        lines.append(f"| {name} | {fit['slope']:.2f}{interval} | {summary['reported'][name]} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,97 @@
+"""Double descent: the ensemble average, the fluctuations, fitted exponents with intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from symscape.cli import main
+from symscape.errors import InvalidOptionError
+from symscape.experiments.double_descent import DoubleDescentConfig, analyse, run, save_results
+
+SMALL = DoubleDescentConfig(
+    data={"P": 100, "n_test": 300, "labels": "parity", "pca": 10, "center": True, "sphere": True},
+    widths=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+    seeds=(0, 1, 2, 3),
+    max_steps=5000,
+    n_bootstrap=200,
+)
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    return run(SMALL, tmp_path_factory.mktemp("dd") / "dd.db")
+
+
+def test_the_ensemble_average_is_not_worse_than_a_single_network(record):
+    """Beyond the transition; at N* the outputs diverge and one member dominates the mean."""
+    beyond = [p for p in record["points"] if p["N"] > record["N_star"]]
+    assert len(beyond) >= 3
+    for point in beyond:
+        assert point["ensemble_test_error"] <= point["test_error"] + 1e-12, point["N"]
+
+
+def test_n_star_and_the_fits_carry_intervals(record):
+    star = record["N_star"]
+    assert star is not None
+    fitted = [p["fitted"] for p in record["points"]]
+    assert fitted[-1] == 1.0 and fitted[0] < 0.5  # the widths straddle the transition
+    fluctuation = record["fits"]["fluctuation"]
+    assert fluctuation["ci_low"] <= fluctuation["slope"] <= fluctuation["ci_high"]
+    assert fluctuation["slope"] < 0  # outputs fluctuate less over seeds as N grows
+    assert fluctuation["n_sizes"] == sum(p["N"] >= 2 * star for p in record["points"])
+
+
+def test_analysis_of_known_outputs():
+    """Two seeds whose outputs are ±ε around a perfect predictor: exact numbers."""
+    config = DoubleDescentConfig(widths=(2.0, 4.0), seeds=(0, 1), n_bootstrap=0)
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    rows, outputs = {}, {}
+    for width, N, eps in ((2.0, 10, 2.0), (4.0, 40, 0.5)):
+        rows[width] = [{"scalars": {"outcome": "fitted", "n_weights": N}}] * 2
+        shift = eps * np.array([1, 1, -1, -1])
+        outputs[width] = np.stack([y + shift, y - shift])
+    result = analyse(config, rows, outputs, y)
+    first, second = result["points"]
+    assert first["ensemble_test_error"] == 0.0 and second["ensemble_test_error"] == 0.0
+    assert first["fluctuation"] == pytest.approx(2.0)
+    assert second["fluctuation"] == pytest.approx(0.5)
+    assert first["test_error"] == pytest.approx(0.5)  # ±2 flips half of the signs
+    assert result["N_star"] == 10
+
+
+def test_results_files_and_bad_configs(record, tmp_path):
+    summary = save_results(record, tmp_path)
+    assert json.loads((tmp_path / "double_descent.json").read_text())["N_star"] == record["N_star"]
+    for name in ("double_descent_error", "double_descent_fluctuations"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+    assert summary["reported"] == {"fluctuation": -0.25, "error_gap": -0.5}
+    with pytest.raises(InvalidOptionError, match="several widths"):
+        DoubleDescentConfig(widths=(4.0,))
+    with pytest.raises(InvalidOptionError, match="several seeds"):
+        DoubleDescentConfig(seeds=(0,))
+
+
+def test_command_line(tmp_path, capsys):
+    argv = [
+        "double-descent",
+        "--widths",
+        "2,8,32",
+        "--seeds",
+        "0-2",
+        "--P",
+        "60",
+        "--n-test",
+        "100",
+        "--max-steps",
+        "3000",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(argv) == 0
+    assert "double descent (N* =" in capsys.readouterr().out
+    assert (tmp_path / "double_descent_error.png").exists()
+    assert main(["double-descent", "--widths", "a,b"]) == 2
+    assert "--widths 'a,b' is not a list of floats" in capsys.readouterr().err
