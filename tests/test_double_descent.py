@@ -95,3 +95,35 @@ def test_command_line(tmp_path, capsys):
     assert (tmp_path / "double_descent_error.png").exists()
     assert main(["double-descent", "--widths", "a,b"]) == 2
     assert "--widths 'a,b' is not a list of floats" in capsys.readouterr().err
+
+
+def test_fits_recover_known_power_laws_with_intervals():
+    """Members f_i = y + N^-1/4 z_i: the fluctuation falls as N^-1/4 exactly."""
+    widths = (1.0, 2.0, 4.0, 8.0, 16.0)
+    config = DoubleDescentConfig(widths=widths, seeds=tuple(range(6)), n_bootstrap=300)
+    rng = np.random.default_rng(0)
+    y = np.sign(rng.standard_normal(400))
+    z = rng.standard_normal((6, 400))
+    rows, outputs = {}, {}
+    for width in widths:
+        N = int(100 * width)
+        rows[width] = [{"scalars": {"outcome": "fitted", "n_weights": N}}] * 6
+        outputs[width] = y + N**-0.25 * z
+    result = analyse(config, rows, outputs, y)
+    fit = result["fits"]["fluctuation"]
+    assert fit["slope"] == pytest.approx(-0.25, abs=1e-9)  # the same z at every N: exact
+    assert fit["ci_low"] <= fit["slope"] <= fit["ci_high"]
+    gap = result["fits"].get("error_gap")
+    if gap is not None:  # the errors of the noisy members fall with N too
+        assert gap["slope"] < 0 and gap["ci_low"] <= gap["slope"] <= gap["ci_high"]
+
+
+def test_no_power_law_is_fitted_through_non_positive_gaps():
+    config = DoubleDescentConfig(widths=(1.0, 2.0, 4.0), seeds=(0, 1), n_bootstrap=50)
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    rows = {
+        w: [{"scalars": {"outcome": "fitted", "n_weights": int(10 * w)}}] * 2 for w in config.widths
+    }
+    outputs = {w: np.stack([y, y]) for w in config.widths}  # identical members: no gap at all
+    result = analyse(config, rows, outputs, y)
+    assert "error_gap" not in result["fits"] and "fluctuation" not in result["fits"]

@@ -13,7 +13,8 @@ the sweep store. From the stored per-seed test outputs:
 * N*, the smallest width tried where at least half of the seeds fit.
 
 The two exponents are fitted on the widths with N ≥ ``fit_from`` · N*
-(least squares in log–log, 95 % bootstrap interval over seeds).
+(least squares in log–log; the 95 % interval resamples the members and
+recomputes the ensemble average, so it reflects the seeds' scatter).
 
 >>> DoubleDescentConfig(widths=(2.0, 8.0), seeds=(0, 1)).train_config().dynamics
 'lbfgs'
@@ -33,7 +34,6 @@ import numpy as np
 from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, save_figure
 from symscape.validation import check_integer
 
@@ -126,6 +126,63 @@ def _error(outputs: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(outputs.argmax(-1) != y))
 
 
+def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
+    """Mean over members of the root-mean-square distance to the ensemble mean."""
+    return float(np.sqrt(((f - f.mean(0)) ** 2).reshape(len(f), -1).mean(-1)).mean())
+
+
+def _error_gap(f: np.ndarray, y: np.ndarray) -> float:
+    """Mean single-network error minus the error of the averaged predictor."""
+    return float(np.mean([_error(member, y) for member in f]) - _error(f.mean(0), y))
+
+
+def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, seed: int = 0):
+    """Slope of ln statistic(f_N) against ln N; the interval resamples the members.
+
+    Each bootstrap draw resamples the E members (the same draw at every N,
+    since the seeds are shared) and recomputes the statistic, ensemble mean
+    included. ``None`` when the statistic is not positive at every N (a
+    power law cannot be fitted); draws with a non-positive value are dropped
+    and counted.
+    """
+    x = np.log(np.asarray(N, float))
+
+    def slope_of(values) -> tuple[float, float]:
+        y_log = np.log(values)
+        slope = float(np.polyfit(x, y_log, 1)[0])
+        return slope, float(y_log.mean() - slope * x.mean())
+
+    values = np.array([statistic(f, y) for f in sets])
+    if not np.all(values > 0):
+        return None
+    slope, intercept = slope_of(values)
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "values": values.tolist(),
+        "n_sizes": len(N),
+        "n_seeds": len(sets[0]),
+        "n_bootstrap": int(n_bootstrap),
+        "level": level,
+        "ci_low": None,
+        "ci_high": None,
+        "dropped": 0,
+    }
+    if n_bootstrap > 0 and len(sets[0]) > 1:
+        rng = np.random.default_rng(seed)
+        slopes = []
+        for draw in rng.integers(0, len(sets[0]), size=(n_bootstrap, len(sets[0]))):
+            sample = np.array([statistic(f[draw], y) for f in sets])
+            if np.all(sample > 0):
+                slopes.append(slope_of(sample)[0])
+        out["dropped"] = n_bootstrap - len(slopes)
+        if slopes:
+            tail = (1 - level) / 2
+            low, high = np.quantile(slopes, [tail, 1 - tail])
+            out["ci_low"], out["ci_high"] = float(low), float(high)
+    return out
+
+
 def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any]:
     """Per width: errors, ensemble error, fluctuation; N*; fitted exponents.
 
@@ -139,11 +196,13 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any
         single = np.array([_error(f[i], y_test) for i in range(len(f))])
         fluctuation = np.sqrt(((f - mean) ** 2).reshape(len(f), -1).mean(-1))
         outcomes = [row["scalars"]["outcome"] for row in rows[width]]
+        decided = [o for o in outcomes if o in ("fitted", "jammed")]
         points.append(
             {
                 "width": width,
                 "N": rows[width][0]["scalars"]["n_weights"],
-                "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
+                "fitted": sum(o == "fitted" for o in decided) / max(len(decided), 1),
+                "undecided": len(outcomes) - len(decided),
                 "test_error": float(single.mean()),
                 "test_error_std": float(single.std()),
                 "ensemble_test_error": _error(mean, y_test),
@@ -158,15 +217,11 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any
         beyond = [p for p in points if p["N"] >= config.fit_from * star]
         if len(beyond) >= 2:
             N = [p["N"] for p in beyond]
-            fits["fluctuation"] = fit_exponent(
-                N, [p["per_seed_fluctuation"] for p in beyond], n_bootstrap=config.n_bootstrap
-            )
-            gaps = [
-                [max(e - p["ensemble_test_error"], 1e-12) for e in p["per_seed_error"]]
-                for p in beyond
-            ]
-            if all(np.mean(g) > 1e-9 for g in gaps):
-                fits["error_gap"] = fit_exponent(N, gaps, n_bootstrap=config.n_bootstrap)
+            sets = [outputs[p["width"]] for p in beyond]
+            for name, statistic in (("fluctuation", _fluctuation), ("error_gap", _error_gap)):
+                fit = _power_law(N, sets, y_test, statistic, config.n_bootstrap)
+                if fit is not None:
+                    fits[name] = fit
     return {"points": points, "N_star": star, "fits": fits, "reported": REPORTED}
 
 

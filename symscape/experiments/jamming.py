@@ -134,10 +134,12 @@ def _measure(config, store_path: Path, executor: str, name: str) -> dict[str, An
     outcomes = [row["scalars"]["outcome"] for row in rows]
     n_weights = rows[0]["scalars"]["n_weights"]
     n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
+    decided = [o for o in outcomes if o in ("fitted", "jammed")]
     return {
         "width": config.width,
         "N": n_weights,
-        "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
+        # over the seeds that reached a decision: an undecided one says nothing either way
+        "fitted": sum(o == "fitted" for o in decided) / max(len(decided), 1),
         "undecided": sum(o not in ("fitted", "jammed") for o in outcomes),
         "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
         "keys": [run.key for run in runs],
@@ -264,9 +266,10 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
         return 0.5 * (delta.clamp(min=0) ** 2).sum() / (P * alpha**2)
 
     delta = gaps_of(flat).detach()
+    gap_tol = float(torch.finfo(delta.dtype).eps) ** 0.5 * max(abs(model.loss.kappa), 1.0)
     H = jacrev(jacrev(loss_of))(flat).detach()  # reverse over reverse: no forward-mode AD
     J = jacrev(gaps_of)(flat).detach()  # [P, N]: ∇Δ_μ
-    active = delta > 0
+    active = delta > 0  # every term of the loss, however small
     H0 = J[active].T @ J[active] / (P * alpha**2)
     Hp = H - H0
     eig_H = torch.linalg.eigvalsh(H).cpu().numpy()
@@ -277,9 +280,10 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
     return {
         "N": N,
         "P": P,
-        "n_delta": int(active.sum()),
+        "n_delta": int((delta > gap_tol).sum()),  # as the training loop counts them
         "rank_H0": int((eig_H0 > tol).sum()),
         "negative_H": int((eig_H < -tol).sum()),
+        "H": H.cpu().numpy(),
         "eig_H": eig_H,
         "eig_H0": eig_H0,
         "eig_Hp": eig_Hp,
@@ -306,6 +310,7 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
         details = hessian_at_minimum(model, params)
     except InvalidOptionError as err:
         return {"width": low, "N": point["N"], "skipped": str(err)}
+    details.pop("H")  # the spectra are kept; the matrix is N² numbers
     details.update(width=low, seed=row["seed"])
     return details
 
@@ -314,7 +319,7 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
 def run(
     config: JammingConfig, store_path: str | Path, executor: str = "inprocess"
 ) -> dict[str, Any]:
-    """Every P's search, the line N*(P) and the minimum at the transition (first P)."""
+    """Every P's search, the line N*(P) and the minimum at the transition (largest P)."""
     store_path = Path(store_path)
     started = time.perf_counter()
     searches = [find_transition(config, P, store_path, executor) for P in config.P_values]

@@ -101,7 +101,7 @@ class AdaptiveFlow:
 
     dt0: float = 1.0
     grad_tol: float = 1e-4
-    output_tol: float = 1e9
+    output_tol: float = 0.1
     tau: float | None = None
     max_time: float | None = None  # the last step is clipped to land on it
     dt_min: float = 1e-6
@@ -321,15 +321,18 @@ class LBFGS:
 
     Each step evaluates one trial point per active member: ``w + t d`` with
     ``d`` the L-BFGS direction (from the last ``history`` pairs ``(s, y)``;
-    steepest descent with the Polyak step ``t = L / ‖g‖²``
-    when there is no history, which is exact for a loss whose minimum is 0).
+    steepest descent with Polyak's step ``t = L / ‖g‖²``, capped, when
+    there is no history or the direction is not clearly downhill: the step
+    that would reach zero loss were the loss linear along ``−g``).
     The trial is accepted when it satisfies Armijo's condition
     ``L(w + t d) ≤ L(w) + c1 t g·d``; otherwise ``t`` shrinks (quadratic
     interpolation, kept within ``[t/10, t/2]``) and the member tries again at
     the next step. A pair with ``s·y ≤ 0`` is not stored.
 
     A member has *stalled* when its loss decreased by less than
-    ``stall_tol`` (relative) over ``stall_steps`` accepted steps in a row.
+    ``stall_tol`` (relative) over ``stall_steps`` accepted steps in a row; a
+    stall whose gradient norm is still above ``grad_tol`` times the initial
+    one is slow progress (the history is dropped and the member goes on).
     A stalled member may sit at a saddle (small networks stall at saddles
     whose negative curvature is tiny): its lowest Hessian eigenvalue is
     computed (:meth:`_escape_saddles`), and a member with a direction of
@@ -345,6 +348,7 @@ class LBFGS:
     stall_steps: int = 10
     c1: float = 1e-4
     curvature_tol: float = 1e-7
+    grad_tol: float = 1e-6
 
     def __post_init__(self):
         if self.history < 1 or self.stall_steps < 1:
@@ -367,6 +371,7 @@ class LBFGS:
             head=torch.zeros(E, dtype=torch.long, device=g.device),  # next slot to write
             stalls=torch.zeros(E, dtype=torch.long, device=g.device),
             converged=torch.zeros(E, dtype=torch.bool, device=g.device),
+            g0=g.norm(dim=-1),
         )
         self._new_direction(state, torch.ones(E, dtype=torch.bool, device=g.device))
         return state
@@ -380,11 +385,15 @@ class LBFGS:
         )
         d = -Hg
         gg = _dot(g, g)
-        polyak = state.loss / gg.clamp(min=1e-300)
+        # Polyak's step L / ‖g‖², capped: at a jammed point L stays finite while g → 0
+        w_norm = _flat(state.params).norm(dim=-1)
+        cap = 0.1 * (1 + w_norm) / gg.sqrt().clamp(min=1e-300)
+        polyak = torch.minimum(state.loss / gg.clamp(min=1e-300), cap)
         t = torch.where(has_history, torch.ones_like(polyak), polyak)
         gd = _dot(g, d)
-        # not a descent direction (a stale history): steepest descent, history forgotten
-        bad = members & ~(gd < 0)
+        # not a (clear) descent direction, from a stale history: steepest descent instead
+        cosine = gd / (gg.sqrt() * _dot(d, d).sqrt()).clamp(min=1e-300)
+        bad = members & ~(cosine < -1e-6)
         if bool(bad.any()):
             extra["rho"][:, bad] = 0
             d = torch.where(bad[:, None], -g, d)
@@ -400,13 +409,14 @@ class LBFGS:
     def _escape_saddles(self, model, state: FlowState, members: torch.Tensor) -> torch.Tensor:
         """Move ``members`` off a saddle along their lowest-curvature direction.
 
-        Lanczos (``min(N, 30)`` steps, full reorthogonalisation) on Hessian-vector
-        products by central differences of the gradient gives each member's
-        lowest eigenpair (λ, v). A member with λ < −``curvature_tol`` · λ_max is
-        at a saddle: it moves to ``w + t v`` (v pointing downhill), with ``t``
-        from the quadratic model for a 1 % decrease of the loss, halved until
-        the loss decreases. Returns the members that moved; their history and
-        stall count are reset.
+        Lanczos (``min(N, 30)`` steps, full reorthogonalisation) on exact
+        Hessian-vector products (double backward; central differences of the
+        gradient for a model without ``hessian_vector``) gives each member's
+        lowest eigenpair (λ, v); one product counts as two evaluations. A
+        member with λ < −``curvature_tol`` · λ_max is at a saddle: it moves to
+        ``w + t v`` (v pointing downhill), ``t`` from the quadratic model for a
+        1 % decrease of the loss, halved until the loss decreases. Returns the
+        members that moved; their history and stall count are reset.
         """
         w = _flat(state.params)
         g = _flat(state.grad)
@@ -419,10 +429,14 @@ class LBFGS:
         basis, diagonal, offdiagonal = [], [], []
         for j in range(k):
             basis.append(q)
-            plus = model.evaluate(_unflat(w + scale * q, state.params)).grad
-            minus = model.evaluate(_unflat(w - scale * q, state.params)).grad
-            state.evaluations += 2
-            r = (_flat(plus) - _flat(minus)) / (2 * scale)
+            if hasattr(model, "hessian_vector"):  # exact, by double backward
+                r = _flat(model.hessian_vector(state.params, _unflat(q, state.params)))
+                state.evaluations += 2
+            else:  # central differences of the gradient
+                plus = model.evaluate(_unflat(w + scale * q, state.params)).grad
+                minus = model.evaluate(_unflat(w - scale * q, state.params)).grad
+                state.evaluations += 2
+                r = (_flat(plus) - _flat(minus)) / (2 * scale)
             diagonal.append(_dot(q, r))
             for _ in range(2):  # full reorthogonalisation, twice
                 for b in basis:
@@ -454,7 +468,9 @@ class LBFGS:
             trial = _unflat(w + torch.where(trying, t, 0)[:, None] * v, state.params)
             ev = model.evaluate(trial)
             state.evaluations += 1
-            better = trying & _finite(ev.loss, ev.grad) & (ev.loss < state.loss)
+            # a sufficient decrease (a quarter of the quadratic model's), not a few ulps
+            expected = 0.125 * lowest.abs() * t * t
+            better = trying & _finite(ev.loss, ev.grad) & (state.loss - ev.loss >= expected)
             state.params = _where(better, trial, state.params)
             state.grad = _where(better, ev.grad, state.grad)
             state.loss = torch.where(better, ev.loss, state.loss)
@@ -506,7 +522,17 @@ class LBFGS:
             state.t = torch.where(accept, state.t + t, state.t)
             stalled = ~extra["converged"] & (extra["stalls"] >= self.stall_steps)
             if bool(stalled.any()):
-                # a minimum only if no direction of negative curvature is left: else escape
+                # first order: a stall with a gradient that has not vanished (relative to
+                # the first one) is slow progress, not a minimum: forget the history
+                g_norm = _flat(state.grad).norm(dim=-1)
+                moving = stalled & (g_norm > self.grad_tol * extra["g0"])
+                if bool(moving.any()):
+                    extra["rho"][:, moving] = 0
+                    extra["stalls"] = torch.where(moving, 0, extra["stalls"])
+                stalled = stalled & ~moving
+            if bool(stalled.any()):
+                # second order: a minimum only if no direction of negative curvature is
+                # left; otherwise escape along it
                 escaped = self._escape_saddles(model, state, stalled)
                 extra["converged"] = extra["converged"] | (stalled & ~escaped)
                 accept = accept | escaped
@@ -524,7 +550,11 @@ class LBFGS:
             extra["t"] = torch.where(reject, shorter, extra["t"])
             if bool(lost.any()):
                 give_up = lost & extra["steepest"]
-                extra["converged"] = extra["converged"] | give_up
+                if bool(give_up.any()):  # no descent left to first order: a minimum or a saddle
+                    escaped = self._escape_saddles(model, state, give_up)
+                    extra["converged"] = extra["converged"] | (give_up & ~escaped)
+                    if bool(escaped.any()):
+                        self._new_direction(state, escaped)
                 retry = lost & ~give_up  # the quasi-Newton direction failed: steepest descent
                 if bool(retry.any()):
                     extra["rho"][:, retry] = 0

@@ -119,6 +119,20 @@ class CenteredNetwork:
         """Loss, gradient and outputs on the whole training set."""
         return self._evaluate(params, self.x_train, self.y_train, self.f0_train)
 
+    def hessian_vector(self, params: Params, vectors: Params) -> Params:
+        """Exact Hessian-vector products of each member's loss (double backward)."""
+        leaves = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        with torch.enable_grad():
+            out = self.outputs(leaves, self.x_train, self.f0_train)
+            per_point = loss_per_point(
+                self.loss.name, out, self.y_train, self.loss.kappa, self.loss.beta
+            )
+            loss = per_point.mean(-1) / self.alpha**2
+            grads = torch.autograd.grad(loss.sum(), list(leaves.values()), create_graph=True)
+            dot = sum((g * vectors[name]).sum() for name, g in zip(leaves, grads, strict=True))
+            products = torch.autograd.grad(dot, list(leaves.values()))
+        return dict(zip(leaves, (p.detach() for p in products), strict=True))
+
     def batch_gradient(self, params: Params, batch: torch.Tensor) -> Params:
         """The gradient of the loss on the training points ``batch`` (indices)."""
         f0 = self.f0_train[:, batch]
