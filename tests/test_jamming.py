@@ -17,6 +17,7 @@ from symscape.experiments.jamming import (
     find_transition,
     fit_line,
     hessian_at_minimum,
+    hessian_extremes,
     run,
     save_results,
 )
@@ -201,3 +202,16 @@ def test_bad_configs_and_the_command_line(tmp_path, capsys):
         assert store.counts()["done"] > 0
     assert main(["jamming", "--P-values", "x"]) == 2
     assert "--P-values 'x' is not a list of ints" in capsys.readouterr().err
+
+
+def test_lanczos_extremes_match_the_exact_spectrum(searched, tmp_path):
+    _, (model, params) = _trained_net(width=4.0, dynamics="sgd", steps=50)
+    exact = hessian_at_minimum(model, params)
+    extremes = hessian_extremes(model, params, k=4)
+    np.testing.assert_allclose(extremes["eig_H_top"], np.sort(exact["eig_H"])[::-1][:4], rtol=1e-7)
+    np.testing.assert_allclose(extremes["eig_H_bottom"], np.sort(exact["eig_H"])[:4], atol=1e-9)
+    assert extremes["n_delta"] == exact["n_delta"]
+    # a large network's transition is drawn from its extremes
+    record = {**searched[0], "transition": {**extremes, "width": 4.0}}
+    save_results(record, tmp_path)
+    assert (tmp_path / "jamming_transition.png").stat().st_size > 0

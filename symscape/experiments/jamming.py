@@ -164,7 +164,9 @@ def find_transition(
         where = "above width_max" if top["fitted"] < 0.5 else "below width_min"
         return {"P": P, "N_star": None, "bracket": None, "outside": where, "tried": tried}
     for _ in range(config.bisections):
-        middle = math.sqrt(low * high)
+        middle = _distinct_midpoint(low, high, config.depth)
+        if middle is None:  # no network between the two ends: the bracket is resolved
+            break
         if measure(middle)["fitted"] >= 0.5:
             high = middle
         else:
@@ -179,6 +181,33 @@ def find_transition(
         "outside": None,
         "tried": sorted(tried, key=lambda t: t["width"]),
     }
+
+
+def _distinct_midpoint(low: float, high: float, depth: int) -> float | None:
+    """A width between ``low`` and ``high``, near their geometric mean, whose network differs
+    from both ends' (fractional widths that round to the same layers are the same run).
+
+    >>> _distinct_midpoint(4.0, 16.0, 2)
+    8.0
+    >>> _distinct_midpoint(4.0, 4.5, 2) is None  # 4 and 4.5 differ; nothing in between
+    True
+    """
+    from symscape.nets.widths import layer_widths
+
+    ends = (layer_widths(low, depth), layer_widths(high, depth))
+    middle = math.sqrt(low * high)
+    if layer_widths(middle, depth) not in ends:
+        return middle
+    # the widths where one more layer gains a unit: k − 1 + (i + 1)/L
+    candidates = [
+        k - 1 + (i + 1) / depth
+        for k in range(math.floor(low), math.ceil(high) + 2)
+        for i in range(depth)
+    ]
+    inside = [c for c in candidates if low < c < high and layer_widths(c, depth) not in ends]
+    if not inside:
+        return None
+    return min(inside, key=lambda c: abs(math.log(c / middle)))
 
 
 def fit_line(P: Sequence[float], N: Sequence[float]) -> dict[str, Any] | None:
@@ -291,6 +320,48 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
     }
 
 
+def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
+    """The ``k`` largest and ``k`` smallest eigenvalues of H, for any N (Lanczos).
+
+    SciPy's ``eigsh`` on a ``LinearOperator`` whose products are exact
+    Hessian-vector products (double backward through the training loss);
+    N_Δ and the gaps as in :func:`hessian_at_minimum`.
+    """
+    import torch
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    names = list(params)
+    shapes = [params[n].shape for n in names]
+    sizes = [math.prod(s[1:]) for s in shapes]
+    N = sum(sizes)
+    dtype = params[names[0]].dtype
+
+    def product(vector: np.ndarray) -> np.ndarray:
+        v = torch.as_tensor(np.ascontiguousarray(vector).reshape(-1), dtype=dtype)
+        pieces, start = {}, 0
+        for name, shape, size in zip(names, shapes, sizes, strict=True):
+            pieces[name] = v[start : start + size].reshape(shape).to(params[name].device)
+            start += size
+        out = model.hessian_vector(params, pieces)
+        return torch.cat([out[n].reshape(-1) for n in names]).cpu().numpy()
+
+    operator = LinearOperator((N, N), matvec=product, dtype=np.float64)
+    k = min(k, N - 1)
+    top = eigsh(operator, k=k, which="LA", return_eigenvectors=False)
+    bottom = eigsh(operator, k=k, which="SA", return_eigenvectors=False)
+    F = model.train_outputs(params)[0].reshape(-1)
+    gaps = (model.loss.kappa - model.y_train.reshape(-1) * F).cpu().numpy()
+    gap_tol = float(np.finfo(np.float64).eps) ** 0.5 * max(abs(model.loss.kappa), 1.0)
+    return {
+        "N": N,
+        "P": len(gaps),
+        "n_delta": int((gaps > gap_tol).sum()),
+        "eig_H_top": np.sort(top)[::-1],
+        "eig_H_bottom": np.sort(bottom),
+        "gaps": gaps,
+    }
+
+
 def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:
     """Gaps and Hessian of one jammed seed at the narrow end of the last bracket."""
     from symscape.sweep import Store
@@ -306,10 +377,11 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
         [row] = store.get(jammed[:1])
         arrays = store.arrays(jammed[0])
     model, params = _model_of_row(row, arrays)
-    try:
-        details = hessian_at_minimum(model, params)
-    except InvalidOptionError as err:
-        return {"width": low, "N": point["N"], "skipped": str(err)}
+    if point["N"] > 4000:  # too large for the exact Hessian: its extreme eigenvalues
+        details = hessian_extremes(model, params)
+        details.update(width=low, seed=row["seed"])
+        return details
+    details = hessian_at_minimum(model, params)
     details.pop("H")  # the spectra are kept; the matrix is N² numbers
     details.update(width=low, seed=row["seed"])
     return details
@@ -411,16 +483,19 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
             title=f"Gaps at the jammed minimum (N={transition['N']})",
         )
         left.legend(fontsize=7)
-        eig = np.sort(np.asarray(transition["eig_H"]))[::-1]
-        eig0 = np.sort(np.asarray(transition["eig_H0"]))[::-1]
-        right.plot(eig, ".", ms=3, label="H")
-        right.plot(eig0, ".", ms=3, label="H₀")
-        right.set(
-            yscale="symlog",
-            xlabel="index",
-            ylabel="eigenvalue",
-            title=f"rank H₀ = {transition['rank_H0']}, N_Δ = {transition['n_delta']}",
-        )
+        if "eig_H" in transition:  # the exact spectrum
+            eig = np.sort(np.asarray(transition["eig_H"]))[::-1]
+            eig0 = np.sort(np.asarray(transition["eig_H0"]))[::-1]
+            right.plot(eig, ".", ms=3, label="H")
+            right.plot(eig0, ".", ms=3, label="H₀")
+            title = f"rank H₀ = {transition['rank_H0']}, N_Δ = {transition['n_delta']}"
+        else:  # the extremes from Lanczos
+            top, bottom = transition["eig_H_top"], transition["eig_H_bottom"]
+            right.plot(range(len(top)), top, ".", label="largest of H")
+            n = transition["N"]
+            right.plot(range(n - len(bottom), n), bottom[::-1], ".", label="smallest of H")
+            title = f"H at N = {n} (Lanczos), N_Δ = {transition['n_delta']}"
+        right.set(yscale="symlog", xlabel="index", ylabel="eigenvalue", title=title)
         right.legend(fontsize=7)
         fig.tight_layout()
         written += save_figure(fig, folder / "jamming_transition")
