@@ -332,7 +332,9 @@ class LBFGS:
     A member has *stalled* when its loss decreased by less than
     ``stall_tol`` (relative) over ``stall_steps`` accepted steps in a row; a
     stall whose gradient norm is still above ``grad_tol`` times the initial
-    one is slow progress (the history is dropped and the member goes on).
+    one is slow progress (the history is dropped and the member goes on). A
+    member has also stalled after a *plateau*: its loss fell by less than
+    ``plateau_tol`` (relative) over ``plateau_steps`` accepted steps.
     A stalled member may sit at a saddle (small networks stall at saddles
     whose negative curvature is tiny): its lowest Hessian eigenvalue is
     computed (:meth:`_escape_saddles`), and a member with a direction of
@@ -349,6 +351,8 @@ class LBFGS:
     c1: float = 1e-4
     curvature_tol: float = 1e-7
     grad_tol: float = 1e-6
+    plateau_steps: int = 2000
+    plateau_tol: float = 1e-4
 
     def __post_init__(self):
         if self.history < 1 or self.stall_steps < 1:
@@ -372,6 +376,8 @@ class LBFGS:
             stalls=torch.zeros(E, dtype=torch.long, device=g.device),
             converged=torch.zeros(E, dtype=torch.bool, device=g.device),
             g0=g.norm(dim=-1),
+            window_loss=state.loss.clone(),  # the loss where the current window started
+            window_steps=torch.zeros(E, dtype=torch.long, device=g.device),
         )
         self._new_direction(state, torch.ones(E, dtype=torch.bool, device=g.device))
         return state
@@ -530,6 +536,17 @@ class LBFGS:
                     extra["rho"][:, moving] = 0
                     extra["stalls"] = torch.where(moving, 0, extra["stalls"])
                 stalled = stalled & ~moving
+            # a long plateau: the loss fell by less than plateau_tol (relative) over
+            # plateau_steps accepted steps, however large the gradient (a crawl along a
+            # narrow valley, as the published protocol's "loss stops moving")
+            extra["window_steps"] = extra["window_steps"] + accept.long()
+            full = accept & (extra["window_steps"] >= self.plateau_steps)
+            if bool(full.any()):
+                fell = extra["window_loss"] - state.loss
+                flat = full & ~extra["converged"] & (fell <= self.plateau_tol * state.loss)
+                stalled = stalled | flat
+                extra["window_loss"] = torch.where(full, state.loss, extra["window_loss"])
+                extra["window_steps"] = torch.where(full, 0, extra["window_steps"])
             if bool(stalled.any()):
                 # second order: a minimum only if no direction of negative curvature is
                 # left; otherwise escape along it
