@@ -18,6 +18,8 @@ from symscape.experiments.jamming import (
     fit_line,
     hessian_at_minimum,
     hessian_extremes,
+    markdown_section,
+    paper_configs,
     run,
     save_results,
 )
@@ -215,3 +217,14 @@ def test_lanczos_extremes_match_the_exact_spectrum(searched, tmp_path):
     record = {**searched[0], "transition": {**extremes, "width": 4.0}}
     save_results(record, tmp_path)
     assert (tmp_path / "jamming_transition.png").stat().st_size > 0
+
+
+def test_paper_protocols_are_valid_configs_reported_per_data_set(searched, tmp_path):
+    configs = paper_configs("/nowhere")
+    assert set(configs) == {"random", "mnist", "cifar10"}
+    assert all(c.depth == 5 and c.activation == "relu" for c in configs.values())
+    assert configs["mnist"].data["pca"] == 10 and configs["cifar10"].data["labels"] == "halves"
+    part = save_results(searched[0], tmp_path, name="jamming_random")
+    text = markdown_section({"scale": "paper", "datasets": {"random": part}})
+    assert text.startswith("## Jamming on random")
+    assert (tmp_path / "jamming_random_phase_diagram.png").stat().st_size > 0

@@ -43,11 +43,13 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
     if "engine" in summary:
         _print_engine(summary["engine"])
     if "jamming" in summary:
-        stars = summary["jamming"]["N_star"]
-        click.echo(
-            "jamming: N* "
-            + ", ".join(f"{N:.0f} at P={P}" if N else f"— at P={P}" for P, N in stars.items())
-        )
+        parts = summary["jamming"].get("datasets", {"": summary["jamming"]})
+        for name, part in parts.items():
+            stars = part["N_star"]
+            click.echo(
+                f"jamming{' on ' + name if name else ''}: N* "
+                + ", ".join(f"{N:.0f} at P={P}" if N else f"— at P={P}" for P, N in stars.items())
+            )
     if "double_descent" in summary:
         dd = summary["double_descent"]
         fits = ", ".join(f"{k} slope {v['slope']:.2f}" for k, v in dd["fits"].items())

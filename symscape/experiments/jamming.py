@@ -410,7 +410,7 @@ def run(
 
 
 # --------------------------------------------------------------------------- figures
-def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
+def _figures(record: Mapping[str, Any], folder: Path, name: str = "jamming") -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -428,7 +428,7 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
     ax.set(xscale="log", xlabel="N / P", ylabel="⟨N_Δ⟩ / N", title="Unsatisfied constraints")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written += save_figure(fig, folder / "jamming_ndelta")
+    written += save_figure(fig, folder / f"{name}_ndelta")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
@@ -461,7 +461,7 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
     if located:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    written += save_figure(fig, folder / "jamming_phase_diagram")
+    written += save_figure(fig, folder / f"{name}_phase_diagram")
     plt.close(fig)
 
     transition = record.get("transition")
@@ -498,7 +498,7 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
         right.set(yscale="symlog", xlabel="index", ylabel="eigenvalue", title=title)
         right.legend(fontsize=7)
         fig.tight_layout()
-        written += save_figure(fig, folder / "jamming_transition")
+        written += save_figure(fig, folder / f"{name}_transition")
         plt.close(fig)
     return written
 
@@ -515,13 +515,18 @@ def _jsonable(value):
     return value
 
 
-def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None):
-    """Write ``jamming.json`` and the figures; returns the summary of fitted quantities."""
+def save_results(
+    record: Mapping[str, Any],
+    out: str | Path,
+    figures: str | Path | None = None,
+    name: str = "jamming",
+):
+    """Write ``NAME.json`` and the figures ``NAME_*``; returns the summary of fitted quantities."""
     out = Path(out)
     figures = out if figures is None else Path(figures)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "jamming.json").write_text(json.dumps(_jsonable(record), indent=1) + "\n")
-    written = _figures(record, figures)
+    (out / f"{name}.json").write_text(json.dumps(_jsonable(record), indent=1) + "\n")
+    written = _figures(record, figures, name)
     transition = record.get("transition") or {}
     return {
         "N_star": {str(s["P"]): s["N_star"] for s in record["searches"]},
@@ -533,14 +538,40 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
             for k in ("N", "P", "n_delta", "rank_H0", "negative_H", "width")
             if k in transition
         },
-        "record": "jamming.json",
+        "record": f"{name}.json",
         "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
         "wall_time_s": round(record["wall_time_s"], 2),
     }
 
 
+def paper_configs(root: str | None = None) -> dict[str, JammingConfig]:
+    """The papers' protocols (SCIENCE.md §1): depth-5 ReLU nets on random data, MNIST parity
+    on 10 whitened PCA components and CIFAR10 classes 0–4 vs 5–9, inputs centred and on the
+    sphere; for a GPU or a cluster."""
+    files = {"root": root} if root else {}
+    common = dict(depth=5, activation="relu", width_max=256.0, bisections=8, max_steps=500_000)
+    prepared = {"center": True, "sphere": True, "n_test": 1000}
+    return {
+        "random": JammingConfig(
+            data={"d": 30, **prepared}, P_values=(1000, 2000, 4000, 8000), **common
+        ),
+        "mnist": JammingConfig(
+            dataset="mnist",
+            data={"labels": "parity", "pca": 10, **prepared, **files},
+            P_values=(1000, 2000, 4000, 8000),
+            **common,
+        ),
+        "cifar10": JammingConfig(
+            dataset="cifar10",
+            data={"labels": "halves", "flatten": True, **prepared, **files},
+            P_values=(1000, 2000, 4000),
+            **common,
+        ),
+    }
+
+
 def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
-    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds (for ``symscape reproduce``)."""
+    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds; ``paper``: :func:`paper_configs`."""
     if scale == "quick":
         config = JammingConfig(
             P_values=(32, 64),
@@ -549,28 +580,28 @@ def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = 
             bisections=4,
             max_steps=10_000,
         )
-    elif scale == "paper":
-        config = JammingConfig(
-            dataset="random",
-            data={"d": 30, "n_test": 1000},
-            P_values=(1000, 2000, 4000, 8000),
-            depth=5,
-            activation="relu",
-            width_max=256.0,
-            bisections=8,
-            max_steps=500_000,
-        )
-    else:
+        summary = save_results(run(config, Path(out) / "jamming.db"), out, figures)
+        summary["scale"] = scale
+        return summary
+    if scale != "paper":
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
-    del root  # random data: nothing to read from disk
-    record = run(config, Path(out) / "jamming.db")
-    summary = save_results(record, out, figures)
-    summary["scale"] = scale
-    return summary
+    datasets = {}
+    for name, config in paper_configs(root).items():
+        record = run(config, Path(out) / f"jamming_{name}.db")
+        datasets[name] = save_results(record, out, figures, name=f"jamming_{name}")
+    return {"scale": scale, "datasets": datasets}
 
 
 def markdown_section(summary: Mapping[str, Any]) -> str:
-    """The summary as a Markdown section."""
+    """The summary as a Markdown section (one table per data set at the paper scale)."""
+    if "datasets" in summary:
+        parts = [
+            markdown_section(part).replace(
+                "## Jamming: where fitting stops", f"## Jamming on {name}"
+            )
+            for name, part in summary["datasets"].items()
+        ]
+        return "\n".join(parts)
     lines = [
         "## Jamming: where fitting stops",
         "",
