@@ -18,7 +18,7 @@ __all__ = ["double_descent"]
 @click.option("--activation", default="swish", show_default=True)
 @click.option(
     "--widths",
-    default="2,3,4,6,8,12,16,32,64",
+    default="1,1.5,2,3,4,6,8,12,16,32,64",
     show_default=True,
     help="widths, comma-separated (fractional widths allowed)",
 )

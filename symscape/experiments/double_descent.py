@@ -67,7 +67,7 @@ class DoubleDescentConfig(JsonConfig):
     arch: str = "fc"
     depth: int = 2
     activation: str = "swish"
-    widths: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)
+    widths: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)
     seeds: tuple[int, ...] = tuple(range(8))
     max_steps: int = 10_000
     fit_from: float = 2.0
