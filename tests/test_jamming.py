@@ -26,6 +26,7 @@ from symscape.experiments.jamming import (
 from symscape.sweep import Store
 from symscape.train import TrainConfig, train
 from symscape.train.config import load
+from symscape.train.dynamics import flat_params, unflat_params
 from symscape.train.models import CenteredNetwork, LossSpec
 
 SMALL = JammingConfig(
@@ -106,17 +107,10 @@ def test_hessian_is_the_derivative_of_the_engine_gradient():
     """H against central differences of the training gradient, column by column (α = 2)."""
     _, (model, params) = _trained_net(alpha=2.0, dynamics="sgd", steps=30)
     details = hessian_at_minimum(model, params)
-    names = list(params)
-    flat = torch.cat([params[n].reshape(-1) for n in names])
-    sizes = [params[n][0].numel() for n in names]
+    flat = flat_params(params)[0]
 
     def grad_at(w):
-        moved, start = {}, 0
-        for name, size in zip(names, sizes, strict=True):
-            moved[name] = w[start : start + size].reshape(params[name].shape)
-            start += size
-        g = model.evaluate(moved).grad
-        return torch.cat([g[n].reshape(-1) for n in names])
+        return flat_params(model.evaluate(unflat_params(w[None], params)).grad)[0]
 
     eps = 1e-6
     columns = [
@@ -140,18 +134,11 @@ def test_h0_nonzero_spectrum_is_the_gram_matrix_and_its_rank_counts_constraints(
     # H0 = Jᵀ J / P and the P x P Gram matrix J Jᵀ / P share their non-zero eigenvalues
     from torch.func import jacrev
 
-    names = list(params)
-    flat = torch.cat([params[n].reshape(-1) for n in names])
-    sizes = [params[n][0].numel() for n in names]
-
     def outputs(w):
-        moved, start = {}, 0
-        for name, size in zip(names, sizes, strict=True):
-            moved[name] = w[start : start + size].reshape(params[name].shape)
-            start += size
+        moved = unflat_params(w[None], params)
         return model.outputs(moved, model.x_train, model.f0_train).reshape(-1)
 
-    J = jacrev(outputs)(flat)[torch.as_tensor(details["gaps"]) > 0]
+    J = jacrev(outputs)(flat_params(params)[0])[torch.as_tensor(details["gaps"]) > 0]
     gram = np.sort(torch.linalg.eigvalsh(J @ J.T / details["P"]).numpy())
     top = np.sort(details["eig_H0"])[-n_delta:]
     np.testing.assert_allclose(gram, top, rtol=1e-8, atol=1e-10 * top.max())

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from symscape.train import TrainConfig, train
-from symscape.train.dynamics import _flat, _inverse_hessian_times
+from symscape.train.dynamics import _inverse_hessian_times, flat_params
 
 
 def _perceptron(P: int, seed: int, d: int = 100) -> dict:
@@ -110,4 +110,4 @@ def test_the_compact_inverse_hessian_is_the_two_loop_recursion():
 
 def test_flat_vectors_keep_member_order():
     params = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.arange(4.0).reshape(2, 2, 1)}
-    assert _flat(params).tolist() == [[0, 1, 2, 0, 1], [3, 4, 5, 2, 3]]
+    assert flat_params(params).tolist() == [[0, 1, 2, 0, 1], [3, 4, 5, 2, 3]]

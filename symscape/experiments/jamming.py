@@ -259,35 +259,28 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
     import torch
     from torch.func import jacrev
 
+    from symscape.train.dynamics import flat_params, unflat_params
+    from symscape.train.loop import StopRules
+
     if model.loss.name != "quadratic_hinge":
         raise InvalidOptionError(
             f"the H0 + Hp split is for the quadratic hinge, not {model.loss.name}",
             fix="use loss='quadratic_hinge'",
         )
-    names = list(params)
-    shapes = [params[n].shape[1:] for n in names]
-    sizes = [math.prod(s) for s in shapes]
-    N = sum(sizes)
+    flat = flat_params(params)[0].detach()
+    N = len(flat)
     if max_weights < N:
         raise InvalidOptionError(
             f"N={N} weights: the exact Hessian is for N <= {max_weights}",
             fix="use a narrower network",
         )
-    flat = torch.cat([params[n].reshape(-1) for n in names]).detach()
     y = model.y_train.reshape(-1)
     f0 = model.f0_train[:1]
     P = len(y)
     alpha = model.alpha
 
-    def unflat(w):
-        out, start = {}, 0
-        for name, shape, size in zip(names, shapes, sizes, strict=True):
-            out[name] = w[start : start + size].reshape(1, *shape)
-            start += size
-        return out
-
     def gaps_of(w):
-        F = model.outputs(unflat(w), model.x_train, f0).reshape(-1)
+        F = model.outputs(unflat_params(w[None], params), model.x_train, f0).reshape(-1)
         return model.loss.kappa - y * F
 
     def loss_of(w):
@@ -295,7 +288,7 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
         return 0.5 * (delta.clamp(min=0) ** 2).sum() / (P * alpha**2)
 
     delta = gaps_of(flat).detach()
-    gap_tol = float(torch.finfo(delta.dtype).eps) ** 0.5 * max(abs(model.loss.kappa), 1.0)
+    gap_tol = StopRules().tolerance(delta.dtype, model.loss.kappa)  # as the loop counts N_Δ
     H = jacrev(jacrev(loss_of))(flat).detach()  # reverse over reverse: no forward-mode AD
     J = jacrev(gaps_of)(flat).detach()  # [P, N]: ∇Δ_μ
     active = delta > 0  # every term of the loss, however small
@@ -330,20 +323,15 @@ def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
     import torch
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    names = list(params)
-    shapes = [params[n].shape for n in names]
-    sizes = [math.prod(s[1:]) for s in shapes]
-    N = sum(sizes)
-    dtype = params[names[0]].dtype
+    from symscape.train.dynamics import flat_params, unflat_params
+    from symscape.train.loop import StopRules
+
+    flat = flat_params(params)
+    N = flat.shape[1]
 
     def product(vector: np.ndarray) -> np.ndarray:
-        v = torch.as_tensor(np.ascontiguousarray(vector).reshape(-1), dtype=dtype)
-        pieces, start = {}, 0
-        for name, shape, size in zip(names, shapes, sizes, strict=True):
-            pieces[name] = v[start : start + size].reshape(shape).to(params[name].device)
-            start += size
-        out = model.hessian_vector(params, pieces)
-        return torch.cat([out[n].reshape(-1) for n in names]).cpu().numpy()
+        v = torch.as_tensor(vector.reshape(1, -1), dtype=flat.dtype, device=flat.device)
+        return flat_params(model.hessian_vector(params, unflat_params(v, params)))[0].cpu().numpy()
 
     operator = LinearOperator((N, N), matvec=product, dtype=np.float64)
     k = min(k, N - 1)
@@ -351,7 +339,7 @@ def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
     bottom = eigsh(operator, k=k, which="SA", return_eigenvectors=False)
     F = model.train_outputs(params)[0].reshape(-1)
     gaps = (model.loss.kappa - model.y_train.reshape(-1) * F).cpu().numpy()
-    gap_tol = float(np.finfo(np.float64).eps) ** 0.5 * max(abs(model.loss.kappa), 1.0)
+    gap_tol = StopRules().tolerance(F.dtype, model.loss.kappa)
     return {
         "N": N,
         "P": len(gaps),

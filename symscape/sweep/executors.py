@@ -104,9 +104,6 @@ class Executor(abc.ABC):
     def close(self, abort: bool = False) -> None:  # noqa: B027 - optional hook
         """Release workers; ``abort`` stops running units (their runs stay pending)."""
 
-    def describe(self) -> str:
-        return self.name
-
 
 # ------------------------------------------------------------------ in-process
 class InProcessExecutor(Executor):
@@ -211,9 +208,6 @@ class PoolExecutor(Executor):
         self.threads = threads
         self.context = multiprocessing.get_context("spawn")
         self.pool: list[_Worker] = []
-
-    def describe(self) -> str:
-        return f"pool of {self.workers} processes x {self.threads} thread(s)"
 
     def _idle(self) -> _Worker | None:
         for worker in list(self.pool):
@@ -327,11 +321,6 @@ class RayExecutor(Executor):
         )
         self.threads = threads
         self.refs: dict[Any, tuple[Unit, float]] = {}
-        self.address = address
-
-    def describe(self) -> str:
-        where = self.address or "a local instance"
-        return f"ray on {where} ({self.ray.cluster_resources().get('CPU', 0):g} CPUs)"
 
     def has_room(self) -> bool:
         return len(self.refs) < self.limit
@@ -449,9 +438,6 @@ class SlurmExecutor(Executor):
         self.jobs: list[tuple[Any, list[Unit], float]] = []
         self.waiting: dict[str, Unit] = {}  # key -> unit, runs whose file has not come
         self.files: dict[str, Path] = {}
-
-    def describe(self) -> str:
-        return f"slurm ({self.executor.cluster}) jobs in {self.folder / 'jobs'}"
 
     def submit(self, unit: Unit) -> None:
         self.buffer.append(unit)

@@ -83,9 +83,6 @@ class Experiment:
                 fix="give split(record, config) -> one record per seed",
             )
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self.config)]
-
 
 # ------------------------------------------------------------------ train
 def _train_run(config) -> Record:

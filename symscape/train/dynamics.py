@@ -47,7 +47,16 @@ import torch
 from symscape.errors import InvalidOptionError
 from symscape.nets import Params
 
-__all__ = ["DYNAMICS", "LBFGS", "SGD", "Adam", "AdaptiveFlow", "FlowState"]
+__all__ = [
+    "DYNAMICS",
+    "LBFGS",
+    "SGD",
+    "Adam",
+    "AdaptiveFlow",
+    "FlowState",
+    "flat_params",
+    "unflat_params",
+]
 
 DYNAMICS = ("flow", "momentum_flow", "kernel_flow", "sgd", "adam", "lbfgs")
 
@@ -266,12 +275,13 @@ class Adam:
         return _advance(model, state, _where(active, new, state.params), active, lr)
 
 
-def _flat(params: Params) -> torch.Tensor:
+def flat_params(params: Params) -> torch.Tensor:
     """The parameters of each member as one vector: ``[E, N]``."""
     return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
 
 
-def _unflat(vector: torch.Tensor, like: Params) -> Params:
+def unflat_params(vector: torch.Tensor, like: Params) -> Params:
+    """The inverse of :func:`flat_params`: ``[E, N]`` back to parameters shaped as ``like``."""
     out, start = {}, 0
     for name, p in like.items():
         size = p[0].numel()
@@ -364,7 +374,7 @@ class LBFGS:
 
     def init(self, model, params: Params) -> FlowState:
         state = start(model, params, 1.0)
-        g = _flat(state.grad)
+        g = flat_params(state.grad)
         E, N = g.shape
         m = min(self.history, N)  # more pairs than weights carry nothing new
         zeros = torch.zeros(m, E, N, dtype=g.dtype, device=g.device)
@@ -384,7 +394,7 @@ class LBFGS:
 
     def _new_direction(self, state: FlowState, members: torch.Tensor) -> None:
         """Direction and first trial step of ``members`` from their gradient and history."""
-        g = _flat(state.grad)
+        g = flat_params(state.grad)
         extra = state.extra
         Hg, has_history = _inverse_hessian_times(
             g, extra["S"], extra["Y"], extra["rho"], extra["head"]
@@ -392,7 +402,7 @@ class LBFGS:
         d = -Hg
         gg = _dot(g, g)
         # Polyak's step L / ‖g‖², capped: at a jammed point L stays finite while g → 0
-        w_norm = _flat(state.params).norm(dim=-1)
+        w_norm = flat_params(state.params).norm(dim=-1)
         cap = 0.1 * (1 + w_norm) / gg.sqrt().clamp(min=1e-300)
         polyak = torch.minimum(state.loss / gg.clamp(min=1e-300), cap)
         t = torch.where(has_history, torch.ones_like(polyak), polyak)
@@ -424,8 +434,8 @@ class LBFGS:
         1 % decrease of the loss, halved until the loss decreases. Returns the
         members that moved; their history and stall count are reset.
         """
-        w = _flat(state.params)
-        g = _flat(state.grad)
+        w = flat_params(state.params)
+        g = flat_params(state.grad)
         E, N = w.shape
         k = min(N, 30)
         scale = 1e-5 * (1 + w.norm(dim=-1, keepdim=True) / math.sqrt(N))
@@ -436,13 +446,13 @@ class LBFGS:
         for j in range(k):
             basis.append(q)
             if hasattr(model, "hessian_vector"):  # exact, by double backward
-                r = _flat(model.hessian_vector(state.params, _unflat(q, state.params)))
+                r = flat_params(model.hessian_vector(state.params, unflat_params(q, state.params)))
                 state.evaluations += 2
             else:  # central differences of the gradient
-                plus = model.evaluate(_unflat(w + scale * q, state.params)).grad
-                minus = model.evaluate(_unflat(w - scale * q, state.params)).grad
+                plus = model.evaluate(unflat_params(w + scale * q, state.params)).grad
+                minus = model.evaluate(unflat_params(w - scale * q, state.params)).grad
                 state.evaluations += 2
-                r = (_flat(plus) - _flat(minus)) / (2 * scale)
+                r = (flat_params(plus) - flat_params(minus)) / (2 * scale)
             diagonal.append(_dot(q, r))
             for _ in range(2):  # full reorthogonalisation, twice
                 for b in basis:
@@ -471,7 +481,7 @@ class LBFGS:
             trying = saddle & ~moved
             if not bool(trying.any()):
                 break
-            trial = _unflat(w + torch.where(trying, t, 0)[:, None] * v, state.params)
+            trial = unflat_params(w + torch.where(trying, t, 0)[:, None] * v, state.params)
             ev = model.evaluate(trial)
             state.evaluations += 1
             # a sufficient decrease (a quarter of the quadratic model's), not a few ulps
@@ -492,8 +502,8 @@ class LBFGS:
         extra = state.extra
         active = active & ~extra["converged"]
         t = torch.where(active, extra["t"], torch.zeros_like(extra["t"]))
-        w = _flat(state.params)
-        trial = _unflat(w + t[:, None] * extra["d"], state.params)
+        w = flat_params(state.params)
+        trial = unflat_params(w + t[:, None] * extra["d"], state.params)
         ev = model.evaluate(trial)
         state.evaluations += 1
         finite = _finite(ev.loss, ev.grad)
@@ -503,8 +513,8 @@ class LBFGS:
 
         # accepted: store (s, y), move, count stalls, new direction
         if bool(accept.any()):
-            g_old = _flat(state.grad)
-            g_new = _flat(ev.grad)
+            g_old = flat_params(state.grad)
+            g_new = flat_params(ev.grad)
             s = t[:, None] * extra["d"]
             y = g_new - g_old
             sy = _dot(s, y)
@@ -530,7 +540,7 @@ class LBFGS:
             if bool(stalled.any()):
                 # first order: a stall with a gradient that has not vanished (relative to
                 # the first one) is slow progress, not a minimum: forget the history
-                g_norm = _flat(state.grad).norm(dim=-1)
+                g_norm = flat_params(state.grad).norm(dim=-1)
                 moving = stalled & (g_norm > self.grad_tol * extra["g0"])
                 if bool(moving.any()):
                     extra["rho"][:, moving] = 0
