@@ -16,7 +16,7 @@ import re
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["check_integer", "parse_numbers", "parse_seeds"]
+__all__ = ["check_integer", "parse_memory", "parse_numbers", "parse_seeds"]
 
 
 def check_integer(value, name: str, minimum: int) -> int:
@@ -66,3 +66,29 @@ def parse_numbers(text: str, flag: str, kind: type = float) -> tuple:
         raise InvalidOptionError(
             f"{flag} {text!r} is not a list of {kind.__name__}s", fix="write e.g. 1,2,4"
         ) from None
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+
+
+def parse_memory(value, name: str = "memory") -> int:
+    """A memory size in bytes, from an integer or text such as ``"512MB"`` or ``"2GiB"``.
+
+    >>> parse_memory("2GiB"), parse_memory("1.5 GB"), parse_memory(4096)
+    (2147483648, 1500000000, 4096)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        size = int(value)
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
+        unit = match[2].lower() if match else None
+        if unit not in _UNITS:
+            raise InvalidOptionError(
+                f"{name}={value!r} is not a memory size",
+                fix="write e.g. 512MB, 2GiB or a byte count",
+            )
+        size = int(float(match[1]) * _UNITS[unit])
+    if size < 1:
+        raise InvalidOptionError(f"{name}={value!r} must be positive", fix="write e.g. 2GiB")
+    return size

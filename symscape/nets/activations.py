@@ -25,7 +25,13 @@ import torch.nn.functional as F
 
 from symscape.errors import UnknownNameError
 
-__all__ = ["ACTIVATIONS", "activation", "activation_parts", "second_moment"]
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "activation_derivative",
+    "activation_parts",
+    "second_moment",
+]
 
 _RAW: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
@@ -35,6 +41,20 @@ _RAW: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda z: z,
 }
 ACTIVATIONS = tuple(_RAW)
+
+
+def _swish_derivative(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return s * (1 + z * (1 - s))
+
+
+_DERIVATIVES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": lambda z: (z > 0).to(z.dtype),
+    "tanh": lambda z: 1 - torch.tanh(z).square(),
+    "softplus": torch.sigmoid,
+    "swish": _swish_derivative,
+    "linear": torch.ones_like,
+}
 
 
 @functools.cache
@@ -70,3 +90,18 @@ def activation(name: str, normalize: bool = True) -> Callable[[torch.Tensor], to
     """The activation ``name``, divided by √E[φ(z)²] when ``normalize``."""
     raw, factor = activation_parts(name, normalize)
     return raw if factor == 1.0 else (lambda z: raw(z) * factor)
+
+
+def activation_derivative(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """φ' of the raw activation ``name`` (relu's derivative at 0 is 0, as autograd's).
+
+    >>> import torch
+    >>> z = torch.linspace(-2, 2, 5, dtype=torch.float64)
+    >>> activation_derivative("relu")(z).tolist()
+    [0.0, 0.0, 0.0, 1.0, 1.0]
+    """
+    if name not in _DERIVATIVES:
+        raise UnknownNameError(
+            f"unknown activation {name!r}", fix=f"use one of {', '.join(ACTIVATIONS)}"
+        )
+    return _DERIVATIVES[name]

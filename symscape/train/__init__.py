@@ -9,7 +9,7 @@ from symscape.train.config import TrainConfig, train
 from symscape.train.dynamics import DYNAMICS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import STATUSES, StopRules, Trajectory, fit
 from symscape.train.losses import LOSSES, errors, gaps, loss_per_point, n_delta
-from symscape.train.models import CenteredNetwork, FrozenKernel, LossSpec, empirical_ntk
+from symscape.train.models import CenteredNetwork, FrozenKernel, LossSpec
 
 __all__ = [
     "DYNAMICS",
@@ -24,7 +24,6 @@ __all__ = [
     "StopRules",
     "TrainConfig",
     "Trajectory",
-    "empirical_ntk",
     "errors",
     "fit",
     "gaps",

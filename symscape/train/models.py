@@ -27,12 +27,13 @@ import torch
 
 from symscape.data import Dataset
 from symscape.errors import InvalidOptionError
+from symscape.measure.ntk import ntk
 from symscape.nets import Architecture, Params
 from symscape.train.losses import loss_per_point
 
 CACHE_BYTES = 2**20  # about one core's L2 cache
 
-__all__ = ["CenteredNetwork", "Evaluation", "FrozenKernel", "LossSpec", "empirical_ntk"]
+__all__ = ["CenteredNetwork", "Evaluation", "FrozenKernel", "LossSpec"]
 
 
 @dataclasses.dataclass
@@ -156,29 +157,6 @@ class CenteredNetwork:
         return self.sq_norm(diff).sqrt() / self.norm0
 
 
-def empirical_ntk(
-    arch: Architecture, params: Params, x: torch.Tensor, x2: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Θ(x, x') = ∇_w f(x) · ∇_w f(x') of every member: ``[E, P, k, P', k]``.
-
-    A plain reference implementation (per-sample Jacobians with ``torch.func``),
-    for small networks.
-    """
-    from torch.func import jacrev
-
-    out = []
-    E = next(iter(params.values())).shape[0]
-    for e in range(E):
-        member = {n: p[e : e + 1].detach() for n, p in params.items()}
-        jac = jacrev(lambda m, inputs: arch.apply(m, inputs)[0])
-        j1 = jac(member, x)
-        j2 = j1 if x2 is None else jac(member, x2)
-        flat1 = torch.cat([j.reshape(j.shape[0], j.shape[1], -1) for j in j1.values()], -1)
-        flat2 = torch.cat([j.reshape(j.shape[0], j.shape[1], -1) for j in j2.values()], -1)
-        out.append(torch.einsum("pkn,qln->pkql", flat1, flat2))
-    return torch.stack(out)
-
-
 class FrozenKernel:
     """The lazy limit: ``F_train = Θ₀ a``, ``F_test = Θ₀(test, train) a``, flow in ``a``."""
 
@@ -195,12 +173,8 @@ class FrozenKernel:
         self.y_train, self.y_test = data.y_train, data.y_test
         x_train, x_test = data.x_train, data.x_test
         P, k = len(x_train), arch.k
-        theta = kernel_train if kernel_train is not None else empirical_ntk(arch, params0, x_train)
-        theta_test = (
-            kernel_test
-            if kernel_test is not None
-            else empirical_ntk(arch, params0, x_test, x_train)
-        )
+        theta = kernel_train if kernel_train is not None else ntk(arch, params0, x_train)
+        theta_test = kernel_test if kernel_test is not None else ntk(arch, params0, x_test, x_train)
         E = theta.shape[0]
         self.theta = theta.reshape(E, P * k, P * k)
         self.theta_test = theta_test.reshape(E, len(x_test) * k, P * k)

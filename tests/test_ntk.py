@@ -1,0 +1,180 @@
+"""The empirical NTK (per-layer formula), its Jacobian baseline and the infinite-width limit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.measure import kernel_change, ntk, ntk_infinite
+from symscape.nets import ConvNet, FullyConnected
+from symscape.nets.activations import ACTIVATIONS, activation_derivative
+
+
+def _perturbed(net, seeds, scale=0.1):
+    """Parameters away from init (biases non-zero), so every term of the formula counts."""
+    params = net.initialize(seeds)
+    g = torch.Generator().manual_seed(123)
+    return {
+        n: p + scale * torch.randn(p.shape, generator=g, dtype=p.dtype) for n, p in params.items()
+    }
+
+
+def _autograd_kernel(net, params, e, x, x2):
+    """Θ of member ``e`` from one backward pass per (point, output): the definition."""
+
+    def jacobian(points):
+        rows = []
+        for point in points:
+            for out in range(net.k):
+                member = {n: p[e : e + 1].clone().requires_grad_(True) for n, p in params.items()}
+                value = net.apply(member, point.unsqueeze(0))[0, 0, out]
+                grads = torch.autograd.grad(value, list(member.values()))
+                rows.append(torch.cat([g.flatten() for g in grads]))
+        return torch.stack(rows)
+
+    j1, j2 = jacobian(x), jacobian(x2)
+    return (j1 @ j2.T).reshape(len(x), net.k, len(x2), net.k)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_per_layer_formula_equals_the_jacobian_contraction(activation, depth):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(9, 4, 3, dtype=torch.float64, generator=g)
+    x2 = torch.randn(5, 4, 3, dtype=torch.float64, generator=g)
+    for bias in (False, True):
+        net = FullyConnected((4, 3), k=3, depth=depth, width=7, bias=bias, activation=activation)
+        params = _perturbed(net, [0, 1, 2])
+        for other in (None, x2):
+            fast = ntk(net, params, x, other)
+            slow = ntk(net, params, x, other, method="jacobian")
+            torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+    # and the Jacobian path against one backward pass per (point, output)
+    reference = _autograd_kernel(net, params, 1, x[:4], x2[:3])
+    torch.testing.assert_close(
+        ntk(net, params, x[:4], x2[:3])[1], reference, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_blocks_and_member_chunks_change_nothing():
+    net = FullyConnected((6,), k=2, depth=2, width=9, bias=True)
+    params = _perturbed(net, [0, 1, 2, 3, 4])
+    x = torch.randn(23, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    whole = ntk(net, params, x)
+    for memory in (40_000, 6_000, "3kB"):  # several blocks, then single members too
+        torch.testing.assert_close(
+            ntk(net, params, x, memory=memory), whole, rtol=1e-13, atol=1e-13
+        )
+        torch.testing.assert_close(
+            ntk(net, params, x, x[:11], memory=memory), whole[:, :, :, :11], rtol=1e-13, atol=1e-13
+        )
+
+
+def test_kernel_is_symmetric_and_positive():
+    net = FullyConnected((5,), depth=2, width=12)
+    x = torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    theta = ntk(net, net.initialize([0, 1]), x, memory=20_000)[:, :, 0, :, 0]
+    torch.testing.assert_close(theta, theta.transpose(1, 2), rtol=0, atol=0)
+    assert float(torch.linalg.eigvalsh(theta).min()) > -1e-10
+
+
+def test_each_member_is_the_network_alone():
+    net = FullyConnected((5,), depth=2, width=10, activation="tanh")
+    x = torch.randn(8, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    together = ntk(net, net.initialize([4, 7]), x)
+    alone = ntk(net, net.initialize([7]), x)
+    torch.testing.assert_close(together[1:], alone, rtol=1e-13, atol=1e-13)
+
+
+def test_convnet_kernel_matches_autograd():
+    net = ConvNet(input_shape=(2, 6, 6), k=2, depth=2, width=3, bias=True)
+    params = _perturbed(net, [0, 1])
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 2, 6, 6, dtype=torch.float64, generator=g)
+    x2 = torch.randn(3, 2, 6, 6, dtype=torch.float64, generator=g)
+    theta = ntk(net, params, x, x2, memory=50_000)
+    assert theta.shape == (2, 4, 2, 3, 2)
+    for e in range(2):
+        reference = _autograd_kernel(net, params, e, x, x2)
+        torch.testing.assert_close(theta[e], reference, rtol=1e-12, atol=1e-12)
+
+
+def test_wide_network_kernel_is_the_infinite_width_kernel():
+    net = FullyConnected((10,), depth=2, width=4096)
+    x = torch.randn(8, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    theta = ntk(net, net.initialize([0, 1, 2, 3]), x)[:, :, 0, :, 0]
+    limit = ntk_infinite(net, x)
+    relative = (theta - limit).flatten(1).norm(dim=-1) / limit.norm()
+    assert float(relative.max()) < 0.08  # fluctuations O(1/√h) per member
+    assert float((theta.mean(0) - limit).norm() / limit.norm()) < 0.04
+
+
+def test_infinite_width_exact_limits():
+    x = torch.randn(7, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    gram = x @ x.T / 6
+    for depth in (0, 1, 4):
+        linear = FullyConnected((6,), depth=depth, activation="linear", bias=True)
+        torch.testing.assert_close(ntk_infinite(linear, x), (depth + 1) * (gram + 1))
+        # the normalised ReLU keeps E[a²]: on the diagonal each layer adds |x|²/d
+        relu = FullyConnected((6,), depth=depth)
+        torch.testing.assert_close(ntk_infinite(relu, x).diagonal(), (depth + 1) * gram.diagonal())
+    # and the arc-cosine kernel of depth 1 by Monte Carlo over the first layer's weights
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(400_000, 6, dtype=torch.float64, generator=g)
+    z = x @ w.T / math.sqrt(6)
+    a, slope = math.sqrt(2) * torch.relu(z), math.sqrt(2) * (z > 0).double()
+    mc = gram * (slope @ slope.T) / len(w) + a @ a.T / len(w)
+    exact = ntk_infinite(FullyConnected((6,), depth=1), x)
+    torch.testing.assert_close(mc, exact, rtol=0.02, atol=0.02)
+
+
+def test_activation_derivatives_match_autograd():
+    z = torch.linspace(-3, 3, 61, dtype=torch.float64).requires_grad_(True)
+    from symscape.nets.activations import activation_parts
+
+    for name in ACTIVATIONS:
+        phi, _ = activation_parts(name)
+        (auto,) = torch.autograd.grad(phi(z).sum(), [z])
+        torch.testing.assert_close(activation_derivative(name)(z.detach()), auto)
+
+
+def test_kernel_change():
+    theta0 = torch.randn(3, 4, 4, dtype=torch.float64)
+    assert kernel_change(theta0, theta0).tolist() == [0.0, 0.0, 0.0]
+    torch.testing.assert_close(kernel_change(-theta0, theta0), torch.full((3,), 2.0).double())
+    with pytest.raises(InvalidOptionError, match="different shapes"):
+        kernel_change(theta0[:, :3], theta0)
+
+
+def test_bad_input_is_named():
+    net = FullyConnected((5,), depth=1, width=4)
+    params = net.initialize([0])
+    x = torch.randn(3, 5, dtype=torch.float64)
+    with pytest.raises(InvalidOptionError, match=r"expects inputs \[P, 5\]"):
+        ntk(net, params, torch.randn(3, 4, dtype=torch.float64))
+    with pytest.raises(InvalidOptionError, match=r"expects inputs \[P, 5\]"):
+        ntk(net, params, x, torch.randn(3, 6, dtype=torch.float64))
+    with pytest.raises(InvalidOptionError, match="parameter 'w0' should be"):
+        ntk(net, {**params, "w0": params["w0"][:, :2]}, x)
+    with pytest.raises(InvalidOptionError, match=r"'w1' should be .* got missing"):
+        ntk(net, {"w0": params["w0"]}, x)
+    with pytest.raises(InvalidOptionError, match="dict of tensors"):
+        ntk(net, [params["w0"]], x)
+    with pytest.raises(InvalidOptionError, match="different dtypes"):
+        ntk(net, params, x.float())
+    with pytest.raises(UnknownNameError, match="unknown NTK method"):
+        ntk(net, params, x, method="fast")
+    with pytest.raises(InvalidOptionError, match="not a memory size"):
+        ntk(net, params, x, memory="lots")
+    with pytest.raises(InvalidOptionError, match="too small for one point"):
+        ntk(net, params, x, memory=16)
+    conv = ConvNet(input_shape=(1, 4, 4), depth=1, width=2)
+    with pytest.raises(InvalidOptionError, match="method='layers' needs a fully connected"):
+        ntk(conv, conv.initialize([0]), torch.randn(2, 1, 4, 4).double(), method="layers")
+    with pytest.raises(InvalidOptionError, match="parametrization='ntk'"):
+        ntk_infinite(FullyConnected((5,), depth=1, activation="tanh"), x)
+    with pytest.raises(InvalidOptionError, match="fully connected"):
+        ntk_infinite(conv, x)
