@@ -58,7 +58,15 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
-SECTIONS = ("data", "engine", "jamming", "double_descent", "stability", "equivariance")
+SECTIONS = (
+    "data",
+    "engine",
+    "jamming",
+    "double_descent",
+    "feature_lazy",
+    "stability",
+    "equivariance",
+)
 
 
 def reproduce(
@@ -70,7 +78,7 @@ def reproduce(
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
     ``only`` restricts the run to some of the sections: ``data``, ``engine``,
-    ``jamming``, ``double_descent``, ``stability``, ``equivariance``.
+    ``jamming``, ``double_descent``, ``feature_lazy``, ``stability``, ``equivariance``.
     """
     if scale not in SCALES:
         raise InvalidOptionError(
@@ -110,6 +118,10 @@ def reproduce(
         from symscape.experiments.double_descent import double_descent_section
 
         summary["double_descent"] = double_descent_section(scale, figures, out, root=root)
+    if "feature_lazy" in only:
+        from symscape.experiments.feature_lazy import feature_lazy_section
+
+        summary["feature_lazy"] = feature_lazy_section(scale, figures, out, root=root)
     if "stability" in only:
         from symscape.experiments.stability import stability_section
 
@@ -241,6 +253,10 @@ def _markdown(summary: dict[str, Any]) -> str:
         from symscape.experiments.double_descent import markdown_section as descent_markdown
 
         lines += ["", descent_markdown(summary["double_descent"]).rstrip("\n")]
+    if "feature_lazy" in summary:
+        from symscape.experiments.feature_lazy import markdown_section as lazy_markdown
+
+        lines += ["", lazy_markdown(summary["feature_lazy"]).rstrip("\n")]
     if "stability" in summary:
         from symscape.experiments.stability import markdown_section
 

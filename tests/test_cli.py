@@ -268,3 +268,11 @@ def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):
     assert "fashion-mnist (" in err and "cifar10 (" in err
     assert ": mnist (" not in err and "; mnist (" not in err
     assert not out_dir.exists()
+
+
+def test_reproduce_sections_are_the_command_line_choices():
+    from symscape.cli.reproduce import reproduce
+    from symscape.reproduce import SECTIONS
+
+    (only,) = [p for p in reproduce.params if p.name == "only"]
+    assert tuple(only.type.choices) == SECTIONS

@@ -178,3 +178,69 @@ def test_bad_input_is_named():
         ntk_infinite(FullyConnected((5,), depth=1, activation="tanh"), x)
     with pytest.raises(InvalidOptionError, match="fully connected"):
         ntk_infinite(conv, x)
+
+
+def test_kernel_regression_agrees_with_scikit_learn():
+    from sklearn.kernel_ridge import KernelRidge
+
+    from symscape.data import load
+    from symscape.measure import kernel_regression
+
+    ds = load("stripe", P=40, n_test=30, d=5, dtype="float64", seed=1)
+    net = FullyConnected((5,), depth=2, width=16)
+    params = net.initialize([0, 1])
+    train, test = ntk(net, params, ds.x_train), ntk(net, params, ds.x_test, ds.x_train)
+    for ridge in (0.0, 0.1):
+        ours = kernel_regression(train, test, ds.y_train, ridge=ridge)
+        for e in range(2):
+            K = train[e, :, 0, :, 0].numpy()
+            lam = ridge * K.diagonal().mean()
+            model = KernelRidge(alpha=lam if ridge else 1e-14, kernel="precomputed")
+            model.fit(K, ds.y_train.numpy())
+            expected = model.predict(test[e, :, 0, :, 0].numpy())
+            assert abs(ours[e, :, 0].numpy() - expected).max() < 1e-6
+    # without a ridge it interpolates the training labels
+    fitted = kernel_regression(train, train, ds.y_train)
+    torch.testing.assert_close(fitted[:, :, 0], ds.y_train.expand(2, -1), rtol=1e-8, atol=1e-8)
+    # multiclass labels: one output per class
+    multi = FullyConnected((5,), k=3, depth=1, width=64)  # N > P k: interpolates
+    p3 = multi.initialize([0])
+    labels = torch.arange(40) % 3
+    out = kernel_regression(ntk(multi, p3, ds.x_train), ntk(multi, p3, ds.x_train), labels)
+    assert (out[0].argmax(-1) == labels).all()
+    with pytest.raises(InvalidOptionError, match="do not fit 40 training points"):
+        kernel_regression(train, test, ds.y_train[:5])
+    with pytest.raises(InvalidOptionError, match="does not fit the training kernel"):
+        kernel_regression(train, test[:1], ds.y_train)
+    with pytest.raises(InvalidOptionError, match="ridge=-1"):
+        kernel_regression(train, test, ds.y_train, ridge=-1)
+
+
+def test_training_records_how_far_the_kernel_moves():
+    from symscape.train import TrainConfig, train
+
+    base = dict(
+        dataset="stripe",
+        data={"P": 32, "n_test": 20, "d": 4},
+        depth=2,
+        width=32,
+        activation="swish",
+        loss="soft_hinge",
+        seeds=(0, 1),
+        kernel_points=16,
+        max_steps=3000,
+    )
+    changes = {}
+    for alpha in (0.03, 100.0):
+        record = train(TrainConfig(**base, alpha=alpha))
+        change = record["trajectory"]["kernel_change"]  # [R, E]
+        assert change.shape == (len(record["trajectory"]["step"]), 2)
+        assert (change[0] == 0).all()
+        changes[alpha] = record["final"]["kernel_change"]
+    # feature regime: the kernel moves by more than its own size; lazy: barely
+    assert min(changes[0.03]) > 1.0
+    assert max(changes[100.0]) < 0.05
+    lazy = train(TrainConfig(**{**base, "max_steps": 10}, dynamics="kernel_flow"))
+    assert lazy["final"]["kernel_change"] == [0.0, 0.0]
+    with pytest.raises(InvalidOptionError, match="kernel_points=33 must be between 0 and P=32"):
+        TrainConfig(**{**base, "kernel_points": 33})

@@ -31,6 +31,7 @@ def _register() -> None:
     from symscape.cli import (
         data,
         double_descent,
+        feature_lazy,
         jamming,
         reproduce,
         results,
@@ -46,6 +47,7 @@ def _register() -> None:
     cli.add_command(stability.stability)
     cli.add_command(jamming.jamming)
     cli.add_command(double_descent.double_descent)
+    cli.add_command(feature_lazy.feature_lazy)
     cli.add_command(reproduce.reproduce)
 
 

@@ -30,7 +30,17 @@ __all__ = ["reproduce"]
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(["data", "engine", "jamming", "double_descent", "stability", "equivariance"]),
+    type=click.Choice(
+        [
+            "data",
+            "engine",
+            "jamming",
+            "double_descent",
+            "feature_lazy",
+            "stability",
+            "equivariance",
+        ]
+    ),
     help="run only this section (repeatable) [default: all]",
 )
 def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
@@ -54,6 +64,15 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
         dd = summary["double_descent"]
         fits = ", ".join(f"{k} slope {v['slope']:.2f}" for k, v in dd["fits"].items())
         click.echo(f"double descent: N* = {dd['N_star']}; {fits}")
+    if "feature_lazy" in summary:
+        for part in summary["feature_lazy"]["protocols"]:
+            fit = part["alpha_star_fit"]
+            slope = "—" if fit is None else f"{fit['slope']:.2f}"
+            click.echo(
+                f"feature vs lazy on {part['dataset']} ({part['arch']}): α* ~ h^{slope} "
+                f"(reported {part['reported']['alpha_star_exponent']}); "
+                f"{part['regime']['better']} generalises better"
+            )
     if "stability" in summary:
         rows = summary["stability"]["rows"]
         click.echo(

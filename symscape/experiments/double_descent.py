@@ -35,6 +35,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure
+from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
 __all__ = [
@@ -230,15 +231,13 @@ def run(
 ) -> dict[str, Any]:
     """Train every width (resuming from the store) and analyse the stored outputs."""
     from symscape.data import load
-    from symscape.sweep import Store, run_sweep
+    from symscape.sweep import Store
 
     started = time.perf_counter()
     store_path = Path(store_path)
     spec = config.spec()
     runs = spec.runs()
-    report = run_sweep(spec, store_path, executor=executor)
-    if report.counts["failed"]:
-        raise RuntimeError(f"{report.counts['failed']} run(s) failed: {report.failures[0][1]}")
+    complete(spec, store_path, executor)
     rows: dict[float, list] = {}
     outputs: dict[float, np.ndarray] = {}
     with Store(store_path, create=False) as store:

@@ -39,6 +39,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure
+from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
 __all__ = [
@@ -122,13 +123,11 @@ def _spec_of(config, name: str):
 
 def _measure(config, store_path: Path, executor: str, name: str) -> dict[str, Any]:
     """Train (or read back) one width; the fitted fraction and ⟨N_Δ⟩/N over seeds."""
-    from symscape.sweep import Store, run_sweep
+    from symscape.sweep import Store
 
     spec = _spec_of(config, name)
     runs = spec.runs()
-    report = run_sweep(spec, store_path, executor=executor)
-    if report.counts["failed"]:
-        raise RuntimeError(f"training failed at width {config.width}: {report.failures[0][1]}")
+    complete(spec, store_path, executor, f"at width {config.width}")
     with Store(store_path, create=False) as store:
         rows = store.get([run.key for run in runs])
     outcomes = [row["scalars"]["outcome"] for row in rows]

@@ -10,7 +10,7 @@ clouds (e3nn irreps), rotations, flips and shifts of images.
 """
 
 from symscape.measure.equivariance import EquivarianceError, equivariance_errors, invariance_errors
-from symscape.measure.ntk import kernel_change, ntk, ntk_infinite
+from symscape.measure.ntk import kernel_change, kernel_regression, ntk, ntk_infinite
 from symscape.measure.sensitivity import Sensitivity, geometric_mean, sensitivities
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "geometric_mean",
     "invariance_errors",
     "kernel_change",
+    "kernel_regression",
     "ntk",
     "ntk_infinite",
     "sensitivities",

@@ -65,7 +65,7 @@ from symscape.nets import Architecture, FullyConnected, Params
 from symscape.nets.activations import activation_derivative, activation_parts
 from symscape.validation import parse_memory
 
-__all__ = ["METHODS", "kernel_change", "ntk", "ntk_infinite"]
+__all__ = ["METHODS", "kernel_change", "kernel_regression", "ntk", "ntk_infinite"]
 
 METHODS = ("auto", "layers", "jacobian")
 DEFAULT_MEMORY = "1GiB"
@@ -356,3 +356,64 @@ def ntk_infinite(arch: FullyConnected, x: torch.Tensor, x2: torch.Tensor | None 
         else:
             theta = theta + s12 + bias
     return theta
+
+
+def kernel_regression(
+    theta_train: torch.Tensor,
+    theta_test: torch.Tensor,
+    y_train: torch.Tensor,
+    ridge: float = 0.0,
+) -> torch.Tensor:
+    """Kernel (ridge) regression with each member's kernel: outputs ``[E, P', k]``.
+
+    ``f(x') = Θ(x', X) (Θ(X, X) + λ I)⁻¹ Y`` with ``λ = ridge · tr Θ / (P k)``
+    (``ridge`` is relative to the mean eigenvalue), ``Y`` the labels ±1
+    (``k = 1``) or one-hot class indicators. ``theta_train`` is
+    ``[E, P, k, P, k]`` and ``theta_test`` ``[E, P', k, P, k]``, as returned by
+    :func:`ntk`. With ``ridge=0`` it interpolates the training labels.
+
+    >>> import torch
+    >>> theta = torch.eye(3, dtype=torch.float64).reshape(1, 3, 1, 3, 1)
+    >>> kernel_regression(theta, theta, torch.tensor([1.0, -1.0, 1.0]))[0, :, 0].tolist()
+    [1.0, -1.0, 1.0]
+    """
+    if theta_train.ndim != 5 or theta_test.ndim != 5:
+        raise InvalidOptionError(
+            f"kernels must be [E, P, k, P, k], got {tuple(theta_train.shape)} "
+            f"and {tuple(theta_test.shape)}",
+            fix="pass the outputs of symscape.measure.ntk",
+        )
+    E, P, k = theta_train.shape[:3]
+    if theta_test.shape[0] != E or tuple(theta_test.shape[2:]) != (k, P, k):
+        raise InvalidOptionError(
+            f"test kernel {tuple(theta_test.shape)} does not fit the training kernel "
+            f"{tuple(theta_train.shape)}",
+            fix="compute it as ntk(arch, params, x_test, x_train)",
+        )
+    if y_train.ndim != 1 or len(y_train) != P:
+        raise InvalidOptionError(
+            f"labels {tuple(y_train.shape)} do not fit {P} training points", fix="pass labels [P]"
+        )
+    if not ridge >= 0:
+        raise InvalidOptionError(f"ridge={ridge} must be >= 0", fix="use e.g. ridge=0 or 1e-6")
+    if y_train.is_floating_point():
+        targets = y_train.reshape(P, 1).to(theta_train.dtype)
+    else:
+        targets = torch.nn.functional.one_hot(y_train, k).to(theta_train.dtype)
+    if targets.shape[1] != k:
+        raise InvalidOptionError(
+            f"labels need {targets.shape[1]} output(s), the kernel has k={k}",
+            fix="use ±1 labels with k=1, class indices with k classes",
+        )
+    gram = theta_train.reshape(E, P * k, P * k)
+    if ridge:
+        scale = gram.diagonal(dim1=1, dim2=2).mean(-1) * ridge
+        gram = gram + scale[:, None, None] * torch.eye(P * k, dtype=gram.dtype, device=gram.device)
+    rhs = targets.reshape(1, P * k, 1).expand(E, -1, -1)
+    coef, info = torch.linalg.solve_ex(gram, rhs)
+    if bool((info != 0).any()):
+        raise InvalidOptionError(
+            "the training kernel is singular (more points than the network can interpolate?)",
+            fix="use ridge > 0",
+        )
+    return (theta_test.reshape(E, -1, P * k) @ coef).reshape(E, -1, k)

@@ -86,6 +86,7 @@ class TrainConfig(JsonConfig):
     plateau_tol: float = 1e-6
     gap_tol: float | None = None
     record_points: int = 40
+    kernel_points: int = 0
     # ensemble and numerics
     seeds: tuple[int, ...] = (0,)
     dtype: str = "float64"
@@ -123,6 +124,12 @@ class TrainConfig(JsonConfig):
             raise InvalidOptionError(f"beta={self.beta} must be > 0", fix="use e.g. beta=20")
         if self.threads < 1:
             raise InvalidOptionError(f"threads={self.threads} must be >= 1", fix="use threads >= 1")
+        P = self.data.get("P")  # None: the whole training split, checked when it is loaded
+        if self.kernel_points < 0 or (P is not None and self.kernel_points > P):
+            raise InvalidOptionError(
+                f"kernel_points={self.kernel_points} must be between 0 and P={P}",
+                fix="measure the NTK on at most the training set (0: not at all)",
+            )
         if self.record_points < 2:
             raise InvalidOptionError(f"record_points={self.record_points} < 2", fix="use >= 2")
         parse_dtype(self.dtype)
@@ -205,9 +212,9 @@ def _train(config: TrainConfig, callback) -> dict[str, Any]:
     params0 = arch.initialize(config.seeds, dtype=config.dtype, device=config.device)
     loss = LossSpec(config.loss, config.kappa, config.beta)
     if config.dynamics == "kernel_flow":
-        model = FrozenKernel(arch, params0, ds, loss)
+        model = FrozenKernel(arch, params0, ds, loss, kernel_points=config.kernel_points)
     else:
-        model = CenteredNetwork(arch, params0, ds, config.alpha, loss)
+        model = CenteredNetwork(arch, params0, ds, config.alpha, loss, config.kernel_points)
     trajectory = fit(
         model, config.make_dynamics(), config.stop_rules(), config.record_points, callback
     )

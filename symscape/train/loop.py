@@ -23,7 +23,8 @@ moving) while the others go on. Why each member stopped is kept:
 The :class:`Trajectory` holds, at about ``record_points`` log-spaced steps
 and at the end: step, per-member time t, dt, loss, N_Δ, train and test
 error, test loss, margin quantiles, relative weight change ‖w − w₀‖/‖w₀‖,
-wall time, and the test error of the ensemble-mean predictor
+wall time, the relative kernel change ‖Θ − Θ₀‖_F/‖Θ₀‖_F when the model
+measures it (``kernel_points > 0``), and the test error of the ensemble-mean predictor
 f̄ = mean_i F_i (over the members that did not diverge).
 
 ``loss`` is the training objective: ``(1/α²)⟨ℓ⟩`` for the α-centred model,
@@ -121,7 +122,11 @@ def observe(model, state: FlowState, gap_tol: float = 0.0) -> dict[str, np.ndarr
         ensemble_error = float(errors(mean_out, y_test)[0])
     else:
         ensemble_error = float("nan")
+    extra = {}
+    if getattr(model, "kernel_points", 0):
+        extra["kernel_change"] = model.kernel_change(state.params)
     return {
+        **extra,
         "t": state.t,
         "dt": state.dt,
         "loss": state.loss,

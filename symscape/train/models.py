@@ -8,7 +8,11 @@ either:
 * ``evaluate(params) -> Evaluation``: loss per member ``[E]``, its gradient
   (the direction the flow follows) and the training outputs ``[E, P, k]``;
 * ``test_outputs(params)``: outputs on the test set;
-* ``sq_norm(grad)``: the squared norm of a gradient in weight space ``[E]``.
+* ``sq_norm(grad)``: the squared norm of a gradient in weight space ``[E]``;
+* ``weight_change(params)`` and, when ``kernel_points > 0``,
+  ``kernel_change(params)``: ``‖Θ − Θ₀‖_F / ‖Θ₀‖_F`` of the NTK of ``f`` on
+  the first ``kernel_points`` training points (:mod:`symscape.measure.ntk`;
+  the same for ``F``, whose kernel is α² times it), per member ``[E]``.
 
 :class:`CenteredNetwork` is ``F(w, x) = α (f(w, x) − f(w₀, x))`` trained on
 ``(1/(α² P)) Σ_μ ℓ_μ`` (SCIENCE.md §3). :class:`FrozenKernel` is its α → ∞
@@ -27,7 +31,7 @@ import torch
 
 from symscape.data import Dataset
 from symscape.errors import InvalidOptionError
-from symscape.measure.ntk import ntk
+from symscape.measure.ntk import kernel_change, ntk
 from symscape.nets import Architecture, Params
 from symscape.train.losses import loss_per_point
 
@@ -60,6 +64,7 @@ class CenteredNetwork:
         data: Dataset,
         alpha: float = 1.0,
         loss: LossSpec = LossSpec(),
+        kernel_points: int = 0,
     ):
         if not alpha > 0:
             raise InvalidOptionError(f"alpha={alpha} must be > 0", fix="use e.g. alpha=1")
@@ -72,6 +77,8 @@ class CenteredNetwork:
             self.f0_train = arch.apply(self.params0, x_train)
             self.f0_test = arch.apply(self.params0, x_test)
         self.norm0 = self.sq_norm(self.params0).sqrt()
+        self.kernel_points = _check_kernel_points(kernel_points, len(x_train))
+        self.kernel0 = ntk(arch, self.params0, x_train[:kernel_points]) if kernel_points else None
 
     def initial(self) -> Params:
         return {name: p.clone() for name, p in self.params0.items()}
@@ -156,6 +163,22 @@ class CenteredNetwork:
         diff = {n: params[n] - self.params0[n] for n in params}
         return self.sq_norm(diff).sqrt() / self.norm0
 
+    def kernel_change(self, params: Params) -> torch.Tensor:
+        """‖Θ − Θ₀‖_F / ‖Θ₀‖_F per member, on the first ``kernel_points`` training points."""
+        if self.kernel0 is None:
+            raise InvalidOptionError("the kernel is not measured", fix="set kernel_points > 0")
+        theta = ntk(self.arch, params, self.x_train[: self.kernel_points])
+        return kernel_change(theta, self.kernel0)
+
+
+def _check_kernel_points(value: int, P: int) -> int:
+    if not 0 <= value <= P:
+        raise InvalidOptionError(
+            f"kernel_points={value} must be between 0 and P={P}",
+            fix="measure the NTK on at most the training set (0: not at all)",
+        )
+    return value
+
 
 class FrozenKernel:
     """The lazy limit: ``F_train = Θ₀ a``, ``F_test = Θ₀(test, train) a``, flow in ``a``."""
@@ -168,6 +191,7 @@ class FrozenKernel:
         loss: LossSpec = LossSpec(),
         kernel_train: torch.Tensor | None = None,
         kernel_test: torch.Tensor | None = None,
+        kernel_points: int = 0,
     ):
         self.arch, self.loss = arch, loss
         self.y_train, self.y_test = data.y_train, data.y_test
@@ -180,6 +204,7 @@ class FrozenKernel:
         self.theta_test = theta_test.reshape(E, len(x_test) * k, P * k)
         self.shape = (E, P, k)
         self.dtype, self.device = theta.dtype, theta.device
+        self.kernel_points = _check_kernel_points(kernel_points, P)
 
     def initial(self) -> Params:
         return {"a": torch.zeros(self.shape, dtype=self.dtype, device=self.device)}
@@ -213,3 +238,7 @@ class FrozenKernel:
     def weight_change(self, params: Params) -> torch.Tensor:
         """Not defined for the kernel limit (weights do not move as α → ∞): NaN."""
         return torch.full((self.shape[0],), float("nan"), dtype=self.dtype, device=self.device)
+
+    def kernel_change(self, params: Params) -> torch.Tensor:
+        """Zero: the kernel is frozen at Θ₀ by construction."""
+        return torch.zeros(self.shape[0], dtype=self.dtype, device=self.device)

@@ -1,0 +1,24 @@
+"""Running an experiment's sweep to completion through the store (shared by the experiments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["complete"]
+
+
+def complete(spec, store_path: str | Path, executor: str = "inprocess", what: str = ""):
+    """Run every unfinished run of ``spec`` into ``store_path``; raise if any failed.
+
+    A rerun resumes: runs already in the store are not trained again.
+    ``what`` names the runs in the error (e.g. ``"at width 8"``).
+    """
+    from symscape.sweep import run_sweep
+
+    report = run_sweep(spec, Path(store_path), executor=executor)
+    if report.counts["failed"]:
+        where = f" {what}" if what else ""
+        raise RuntimeError(
+            f"{report.counts['failed']} run(s){where} failed: {report.failures[0][1]}"
+        )
+    return report

@@ -1,0 +1,670 @@
+r"""Feature vs lazy training: the α sweep, the crossover α*(h) and the phase diagram.
+
+SCIENCE.md §3. The model is ``F(w, x) = α (f(w, x) − f(w₀, x))`` with ``f``
+in the NTK parametrisation, trained by gradient flow (the adaptive-step
+integrator of the papers) on ``(1/(α² P)) Σ_μ ℓ(y_μ F(x_μ))`` until every
+margin is met or the step budget is spent. Over a grid of α (log-spaced,
+several decades) × width h × seeds (the seeds of one (h, α) packed into one
+ensemble), through the sweep store:
+
+* test error of each network and of the ensemble-averaged predictor;
+* the kernel change ``‖Θ_T − Θ₀‖_F / ‖Θ₀‖_F`` of the empirical NTK on the
+  first ``kernel_points`` training points (:mod:`symscape.measure.ntk`),
+  and the weight change ``‖w_T − w₀‖ / ‖w₀‖``;
+* the variance of the trained output over seeds (averaged over test points);
+* the lazy references, per width and seed: the frozen-kernel flow
+  (``dynamics="kernel_flow"``, the α → ∞ limit of the same flow) and kernel
+  regression with the NTK at initialisation (no ridge).
+
+**Crossover criterion.** The kernel change falls from ≫ 1 at small α
+(the kernel is rebuilt: feature learning) to ≪ 1 at large α (lazy). For
+each width, α*(h) is where the geometric mean over seeds of the kernel
+change crosses ``kernel_threshold`` (default 1: the kernel has moved by as
+much as its own norm), interpolated linearly in log–log between the two
+grid values around the first crossing. The exponent of α* ~ h^b is the
+least-squares slope in log–log over the widths with a crossing; its 95 %
+interval resamples the seeds (the same draw at every (h, α)) and recomputes
+every crossing.
+
+**Convention.** symscape's α is the article's (the scale of ``F`` above,
+loss prefactor 1/α²), for which α* ~ h^−1/2 is reported. Another published
+code puts the output scale at α/h and the loss prefactor at 1/α, so that
+``α_code = √h · α``: the summary lists α* in both, and α_code* should be
+about constant in h.
+
+>>> FeatureLazyConfig(widths=(8.0, 16.0), alphas=(0.1, 10.0), seeds=(0, 1)).train_config(
+...     8.0, 0.1).kernel_points
+64
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symscape._version import __version__
+from symscape.config import JsonConfig
+from symscape.errors import InvalidOptionError
+from symscape.experiments._output import cell, save_figure
+from symscape.experiments._sweeps import complete
+from symscape.validation import check_integer
+
+__all__ = [
+    "REPORTED",
+    "FeatureLazyConfig",
+    "analyse",
+    "crossing",
+    "feature_lazy_configs",
+    "feature_lazy_section",
+    "markdown_section",
+    "run",
+    "save_results",
+]
+
+REPORTED = {"alpha_star_exponent": -0.5}
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureLazyConfig(JsonConfig):
+    """An α × width sweep (defaults: the quick protocol on the stripe model)."""
+
+    dataset: str = "stripe"
+    data: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: {"P": 256, "n_test": 2000, "d": 10}
+    )
+    arch: str = "fc"
+    depth: int = 2
+    activation: str = "swish"
+    loss: str = "soft_hinge"
+    widths: tuple[float, ...] = (8.0, 16.0, 32.0, 64.0)
+    alphas: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    max_steps: int = 5000
+    kernel_points: int = 64
+    kernel_threshold: float = 1.0
+    lazy_reference: bool = True
+    n_bootstrap: int = 1000
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        object.__setattr__(self, "data", dict(self.data))
+        object.__setattr__(self, "widths", tuple(sorted(float(w) for w in self.widths)))
+        object.__setattr__(self, "alphas", tuple(sorted(float(a) for a in self.alphas)))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if len(self.alphas) < 2 or len(set(self.alphas)) != len(self.alphas):
+            raise InvalidOptionError(
+                f"alphas={list(self.alphas)}: need at least two distinct values",
+                fix="give a log-spaced range, e.g. 0.01,0.1,1,10,100",
+            )
+        if len(set(self.widths)) != len(self.widths):
+            raise InvalidOptionError(f"widths={list(self.widths)} repeat", fix="give each once")
+        if len(self.seeds) < 2:
+            raise InvalidOptionError(
+                "variances and ensemble averages need several seeds", fix="give >= 2 seeds"
+            )
+        if not self.kernel_threshold > 0:
+            raise InvalidOptionError(
+                f"kernel_threshold={self.kernel_threshold} must be > 0", fix="use e.g. 1"
+            )
+        check_integer(self.kernel_points, "kernel_points", 1)
+        check_integer(self.n_bootstrap, "n_bootstrap", 0)
+        for width in self.widths:  # validates data set, architecture, every width and α
+            self.train_config(width, self.alphas[0])
+        self.train_config(self.widths[0], self.alphas[-1])
+
+    def train_config(self, width: float, alpha: float, dynamics: str = "flow"):
+        from symscape.train import TrainConfig
+
+        return TrainConfig(
+            dataset=self.dataset,
+            data=self.data,
+            arch=self.arch,
+            depth=self.depth,
+            width=float(width),
+            activation=self.activation,
+            loss=self.loss,
+            alpha=float(alpha) if dynamics == "flow" else 1.0,
+            dynamics=dynamics,
+            max_steps=self.max_steps,
+            kernel_points=self.kernel_points,
+            record_points=16,
+            seeds=self.seeds,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+    def specs(self) -> list:
+        """The network sweep (width × α × seeds) and, if asked, the frozen-kernel flows."""
+        from symscape.sweep import SweepSpec
+
+        fixed = self.train_config(self.widths[0], self.alphas[0]).to_dict()
+        for name in ("seeds", "width", "alpha"):
+            fixed.pop(name)
+        grid = {"width": list(self.widths), "alpha": list(self.alphas)}
+        specs = [SweepSpec("train", "feature-lazy", fixed, grid, (), self.seeds)]
+        if self.lazy_reference:
+            lazy = self.train_config(self.widths[0], 1.0, "kernel_flow").to_dict()
+            for name in ("seeds", "width"):
+                lazy.pop(name)
+            specs.append(
+                SweepSpec(
+                    "train",
+                    "feature-lazy-kernel",
+                    lazy,
+                    {"width": list(self.widths)},
+                    (),
+                    self.seeds,
+                )
+            )
+        return specs
+
+
+# ------------------------------------------------------------------ analysis
+def _error(outputs: np.ndarray, y: np.ndarray) -> float:
+    """Classification error of outputs [n, k]: sign for k = 1 (labels ±1), else argmax."""
+    if outputs.shape[-1] == 1:
+        return float(np.mean(y * outputs[..., 0] <= 0))
+    return float(np.mean(outputs.argmax(-1) != y))
+
+
+def crossing(alphas, values, threshold: float = 1.0) -> float | None:
+    """The α where ``values`` (positive, falling with α) first cross ``threshold``.
+
+    Linear interpolation of ``ln values`` against ``ln α`` between the two grid
+    points around the first downward crossing; ``None`` when the values never
+    go from ``≥ threshold`` to ``< threshold``.
+
+    >>> round(crossing([0.1, 1.0, 10.0], [100.0, 10.0, 0.1]), 6)
+    3.162278
+    >>> crossing([0.1, 1.0], [0.5, 0.1]) is None
+    True
+    """
+    la = np.log(np.asarray(alphas, float))
+    lv = np.log(np.maximum(np.asarray(values, float), 1e-300))
+    lt = math.log(threshold)
+    for i in range(len(la) - 1):
+        if lv[i] >= lt > lv[i + 1]:
+            frac = (lv[i] - lt) / (lv[i] - lv[i + 1])
+            return float(math.exp(la[i] + frac * (la[i + 1] - la[i])))
+    return None
+
+
+def _slope(x, y) -> tuple[float, float]:
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    slope = float(np.polyfit(lx, ly, 1)[0])
+    return slope, float(ly.mean() - slope * lx.mean())
+
+
+def _alpha_stars(config, changes: np.ndarray) -> list[float | None]:
+    """α*(h) per width from per-seed kernel changes ``[widths, alphas, seeds]``."""
+    geometric = np.exp(np.log(np.maximum(changes, 1e-300)).mean(-1))
+    return [crossing(config.alphas, row, config.kernel_threshold) for row in geometric]
+
+
+def _fit_alpha_star(config, changes: np.ndarray, level: float = 0.95) -> dict[str, Any] | None:
+    stars = _alpha_stars(config, changes)
+    have = [i for i, s in enumerate(stars) if s is not None]
+    if len(have) < 2:
+        return None
+    widths = np.array(config.widths)
+    slope, intercept = _slope(widths[have], [stars[i] for i in have])
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "n_widths": len(have),
+        "n_bootstrap": config.n_bootstrap,
+        "level": level,
+        "ci_low": None,
+        "ci_high": None,
+        "dropped": 0,
+    }
+    E = changes.shape[-1]
+    if config.n_bootstrap > 0:
+        rng = np.random.default_rng(0)
+        slopes = []
+        for draw in rng.integers(0, E, size=(config.n_bootstrap, E)):
+            sample = _alpha_stars(config, changes[:, :, draw])
+            if all(sample[i] is not None for i in have):
+                slopes.append(_slope(widths[have], [sample[i] for i in have])[0])
+        out["dropped"] = config.n_bootstrap - len(slopes)
+        if slopes:
+            tail = (1 - level) / 2
+            out["ci_low"], out["ci_high"] = (
+                float(q) for q in np.quantile(slopes, [tail, 1 - tail])
+            )
+    return out
+
+
+def analyse(config: FeatureLazyConfig, rows, outputs, y_test, lazy=None) -> dict[str, Any]:
+    """Every observable of the grid, α*(h) and its exponent, and the regime comparison.
+
+    ``rows[(h, α)]`` are the stored rows of that point (one per seed, in seed
+    order) and ``outputs[(h, α)]`` their test outputs ``[E, n_test, k]``;
+    ``lazy``, when given, lists the lazy references of each width.
+    """
+    points = []
+    changes = np.empty((len(config.widths), len(config.alphas), len(config.seeds)))
+    for i, width in enumerate(config.widths):
+        for j, alpha in enumerate(config.alphas):
+            f = outputs[(width, alpha)]
+            scalars = [row["scalars"] for row in rows[(width, alpha)]]
+            single = np.array([_error(member, y_test) for member in f])
+            kernel = np.array([s["final"]["kernel_change"] for s in scalars])
+            changes[i, j] = kernel
+            points.append(
+                {
+                    "width": width,
+                    "alpha": alpha,
+                    "N": scalars[0]["n_weights"],
+                    "fitted": float(np.mean([s["outcome"] == "fitted" for s in scalars])),
+                    "test_error": float(single.mean()),
+                    "test_error_std": float(single.std()),
+                    "ensemble_test_error": _error(f.mean(0), y_test),
+                    "kernel_change": float(np.exp(np.log(np.maximum(kernel, 1e-300)).mean())),
+                    "weight_change": float(np.mean([s["final"]["weight_change"] for s in scalars])),
+                    "output_variance": float(f.var(0).mean()),
+                    "per_seed_error": single.tolist(),
+                    "per_seed_kernel_change": kernel.tolist(),
+                }
+            )
+    stars = _alpha_stars(config, changes)
+    crossover = [
+        {
+            "width": w,
+            "alpha_star": s,
+            "alpha_star_code": None if s is None else s * math.sqrt(w),
+        }
+        for w, s in zip(config.widths, stars, strict=True)
+    ]
+    # the output variance over seeds against h, at the largest α (lazy end)
+    lazy_end = [p for p in points if p["alpha"] == config.alphas[-1]]
+    variance_fit = None
+    if len(lazy_end) >= 2 and all(p["output_variance"] > 0 for p in lazy_end):
+        slope, _ = _slope([p["width"] for p in lazy_end], [p["output_variance"] for p in lazy_end])
+        variance_fit = {"alpha": config.alphas[-1], "slope": slope}
+    widest = config.widths[-1]
+    by_key = {(p["width"], p["alpha"]): p for p in points}
+    feature_error = by_key[(widest, config.alphas[0])]["test_error"]
+    lazy_error = by_key[(widest, config.alphas[-1])]["test_error"]
+    for reference in lazy or []:
+        if reference["width"] == widest:
+            lazy_error = reference["kernel_flow_error"]
+    regime = {
+        "width": widest,
+        "feature_error": feature_error,
+        "lazy_error": lazy_error,
+        "better": "feature" if feature_error < lazy_error else "lazy",
+    }
+    return {
+        "points": points,
+        "crossover": crossover,
+        "alpha_star_fit": _fit_alpha_star(config, changes),
+        "variance_fit": variance_fit,
+        "lazy": lazy or [],
+        "regime": regime,
+        "reported": REPORTED,
+    }
+
+
+def _lazy_references(config, store, runs, ds) -> list[dict[str, Any]]:
+    """Per width: the frozen-kernel flow (from the store) and kernel regression at init."""
+    import torch
+
+    from symscape.measure import kernel_regression, ntk
+
+    y_test = ds.y_test.cpu().numpy()
+    out = []
+    for width in config.widths:
+        keys = [r.key for r in runs if r.config["width"] == width]
+        flows = np.stack([store.arrays(k)["test_output"] for k in keys])
+        flow_rows = store.get(keys)
+        tc = config.train_config(width, 1.0)
+        arch = tc.architecture(ds.input_shape, 1 if ds.binary else ds.num_classes)
+        params0 = arch.initialize(config.seeds, dtype=config.dtype, device=config.device)
+        with torch.no_grad():
+            pred = (
+                kernel_regression(
+                    ntk(arch, params0, ds.x_train),
+                    ntk(arch, params0, ds.x_test, ds.x_train),
+                    ds.y_train,
+                )
+                .cpu()
+                .numpy()
+            )
+        out.append(
+            {
+                "width": width,
+                "kernel_flow_error": float(np.mean([_error(f, y_test) for f in flows])),
+                "kernel_flow_ensemble_error": _error(flows.mean(0), y_test),
+                "kernel_flow_fitted": float(
+                    np.mean([row["scalars"]["outcome"] == "fitted" for row in flow_rows])
+                ),
+                "kernel_regression_error": float(np.mean([_error(f, y_test) for f in pred])),
+            }
+        )
+    return out
+
+
+def run(
+    config: FeatureLazyConfig, store_path: str | Path, executor: str = "inprocess"
+) -> dict[str, Any]:
+    """Train the grid (resuming from the store) and analyse the stored outputs."""
+    from symscape.data import load
+    from symscape.sweep import Store
+
+    started = time.perf_counter()
+    store_path = Path(store_path)
+    specs = config.specs()
+    for spec in specs:
+        complete(spec, store_path, executor)
+    network_runs = specs[0].runs()
+    rows: dict[tuple[float, float], list] = {}
+    outputs: dict[tuple[float, float], np.ndarray] = {}
+    ds = load(config.dataset, **config.data, dtype=config.dtype, device=config.device)
+    with Store(store_path, create=False) as store:
+        for width in config.widths:
+            for alpha in config.alphas:
+                keys = [
+                    r.key
+                    for r in network_runs
+                    if r.config["width"] == width and r.config["alpha"] == alpha
+                ]
+                rows[(width, alpha)] = store.get(keys)
+                outputs[(width, alpha)] = np.stack([store.arrays(k)["test_output"] for k in keys])
+        lazy = _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else None
+    record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy)
+    record.update(
+        experiment="feature_lazy",
+        version=__version__,
+        config=config.to_dict(),
+        wall_time_s=time.perf_counter() - started,
+    )
+    return record
+
+
+# ------------------------------------------------------------------- figures
+def _grid(record, key: str) -> np.ndarray:
+    config = record["config"]
+    table = {(p["width"], p["alpha"]): p[key] for p in record["points"]}
+    return np.array([[table[(w, a)] for a in config["alphas"]] for w in config["widths"]])
+
+
+def _edges(values) -> np.ndarray:
+    """Cell edges around log-spaced centres (geometric midpoints)."""
+    v = np.log(np.asarray(values, float))
+    mids = (v[1:] + v[:-1]) / 2
+    first, last = (2 * v[0] - mids[0], 2 * v[-1] - mids[-1]) if len(v) > 1 else (v[0] - 1, v[0] + 1)
+    return np.exp(np.concatenate([[first], mids, [last]]))
+
+
+def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = record["config"]
+    widths, alphas = np.array(config["widths"]), np.array(config["alphas"])
+    kernel, error = _grid(record, "kernel_change"), _grid(record, "test_error")
+    ensemble, variance = _grid(record, "ensemble_test_error"), _grid(record, "output_variance")
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(widths)))
+    stars = {c["width"]: c["alpha_star"] for c in record["crossover"]}
+    written = []
+
+    # 1. the kernel change against α, and against α√h (the collapse of the crossover)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for i, w in enumerate(widths):
+        for ax, x in ((axes[0], alphas), (axes[1], alphas * np.sqrt(w))):
+            ax.plot(x, kernel[i], "o-", color=colours[i], ms=3, label=f"h = {w:g}")
+        if stars[w] is not None:
+            axes[0].plot(stars[w], config["kernel_threshold"], "kx", ms=7)
+    for ax, label in ((axes[0], "α"), (axes[1], "α √h  (α of the code convention)")):
+        ax.axhline(config["kernel_threshold"], color="grey", lw=0.8, ls=":")
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel="‖Θ_T − Θ₀‖ / ‖Θ₀‖")
+    axes[0].set_title("Kernel change (× : α*)")
+    axes[1].set_title("The same against α√h")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    written += save_figure(fig, folder / f"{stem}_kernel_change")
+    plt.close(fig)
+
+    # 2. test error against α, single networks, ensemble and the lazy references
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    lazy = {ref["width"]: ref for ref in record["lazy"]}
+    for i, w in enumerate(widths):
+        ax.plot(alphas, error[i], "o-", color=colours[i], ms=3, label=f"h = {w:g}")
+        ax.plot(alphas, ensemble[i], "--", color=colours[i], lw=0.8)
+        if w in lazy:
+            ax.axhline(lazy[w]["kernel_flow_error"], color=colours[i], lw=0.8, ls=":")
+    ax.set(xscale="log", xlabel="α", ylabel="test error")
+    ax.set_title("Test error (dashed: ensemble; dotted: frozen-kernel flow)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written += save_figure(fig, folder / f"{stem}_test_error")
+    plt.close(fig)
+
+    # 3. α*(h) with its fit, and the output variance over seeds against h
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    have = [(w, s) for w, s in stars.items() if s is not None]
+    if have:
+        axes[0].plot(*zip(*have, strict=True), "ko", label="α*(h)")
+    fit = record["alpha_star_fit"]
+    if fit:
+        slope = fit["slope"]
+        interval = (
+            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
+        )
+        axes[0].plot(
+            widths,
+            np.exp(fit["intercept"]) * widths**slope,
+            "k--",
+            lw=0.9,
+            label=f"slope {slope:.2f}{interval}",
+        )
+        w0 = np.exp(np.log(widths).mean())
+        a0 = np.exp(fit["intercept"]) * w0**slope
+        axes[0].plot(widths, a0 * (widths / w0) ** -0.5, "r:", lw=0.9, label="reported slope −1/2")
+    axes[0].set(xscale="log", yscale="log", xlabel="width h", ylabel="α*", title="Crossover")
+    axes[0].legend(fontsize=7)
+    for j in (0, len(alphas) // 2, len(alphas) - 1):
+        axes[1].plot(widths, variance[:, j], "o-", ms=3, label=f"α = {alphas[j]:g}")
+    axes[1].plot(widths, variance[0, -1] * widths[0] / widths, "k:", lw=0.9, label="slope −1")
+    axes[1].set(
+        xscale="log",
+        yscale="log",
+        xlabel="width h",
+        ylabel="Var over seeds of F(x)",
+        title="Output variance over initialisations",
+    )
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    written += save_figure(fig, folder / f"{stem}_crossover")
+    plt.close(fig)
+
+    # 4. the phase diagram: test error in the (h, α) plane, α*(h), the fitting boundary
+    fig, ax = plt.subplots(figsize=(5.8, 4.8))
+    mesh = ax.pcolormesh(_edges(widths), _edges(alphas), error.T, cmap="magma_r", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="test error")
+    if have:
+        ax.plot(
+            *zip(*have, strict=True),
+            "wo-",
+            mec="k",
+            lw=1.5,
+            label="α*(h): kernel change = threshold",
+        )
+    # cells where fewer than half of the seeds fit: the under-parametrised (jamming) side,
+    # or a budget too short for the slow lazy flows; hatched, not hidden
+    from matplotlib.patches import Patch, Rectangle
+
+    fitted, wx, ay = _grid(record, "fitted"), _edges(widths), _edges(alphas)
+    for i, j in zip(*np.nonzero(fitted < 0.5), strict=True):
+        ax.add_patch(
+            Rectangle(
+                (wx[i], ay[j]),
+                wx[i + 1] - wx[i],
+                ay[j + 1] - ay[j],
+                fill=False,
+                hatch="//",
+                edgecolor="c",
+                lw=0,
+            )
+        )
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Patch(fill=False, hatch="//", edgecolor="c", label="< half of the seeds fit"))
+    ax.set(xscale="log", yscale="log", xlabel="width h", ylabel="α")
+    ax.text(0.97, 0.95, "lazy", transform=ax.transAxes, ha="right", va="top", color="k")
+    ax.text(0.97, 0.05, "feature", transform=ax.transAxes, ha="right", va="bottom", color="k")
+    ax.set_title(
+        f"Phase diagram ({config['dataset']}, {config['arch']}, P = {config['data']['P']})"
+    )
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    fig.tight_layout()
+    written += save_figure(fig, folder / f"{stem}_phase_diagram")
+    plt.close(fig)
+    return written
+
+
+def save_results(
+    record: Mapping[str, Any],
+    out: str | Path,
+    figures: str | Path | None = None,
+    name: str = "feature_lazy",
+) -> dict[str, Any]:
+    """Write ``<name>.json`` and the figures; returns the summary."""
+    out = Path(out)
+    figures = out if figures is None else Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+    written = _figures(record, figures, name)
+    fit = record["alpha_star_fit"]
+    return {
+        "name": name,
+        "dataset": record["config"]["dataset"],
+        "arch": record["config"]["arch"],
+        "P": record["config"]["data"].get("P"),
+        "crossover": record["crossover"],
+        "alpha_star_fit": None
+        if fit is None
+        else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths")},
+        "variance_fit": record["variance_fit"],
+        "regime": record["regime"],
+        "lazy": record["lazy"],
+        "reported": REPORTED,
+        "record": f"{name}.json",
+        "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
+        "wall_time_s": round(record["wall_time_s"], 2),
+    }
+
+
+def feature_lazy_configs(
+    scale: str, root: str | None = None
+) -> list[tuple[str, FeatureLazyConfig]]:
+    """The protocols of ``scale``: ``quick`` (stripe model, digits parity) or ``paper``."""
+    if scale == "quick":
+        digits = {
+            "P": 256,
+            "n_test": 1000,
+            "labels": "parity",
+            "pca": 10,
+            "center": True,
+            "sphere": True,
+        }
+        return [
+            ("feature_lazy_stripe", FeatureLazyConfig()),
+            (
+                "feature_lazy_digits",
+                FeatureLazyConfig(
+                    dataset="digits",
+                    data=digits,
+                    widths=(16.0, 64.0),
+                    alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
+                ),
+            ),
+        ]
+    if scale == "paper":
+        extra = {"root": root} if root else {}
+        mnist = {"P": 10_000, "n_test": 10_000, "labels": "parity", **extra}
+        cifar = {"P": 10_000, "n_test": 10_000, "labels": "halves", **extra}
+        alphas = tuple(float(10**e) for e in np.arange(-3.0, 4.01, 0.5))
+        common = dict(alphas=alphas, seeds=tuple(range(10)), max_steps=200_000, kernel_points=256)
+        return [
+            (
+                "feature_lazy_mnist_fc",
+                FeatureLazyConfig(
+                    dataset="mnist",
+                    data=mnist,
+                    depth=3,
+                    activation="relu",
+                    widths=(100.0, 300.0, 1000.0, 3000.0),
+                    **common,
+                ),
+            ),
+            (
+                "feature_lazy_cifar10_cnn",
+                FeatureLazyConfig(
+                    dataset="cifar10",
+                    data=cifar,
+                    arch="cnn",
+                    depth=5,
+                    activation="relu",
+                    widths=(16.0, 32.0, 64.0, 128.0),
+                    **common,
+                ),
+            ),
+        ]
+    raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+
+
+def feature_lazy_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
+    """Every protocol of ``scale``, each through its own store in ``out``; their summaries."""
+    summaries = []
+    for name, config in feature_lazy_configs(scale, root):
+        record = run(config, Path(out) / f"{name}.db", executor="pool")
+        summary = save_results(record, out, figures, name)
+        summary["scale"] = scale
+        summaries.append(summary)
+    return {"protocols": summaries}
+
+
+def markdown_section(section: Mapping[str, Any]) -> str:
+    lines = ["## Feature vs lazy training", ""]
+    for summary in section["protocols"]:
+        lines += [
+            f"### {summary['dataset']}, {summary['arch']}, P = {summary['P']} "
+            f"({summary['wall_time_s']} s; record [{summary['record']}]({summary['record']}))",
+            "",
+            "| h | α* | α* √h (code convention) |",
+            "|---|---|---|",
+        ]
+        for c in summary["crossover"]:
+            lines.append(
+                f"| {c['width']:g} | {cell(c['alpha_star'])} | {cell(c['alpha_star_code'])} |"
+            )
+        fit = summary["alpha_star_fit"]
+        if fit:
+            interval = (
+                f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
+            )
+            lines += [
+                "",
+                f"α* ~ h^b: b = {fit['slope']:.2f}{interval} over {fit['n_widths']} widths "
+                f"(reported {summary['reported']['alpha_star_exponent']}).",
+            ]
+        regime = summary["regime"]
+        lines += [
+            "",
+            f"At h = {regime['width']:g}: feature regime (smallest α) test error "
+            f"{regime['feature_error']:.3f}, lazy (frozen-kernel flow) {regime['lazy_error']:.3f}: "
+            f"the {regime['better']} regime generalises better.",
+            "",
+        ]
+    return "\n".join(lines)
