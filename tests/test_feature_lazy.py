@@ -55,6 +55,15 @@ def test_crossover_is_found_for_every_width_with_an_interval(record):
     assert fit["n_widths"] == 2 and fit["ci_low"] <= fit["slope"] <= fit["ci_high"]
 
 
+def test_jamming_line_lies_below_the_widths_that_fit(record):
+    jamming = record["jamming"]
+    assert jamming["P"] == 48 and jamming["outside"] is None
+    low, high = jamming["width_bracket"]
+    assert 1.0 <= low < jamming["h_star"] < high <= 8.0  # every network of the grid fits
+    assert jamming["bracket"][0] < jamming["N_star"] < jamming["bracket"][1]
+    assert record["alpha_star_fit"]["min_width"] == pytest.approx(2 * jamming["h_star"])
+
+
 def test_output_variance_over_seeds_falls_with_width(record):
     lazy_end = {p["width"]: p["output_variance"] for p in record["points"] if p["alpha"] == 30.0}
     assert lazy_end[64.0] < lazy_end[8.0]
@@ -67,8 +76,12 @@ def test_lazy_references_and_regime(record):
         for key in ("kernel_flow_error", "kernel_regression_error"):
             assert 0 <= ref[key] < 0.5
     regime = record["regime"]
-    assert regime["better"] in ("feature", "lazy")
+    assert regime["lazy_source"] == "frozen-kernel flow"
     assert regime["lazy_error"] == record["lazy"][-1]["kernel_flow_error"]
+    widest = [p for p in record["points"] if p["width"] == 64.0]
+    assert regime["feature_error"] == widest[0]["test_error"]
+    expected = "feature" if regime["feature_error"] < regime["lazy_error"] else "lazy"
+    assert regime["better"] == expected
 
 
 def test_results_files(record, tmp_path):
@@ -109,6 +122,20 @@ def test_known_crossings_give_the_known_exponent():
     assert crossing([1.0, 10.0, 100.0], [5.0, 1.0, 0.5]) == pytest.approx(10.0)
 
 
+def test_diverged_networks_count_as_errors_and_leave_the_ensemble():
+    from symscape.experiments.feature_lazy import _ensemble_error, _error, _geometric_mean
+
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    good = np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    bad = np.full_like(good, np.nan)
+    assert _error(good, y) == 0.0 and _error(bad, y) == 1.0
+    assert _ensemble_error(np.stack([good, bad, good]), y) == 0.0
+    assert math.isnan(_ensemble_error(np.stack([bad, bad]), y))
+    assert _geometric_mean(np.array([4.0, np.nan, 1.0])) == pytest.approx(2.0)
+    # a diverged grid point is skipped, the crossing is sought between the others
+    assert crossing([0.1, 1.0, 10.0], [10.0, np.nan, 0.1]) == pytest.approx(1.0)
+
+
 def test_bad_configs_are_named():
     with pytest.raises(InvalidOptionError, match="at least two distinct"):
         FeatureLazyConfig(alphas=(1.0,))
@@ -120,6 +147,8 @@ def test_bad_configs_are_named():
         FeatureLazyConfig(kernel_points=300)
     with pytest.raises(InvalidOptionError, match="alpha=-1"):
         FeatureLazyConfig(alphas=(-1.0, 1.0))
+    with pytest.raises(InvalidOptionError, match="jamming line needs a fixed number"):
+        FeatureLazyConfig(dataset="digits", data={"labels": "parity"})
     with pytest.raises(UnknownNameError, match="unknown data set"):
         FeatureLazyConfig(dataset="imagenet")
 
@@ -142,6 +171,7 @@ def test_command_line(tmp_path, capsys):
         "--kernel-points",
         "8",
         "--no-lazy-reference",
+        "--no-jamming",
         "--out",
         str(tmp_path),
     ]

@@ -9,7 +9,7 @@ import torch
 
 from symscape.errors import InvalidOptionError, UnknownNameError
 from symscape.measure import kernel_change, ntk, ntk_infinite
-from symscape.nets import ConvNet, FullyConnected
+from symscape.nets import PARAMETRIZATIONS, ConvNet, FullyConnected
 from symscape.nets.activations import ACTIVATIONS, activation_derivative
 
 
@@ -41,12 +41,21 @@ def _autograd_kernel(net, params, e, x, x2):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("depth", [0, 1, 3])
-def test_per_layer_formula_equals_the_jacobian_contraction(activation, depth):
+@pytest.mark.parametrize("parametrization", PARAMETRIZATIONS)
+def test_per_layer_formula_equals_the_jacobian_contraction(activation, depth, parametrization):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(9, 4, 3, dtype=torch.float64, generator=g)
     x2 = torch.randn(5, 4, 3, dtype=torch.float64, generator=g)
     for bias in (False, True):
-        net = FullyConnected((4, 3), k=3, depth=depth, width=7, bias=bias, activation=activation)
+        net = FullyConnected(
+            (4, 3),
+            k=3,
+            depth=depth,
+            width=7,
+            bias=bias,
+            activation=activation,
+            parametrization=parametrization,
+        )
         params = _perturbed(net, [0, 1, 2])
         for other in (None, x2):
             fast = ntk(net, params, x, other)
@@ -64,7 +73,8 @@ def test_blocks_and_member_chunks_change_nothing():
     params = _perturbed(net, [0, 1, 2, 3, 4])
     x = torch.randn(23, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     whole = ntk(net, params, x)
-    for memory in (40_000, 6_000, "3kB"):  # several blocks, then single members too
+    # one block of chunks of (2, 2, 1) members; several blocks; single members too
+    for memory in (400_000, 40_000, 6_000, "3kB"):
         torch.testing.assert_close(
             ntk(net, params, x, memory=memory), whole, rtol=1e-13, atol=1e-13
         )
@@ -165,6 +175,11 @@ def test_bad_input_is_named():
         ntk(net, [params["w0"]], x)
     with pytest.raises(InvalidOptionError, match="different dtypes"):
         ntk(net, params, x.float())
+    with pytest.raises(InvalidOptionError, match="needs floating points"):
+        ntk(net, params, torch.ones(3, 5, dtype=torch.long))
+    with pytest.raises(InvalidOptionError, match="x2 is on meta, the parameters on cpu"):
+        ntk(net, params, x, x.to("meta"))
+    assert ntk(net, params, x[:0]).shape == (1, 0, 1, 0, 1)
     with pytest.raises(UnknownNameError, match="unknown NTK method"):
         ntk(net, params, x, method="fast")
     with pytest.raises(InvalidOptionError, match="not a memory size"):
@@ -214,6 +229,19 @@ def test_kernel_regression_agrees_with_scikit_learn():
         kernel_regression(train, test[:1], ds.y_train)
     with pytest.raises(InvalidOptionError, match="ridge=-1"):
         kernel_regression(train, test, ds.y_train, ridge=-1)
+    with pytest.raises(InvalidOptionError, match=r"±1 floats .* or class indices"):
+        kernel_regression(train, test, ds.y_train.long())
+    # fewer weights (N = 5·2 + 2·2 + 2 = 16) than points (40): no interpolation exists
+    narrow = FullyConnected((5,), depth=2, width=2)
+    p0 = narrow.initialize([0])
+    with pytest.raises(InvalidOptionError, match="singular"):
+        kernel_regression(
+            ntk(narrow, p0, ds.x_train), ntk(narrow, p0, ds.x_test, ds.x_train), ds.y_train
+        )
+    ridged = kernel_regression(
+        ntk(narrow, p0, ds.x_train), ntk(narrow, p0, ds.x_test, ds.x_train), ds.y_train, ridge=1e-3
+    )
+    assert torch.isfinite(ridged).all()
 
 
 def test_training_records_how_far_the_kernel_moves():

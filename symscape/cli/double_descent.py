@@ -94,7 +94,9 @@ def double_descent(
         rows,
     )
     for name, fit in summary["fits"].items():
-        interval = f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] else ""
+        interval = (
+            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
+        )
         click.echo(
             f"{name}: slope {fit['slope']:.2f}{interval} (reported {summary['reported'][name]})"
         )

@@ -17,10 +17,10 @@ __all__ = ["feature_lazy"]
 @click.option("--depth", default=2, show_default=True, type=int)
 @click.option("--activation", default="swish", show_default=True)
 @click.option("--loss", default="soft_hinge", show_default=True)
-@click.option("--widths", default="8,16,32,64", show_default=True, help="comma-separated")
+@click.option("--widths", default="4,8,16,32,64", show_default=True, help="comma-separated")
 @click.option(
     "--alphas",
-    default="0.01,0.03,0.1,0.3,1,3,10,30,100",
+    default="0.01,0.1,0.3,1,3,10,30,100",
     show_default=True,
     help="α values (the article's convention), comma-separated",
 )
@@ -46,6 +46,19 @@ __all__ = ["feature_lazy"]
     show_default=True,
     help="also train the frozen-kernel flow (α → ∞) of every width and seed",
 )
+@click.option(
+    "--jamming/--no-jamming",
+    default=True,
+    show_default=True,
+    help="locate the jamming line h* (jamming minimiser, bisection in width)",
+)
+@click.option(
+    "--fit-from",
+    default=2.0,
+    show_default=True,
+    type=float,
+    help="fit α*(h) on widths h >= FIT_FROM x h*",
+)
 @run_flags("symscape-feature-lazy", "feature_lazy.db")
 def feature_lazy(
     dataset,
@@ -60,6 +73,8 @@ def feature_lazy(
     kernel_points,
     kernel_threshold,
     lazy_reference,
+    jamming,
+    fit_from,
     device,
     executor,
     out,
@@ -93,6 +108,8 @@ def feature_lazy(
         kernel_points=kernel_points,
         kernel_threshold=kernel_threshold,
         lazy_reference=lazy_reference,
+        jamming=jamming,
+        fit_from=fit_from,
         dtype=dtype,
         device=device,
     )
@@ -109,11 +126,16 @@ def feature_lazy(
     print_table("crossover α*(h)", ["h", "α*", "α* √h"], rows)
     fit = summary["alpha_star_fit"]
     if fit:
-        interval = f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] else ""
+        interval = (
+            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
+        )
         reported = summary["reported"]["alpha_star_exponent"]
         click.echo(f"α* ~ h^b: b = {fit['slope']:.2f}{interval} (reported {reported})")
     else:
         click.echo("α*(h): fewer than two widths cross the threshold; widen --alphas")
+    if summary["jamming"] and summary["jamming"]["N_star"]:
+        jam = summary["jamming"]
+        click.echo(f"jamming line: N* = {jam['N_star']:.0f}, h* = {jam['h_star']:.3g}")
     regime = summary["regime"]
     click.echo(
         f"h = {regime['width']:g}: feature {regime['feature_error']:.3f}, "

@@ -43,6 +43,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,13 +84,15 @@ class FeatureLazyConfig(JsonConfig):
     depth: int = 2
     activation: str = "swish"
     loss: str = "soft_hinge"
-    widths: tuple[float, ...] = (8.0, 16.0, 32.0, 64.0)
-    alphas: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    widths: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0, 64.0)
+    alphas: tuple[float, ...] = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     max_steps: int = 5000
     kernel_points: int = 64
     kernel_threshold: float = 1.0
     lazy_reference: bool = True
+    jamming: bool = True
+    fit_from: float = 2.0
     n_bootstrap: int = 1000
     dtype: str = "float64"
     device: str = "cpu"
@@ -109,6 +112,13 @@ class FeatureLazyConfig(JsonConfig):
         if len(self.seeds) < 2:
             raise InvalidOptionError(
                 "variances and ensemble averages need several seeds", fix="give >= 2 seeds"
+            )
+        if not self.fit_from > 0:
+            raise InvalidOptionError(f"fit_from={self.fit_from} must be > 0", fix="use e.g. 2")
+        if self.jamming and self.data.get("P") is None:
+            raise InvalidOptionError(
+                "the jamming line needs a fixed number of training points",
+                fix="set data P, or jamming=False",
             )
         if not self.kernel_threshold > 0:
             raise InvalidOptionError(
@@ -169,10 +179,28 @@ class FeatureLazyConfig(JsonConfig):
 
 # ------------------------------------------------------------------ analysis
 def _error(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Classification error of outputs [n, k]: sign for k = 1 (labels ±1), else argmax."""
-    if outputs.shape[-1] == 1:
-        return float(np.mean(y * outputs[..., 0] <= 0))
-    return float(np.mean(outputs.argmax(-1) != y))
+    """Classification error of outputs [n, k]: sign for k = 1 (labels ±1), else argmax.
+
+    A non-finite output (a diverged network) is an error, never a correct prediction.
+    """
+    finite = np.isfinite(outputs).all(-1)
+    right = y * outputs[..., 0] > 0 if outputs.shape[-1] == 1 else outputs.argmax(-1) == y
+    return float(np.mean(~(right & finite)))
+
+
+def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
+    """Error of the mean predictor over the members whose outputs are all finite."""
+    alive = np.isfinite(f.reshape(len(f), -1)).all(-1)
+    return _error(f[alive].mean(0), y) if alive.any() else float("nan")
+
+
+def _geometric_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Geometric mean over the finite values (NaN where there are none)."""
+    values = np.asarray(values, float)
+    logs = np.where(np.isfinite(values), np.log(np.maximum(values, 1e-300)), np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN, said so
+        return np.exp(np.nanmean(logs, axis=axis))
 
 
 def crossing(alphas, values, threshold: float = 1.0) -> float | None:
@@ -180,15 +208,18 @@ def crossing(alphas, values, threshold: float = 1.0) -> float | None:
 
     Linear interpolation of ``ln values`` against ``ln α`` between the two grid
     points around the first downward crossing; ``None`` when the values never
-    go from ``≥ threshold`` to ``< threshold``.
+    go from ``≥ threshold`` to ``< threshold``. Non-finite values (diverged
+    runs) are left out, and the crossing is sought between the remaining points.
 
     >>> round(crossing([0.1, 1.0, 10.0], [100.0, 10.0, 0.1]), 6)
     3.162278
     >>> crossing([0.1, 1.0], [0.5, 0.1]) is None
     True
     """
-    la = np.log(np.asarray(alphas, float))
-    lv = np.log(np.maximum(np.asarray(values, float), 1e-300))
+    values = np.asarray(values, float)
+    keep = np.isfinite(values)
+    la = np.log(np.asarray(alphas, float)[keep])
+    lv = np.log(np.maximum(values[keep], 1e-300))
     lt = math.log(threshold)
     for i in range(len(la) - 1):
         if lv[i] >= lt > lv[i + 1]:
@@ -205,13 +236,16 @@ def _slope(x, y) -> tuple[float, float]:
 
 def _alpha_stars(config, changes: np.ndarray) -> list[float | None]:
     """α*(h) per width from per-seed kernel changes ``[widths, alphas, seeds]``."""
-    geometric = np.exp(np.log(np.maximum(changes, 1e-300)).mean(-1))
+    geometric = _geometric_mean(changes)
     return [crossing(config.alphas, row, config.kernel_threshold) for row in geometric]
 
 
-def _fit_alpha_star(config, changes: np.ndarray, level: float = 0.95) -> dict[str, Any] | None:
+def _fit_alpha_star(
+    config, changes: np.ndarray, min_width: float = 0.0, level: float = 0.95
+) -> dict[str, Any] | None:
+    """The exponent of α*(h) over the widths ≥ ``min_width`` that cross the threshold."""
     stars = _alpha_stars(config, changes)
-    have = [i for i, s in enumerate(stars) if s is not None]
+    have = [i for i, s in enumerate(stars) if s is not None and config.widths[i] >= min_width]
     if len(have) < 2:
         return None
     widths = np.array(config.widths)
@@ -220,6 +254,7 @@ def _fit_alpha_star(config, changes: np.ndarray, level: float = 0.95) -> dict[st
         "slope": slope,
         "intercept": intercept,
         "n_widths": len(have),
+        "min_width": min_width,
         "n_bootstrap": config.n_bootstrap,
         "level": level,
         "ci_low": None,
@@ -243,12 +278,16 @@ def _fit_alpha_star(config, changes: np.ndarray, level: float = 0.95) -> dict[st
     return out
 
 
-def analyse(config: FeatureLazyConfig, rows, outputs, y_test, lazy=None) -> dict[str, Any]:
+def analyse(
+    config: FeatureLazyConfig, rows, outputs, y_test, lazy=None, jamming=None
+) -> dict[str, Any]:
     """Every observable of the grid, α*(h) and its exponent, and the regime comparison.
 
     ``rows[(h, α)]`` are the stored rows of that point (one per seed, in seed
     order) and ``outputs[(h, α)]`` their test outputs ``[E, n_test, k]``;
-    ``lazy``, when given, lists the lazy references of each width.
+    ``lazy``, when given, lists the lazy references of each width, and
+    ``jamming`` the jamming transition at this P: α* is then fitted on the
+    widths ≥ ``fit_from`` · h* only (near jamming the crossover is different).
     """
     points = []
     changes = np.empty((len(config.widths), len(config.alphas), len(config.seeds)))
@@ -267,8 +306,8 @@ def analyse(config: FeatureLazyConfig, rows, outputs, y_test, lazy=None) -> dict
                     "fitted": float(np.mean([s["outcome"] == "fitted" for s in scalars])),
                     "test_error": float(single.mean()),
                     "test_error_std": float(single.std()),
-                    "ensemble_test_error": _error(f.mean(0), y_test),
-                    "kernel_change": float(np.exp(np.log(np.maximum(kernel, 1e-300)).mean())),
+                    "ensemble_test_error": _ensemble_error(f, y_test),
+                    "kernel_change": float(_geometric_mean(kernel)),
                     "weight_change": float(np.mean([s["final"]["weight_change"] for s in scalars])),
                     "output_variance": float(f.var(0).mean()),
                     "per_seed_error": single.tolist(),
@@ -276,6 +315,8 @@ def analyse(config: FeatureLazyConfig, rows, outputs, y_test, lazy=None) -> dict
                 }
             )
     stars = _alpha_stars(config, changes)
+    h_star = (jamming or {}).get("h_star")
+    min_width = config.fit_from * h_star if h_star else 0.0
     crossover = [
         {
             "width": w,
@@ -294,19 +335,26 @@ def analyse(config: FeatureLazyConfig, rows, outputs, y_test, lazy=None) -> dict
     by_key = {(p["width"], p["alpha"]): p for p in points}
     feature_error = by_key[(widest, config.alphas[0])]["test_error"]
     lazy_error = by_key[(widest, config.alphas[-1])]["test_error"]
+    lazy_source = f"α = {config.alphas[-1]:g}"
     for reference in lazy or []:
         if reference["width"] == widest:
-            lazy_error = reference["kernel_flow_error"]
+            lazy_error, lazy_source = reference["kernel_flow_error"], "frozen-kernel flow"
     regime = {
         "width": widest,
         "feature_error": feature_error,
         "lazy_error": lazy_error,
-        "better": "feature" if feature_error < lazy_error else "lazy",
+        "lazy_source": lazy_source,
+        "better": "feature"
+        if feature_error < lazy_error
+        else "lazy"
+        if lazy_error < feature_error
+        else "neither",
     }
     return {
         "points": points,
         "crossover": crossover,
-        "alpha_star_fit": _fit_alpha_star(config, changes),
+        "alpha_star_fit": _fit_alpha_star(config, changes, min_width),
+        "jamming": jamming,
         "variance_fit": variance_fit,
         "lazy": lazy or [],
         "regime": regime,
@@ -330,26 +378,56 @@ def _lazy_references(config, store, runs, ds) -> list[dict[str, Any]]:
         arch = tc.architecture(ds.input_shape, 1 if ds.binary else ds.num_classes)
         params0 = arch.initialize(config.seeds, dtype=config.dtype, device=config.device)
         with torch.no_grad():
-            pred = (
-                kernel_regression(
+            try:  # min-norm interpolation: needs at least as many weights as points
+                pred = kernel_regression(
                     ntk(arch, params0, ds.x_train),
                     ntk(arch, params0, ds.x_test, ds.x_train),
                     ds.y_train,
                 )
-                .cpu()
-                .numpy()
-            )
+            except InvalidOptionError:
+                pred = None
         out.append(
             {
                 "width": width,
                 "kernel_flow_error": float(np.mean([_error(f, y_test) for f in flows])),
-                "kernel_flow_ensemble_error": _error(flows.mean(0), y_test),
+                "kernel_flow_ensemble_error": _ensemble_error(flows, y_test),
                 "kernel_flow_fitted": float(
                     np.mean([row["scalars"]["outcome"] == "fitted" for row in flow_rows])
                 ),
-                "kernel_regression_error": float(np.mean([_error(f, y_test) for f in pred])),
+                "kernel_regression_error": None
+                if pred is None
+                else float(np.mean([_error(f, y_test) for f in pred.cpu().numpy()])),
             }
         )
+    return out
+
+
+def _jamming_line(config: FeatureLazyConfig, store_path: Path, executor: str) -> dict[str, Any]:
+    """Where the networks of this task stop fitting all P points: the jamming minimiser's
+    bisection in width (:func:`symscape.experiments.jamming.find_transition`)."""
+    from symscape.experiments.jamming import JammingConfig, find_transition
+
+    P = int(config.data["P"])
+    jam = JammingConfig(
+        dataset=config.dataset,
+        data={k: v for k, v in config.data.items() if k != "P"},
+        P_values=(P,),
+        arch=config.arch,
+        depth=config.depth,
+        activation=config.activation,
+        seeds=config.seeds,
+        width_min=1.0,
+        width_max=max(config.widths[-1], 2.0),
+        bisections=4,
+        max_steps=config.max_steps,
+        dtype=config.dtype,
+        device=config.device,
+    )
+    search = find_transition(jam, P, store_path, executor)
+    out = {k: search[k] for k in ("P", "N_star", "bracket", "outside")}
+    bracket = search.get("width_bracket")
+    out["width_bracket"] = bracket
+    out["h_star"] = math.sqrt(bracket[0] * bracket[1]) if bracket else None
     return out
 
 
@@ -380,7 +458,8 @@ def run(
                 rows[(width, alpha)] = store.get(keys)
                 outputs[(width, alpha)] = np.stack([store.arrays(k)["test_output"] for k in keys])
         lazy = _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else None
-    record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy)
+    jamming = _jamming_line(config, store_path, executor) if config.jamming else None
+    record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy, jamming)
     record.update(
         experiment="feature_lazy",
         version=__version__,
@@ -407,6 +486,7 @@ def _edges(values) -> np.ndarray:
 
 def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -520,7 +600,25 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
         )
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Patch(fill=False, hatch="//", edgecolor="c", label="< half of the seeds fit"))
+    jamming = record.get("jamming") or {}
+    if jamming.get("h_star"):
+        h_star = jamming["h_star"]
+        ax.axvline(h_star, color="c", lw=2)
+        ax.axvspan(min(wx[0], h_star / 1.5), h_star, color="c", alpha=0.15, lw=0)
+        ax.set_xlim(min(wx[0], h_star / 1.5), wx[-1])
+        handles.append(
+            plt.Line2D(
+                [],
+                [],
+                color="c",
+                lw=2,
+                label=f"jamming: h* = {h_star:.2g} (N* = "
+                f"{jamming['N_star']:.0f}); left of it, under-parametrised",
+            )
+        )
     ax.set(xscale="log", yscale="log", xlabel="width h", ylabel="α")
+    ax.set_xticks(widths, [f"{w:g}" for w in widths])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.text(0.97, 0.95, "lazy", transform=ax.transAxes, ha="right", va="top", color="k")
     ax.text(0.97, 0.05, "feature", transform=ax.transAxes, ha="right", va="bottom", color="k")
     ax.set_title(
@@ -554,8 +652,9 @@ def save_results(
         "crossover": record["crossover"],
         "alpha_star_fit": None
         if fit is None
-        else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths")},
+        else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths", "min_width")},
         "variance_fit": record["variance_fit"],
+        "jamming": record.get("jamming"),
         "regime": record["regime"],
         "lazy": record["lazy"],
         "reported": REPORTED,
@@ -587,6 +686,7 @@ def feature_lazy_configs(
                     data=digits,
                     widths=(16.0, 64.0),
                     alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
+                    jamming=False,
                 ),
             ),
         ]
@@ -657,13 +757,23 @@ def markdown_section(section: Mapping[str, Any]) -> str:
             lines += [
                 "",
                 f"α* ~ h^b: b = {fit['slope']:.2f}{interval} over {fit['n_widths']} widths "
+                f"h ≥ {fit['min_width']:.3g} "
                 f"(reported {summary['reported']['alpha_star_exponent']}).",
+            ]
+        jamming = summary.get("jamming") or {}
+        if jamming.get("N_star"):
+            lines += [
+                "",
+                f"Jamming line (the jamming minimiser, half of the seeds fit): N* = "
+                f"{jamming['N_star']:.0f} (bracket {jamming['bracket']}), h* = "
+                f"{jamming['h_star']:.3g}.",
             ]
         regime = summary["regime"]
         lines += [
             "",
             f"At h = {regime['width']:g}: feature regime (smallest α) test error "
-            f"{regime['feature_error']:.3f}, lazy (frozen-kernel flow) {regime['lazy_error']:.3f}: "
+            f"{regime['feature_error']:.3f}, lazy ({regime['lazy_source']}) "
+            f"{regime['lazy_error']:.3f}: "
             f"the {regime['better']} regime generalises better.",
             "",
         ]

@@ -33,7 +33,8 @@ numbers, is not counted.
 an NTK-parametrised fully connected network at initialisation (Jacot, Gabriel,
 Hongler 2018), by the arc-cosine recursion of Cho & Saul (2009) for the
 normalised ReLU ``√2 max(0, z)``, and exactly for the linear activation.
-Starting from ``Σ_0 = Θ_0 = x·x'/d (+1 with biases)``, each hidden layer gives
+Starting from ``Σ_0 = x·x'/d`` and ``Θ_0 = Σ_0`` (+1 with biases: they
+start at zero, so they add to Θ, not to Σ), each hidden layer gives
 
     Σ_{l+1} = E[c²φ(u)φ(v)],  Θ_{l+1} = Θ_l · E[c²φ'(u)φ'(v)] + Σ_{l+1} (+1),
 
@@ -103,6 +104,25 @@ def _check_params(arch: Architecture, params: Mapping[str, torch.Tensor]) -> int
     return sizes.pop()
 
 
+def _check_points(params: Mapping[str, torch.Tensor], x, x2) -> None:
+    """Floating points on the parameters' device (the shapes are the architecture's check)."""
+    devices = {p.device for p in params.values()}
+    for name, points in (("x", x), ("x2", x2)):
+        if points is None:
+            continue
+        if not points.is_floating_point():
+            raise InvalidOptionError(
+                f"{name} has dtype {points.dtype}; the NTK needs floating points",
+                fix=f"convert it, e.g. {name}.double()",
+            )
+        if {points.device} != devices:
+            raise InvalidOptionError(
+                f"{name} is on {points.device}, the parameters on "
+                f"{', '.join(sorted(map(str, devices)))}",
+                fix="move the points and the parameters to one device",
+            )
+
+
 # --------------------------------------------------------------------- features
 def _fc_features(arch: FullyConnected, params: Params, x: torch.Tensor) -> Features:
     """Each layer's input ``a_i`` and backpropagated signal ``δ_i`` on the points ``x``."""
@@ -111,15 +131,16 @@ def _fc_features(arch: FullyConnected, params: Params, x: torch.Tensor) -> Featu
     layers = arch.layers()
     E = params[layers[0].name].shape[0]
     a: torch.Tensor = x.reshape(len(x), -1)
-    inputs, weights, slopes = [], [], []
+    inputs, slopes = [], []
     for i, layer in enumerate(layers):
-        w = params[layer.name] * layer.scale  # [E, m, n]
+        w = params[layer.name]  # [E, m, n]; s multiplies the products, not a copy of w
         inputs.append(a)
-        weights.append(w)
         if a.ndim == 2:  # the input, shared by every member
             z = (a @ w.reshape(-1, w.shape[-1]).T).reshape(len(x), E, -1).transpose(0, 1)
         else:
             z = torch.bmm(a, w.transpose(1, 2))
+        if layer.scale != 1.0:
+            z = z.mul_(layer.scale)
         if layer.bias is not None:
             z = z + params[layer.bias].unsqueeze(-2)
         if i < len(layers) - 1:
@@ -132,12 +153,14 @@ def _fc_features(arch: FullyConnected, params: Params, x: torch.Tensor) -> Featu
         features.append((inputs[i], delta, layer.scale**2, layer.bias is not None))
         if i == 0:
             break
-        w = weights[i]  # [E, m, n]
-        if delta is None:  # e_k W: the rows of W
-            back = w.unsqueeze(1).expand(E, len(x), *w.shape[1:])  # [E, B, k, n]
+        w = params[layer.name]  # [E, m, n]
+        if delta is None:  # s e_k W: the rows of W
+            back = (w * layer.scale).unsqueeze(1)  # [E, 1, k, n], broadcast over points
         else:
             B, k, m = delta.shape[1:]
             back = torch.bmm(delta.reshape(E, B * k, m), w).reshape(E, B, k, -1)
+            if layer.scale != 1.0:
+                back = back.mul_(layer.scale)
         delta = back * slopes[i - 1].unsqueeze(2)
     return features
 
@@ -249,6 +272,7 @@ def ntk(
     arch.check_input(x)
     if x2 is not None:
         arch.check_input(x2)
+    _check_points(params, x, x2)
     dtypes = (
         {p.dtype for p in params.values()} | {x.dtype} | ({x2.dtype} if x2 is not None else set())
     )
@@ -262,8 +286,10 @@ def ntk(
     x2 = x if symmetric else x2
     k, P, P2 = arch.k, len(x), len(x2)
     feat = _feature_size(arch, method)
-    members, B = _plan(E, max(P, P2), feat, k, x.element_size(), budget)
     out = torch.empty(E, P, k, P2, k, dtype=x.dtype, device=x.device)
+    if P == 0 or P2 == 0:
+        return out
+    members, B = _plan(E, max(P, P2), feat, k, x.element_size(), budget)
     rows = [slice(i, min(i + B, P)) for i in range(0, P, B)]
     cols = rows if symmetric else [slice(i, min(i + B, P2)) for i in range(0, P2, B)]
     keep = members * P2 * feat * x.element_size() <= budget // 2
@@ -340,6 +366,13 @@ def ntk_infinite(arch: FullyConnected, x: torch.Tensor, x2: torch.Tensor | None 
     arch.check_input(x)
     if x2 is not None:
         arch.check_input(x2)
+    for name, points in (("x", x), ("x2", x2)):
+        if points is not None and (points.dtype != x.dtype or not points.is_floating_point()):
+            raise InvalidOptionError(
+                f"{name} has dtype {points.dtype} (x: {x.dtype}); the kernel needs floating "
+                "points of one dtype",
+                fix="convert both to one floating dtype, e.g. .double()",
+            )
     a = x.reshape(len(x), -1)
     b = a if x2 is None else x2.reshape(len(x2), -1)
     bias = 1.0 if arch.bias else 0.0
@@ -398,8 +431,14 @@ def kernel_regression(
         raise InvalidOptionError(f"ridge={ridge} must be >= 0", fix="use e.g. ridge=0 or 1e-6")
     if y_train.is_floating_point():
         targets = y_train.reshape(P, 1).to(theta_train.dtype)
-    else:
+    elif y_train.dtype != torch.bool and bool((y_train >= 0).all()) and int(y_train.max()) < k:
         targets = torch.nn.functional.one_hot(y_train, k).to(theta_train.dtype)
+    else:
+        raise InvalidOptionError(
+            f"labels of dtype {y_train.dtype} must be ±1 floats (k = 1) or class indices "
+            f"0..{k - 1}",
+            fix="pass the data set's y_train",
+        )
     if targets.shape[1] != k:
         raise InvalidOptionError(
             f"labels need {targets.shape[1]} output(s), the kernel has k={k}",
@@ -409,11 +448,16 @@ def kernel_regression(
     if ridge:
         scale = gram.diagonal(dim1=1, dim2=2).mean(-1) * ridge
         gram = gram + scale[:, None, None] * torch.eye(P * k, dtype=gram.dtype, device=gram.device)
-    rhs = targets.reshape(1, P * k, 1).expand(E, -1, -1)
-    coef, info = torch.linalg.solve_ex(gram, rhs)
-    if bool((info != 0).any()):
+    # a kernel of rank < P k (fewer weights than constraints) cannot be inverted: its
+    # smallest eigenvalues are rounding noise, and solving would return garbage
+    eigenvalues = torch.linalg.eigvalsh(gram)
+    floor = eigenvalues[:, -1] * P * k * torch.finfo(gram.dtype).eps
+    if bool((eigenvalues[:, 0] <= floor).any()):
         raise InvalidOptionError(
-            "the training kernel is singular (more points than the network can interpolate?)",
-            fix="use ridge > 0",
+            f"the training kernel ({P * k} × {P * k}) is singular: the network has fewer "
+            "weights than training constraints, or points repeat",
+            fix="use ridge > 0, or a wider network",
         )
+    rhs = targets.reshape(1, P * k, 1).expand(E, -1, -1)
+    coef = torch.linalg.solve(gram, rhs)
     return (theta_test.reshape(E, -1, P * k) @ coef).reshape(E, -1, k)

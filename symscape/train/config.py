@@ -34,6 +34,7 @@ from symscape.train.dynamics import DYNAMICS, LBFGS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import StopRules, fit
 from symscape.train.losses import LOSSES
 from symscape.train.models import CenteredNetwork, FrozenKernel, LossSpec
+from symscape.validation import check_integer
 
 __all__ = ["TrainConfig", "train"]
 
@@ -124,6 +125,7 @@ class TrainConfig(JsonConfig):
             raise InvalidOptionError(f"beta={self.beta} must be > 0", fix="use e.g. beta=20")
         if self.threads < 1:
             raise InvalidOptionError(f"threads={self.threads} must be >= 1", fix="use threads >= 1")
+        check_integer(self.kernel_points, "kernel_points", 0)
         P = self.data.get("P")  # None: the whole training split, checked when it is loaded
         if self.kernel_points < 0 or (P is not None and self.kernel_points > P):
             raise InvalidOptionError(
