@@ -136,6 +136,18 @@ def test_diverged_networks_count_as_errors_and_leave_the_ensemble():
     assert crossing([0.1, 1.0, 10.0], [10.0, np.nan, 0.1]) == pytest.approx(1.0)
 
 
+def test_every_protocol_is_a_valid_config():
+    from symscape.experiments.feature_lazy import feature_lazy_configs
+
+    quick = dict(feature_lazy_configs("quick"))
+    assert quick["feature_lazy_stripe"] == FeatureLazyConfig()
+    paper = dict(feature_lazy_configs("paper", root="/nowhere"))
+    assert paper["feature_lazy_cifar10_cnn"].arch == "cnn"
+    assert paper["feature_lazy_mnist_fc"].data["root"] == "/nowhere"
+    with pytest.raises(InvalidOptionError, match="is not a scale"):
+        feature_lazy_configs("huge")
+
+
 def test_bad_configs_are_named():
     with pytest.raises(InvalidOptionError, match="at least two distinct"):
         FeatureLazyConfig(alphas=(1.0,))
