@@ -138,3 +138,50 @@ def test_save_results_writes_json_figures_and_markdown(tiny_record, tmp_path):
     assert len(summary["rows"]) == 3
     text = markdown_section(summary)
     assert text.startswith("## What symmetry buys") and "| energy | equivariant |" in text
+
+
+def test_the_store_gives_the_same_record_and_resumes(tiny_record, tmp_path):
+    """Through the sweep store (one run per P × model × seed), the same numbers; a rerun
+    trains nothing, and a pool of workers stores what one process stores."""
+    from symscape.sweep import Store
+
+    config = EquivarianceConfig(**TINY)
+    stored = run(config, tmp_path / "e.db")
+    assert stored["points"] == tiny_record["points"]
+    with Store(tmp_path / "e.db", create=False) as store:
+        rows = store.rows()
+    assert len(rows) == 2 * 3 * 2 and {r["status"] for r in rows} == {"done"}
+    again = run(config, tmp_path / "e.db")
+    assert again["points"] == stored["points"]
+    assert again["timing"]["total_s"] < stored["timing"]["total_s"]
+    pooled = run(config, tmp_path / "pool.db", executor="pool")
+    assert pooled["points"] == stored["points"]
+
+
+def test_learning_point_config_is_checked():
+    from symscape.experiments.equivariance import LearningPointConfig
+
+    assert LearningPointConfig(P=8, seeds=(3,)).seeds == (3,)
+    with pytest.raises(InvalidOptionError, match="model 'cnn' is not known"):
+        LearningPointConfig(model="cnn")
+    with pytest.raises(InvalidOptionError, match="P=0"):
+        LearningPointConfig(P=0)
+    with pytest.raises(InvalidOptionError, match="task='spin'"):
+        LearningPointConfig(task="spin")
+
+
+def test_command_line(tmp_path, capsys):
+    from symscape.cli import main
+
+    argv = ["equivariance", "--P-values", "4,8", "--seeds", "0-1", "--steps", "5"]
+    argv += ["--n-points", "4", "--n-test", "16", "--l-max", "1", "--layers", "1"]
+    argv += ["--multiplicity", "4", "--width", "8", "--models", "equivariant,mlp"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "learning curves" in out and "equivariant" in out
+    assert (tmp_path / "equivariance_energy.png").is_file()
+    assert (tmp_path / "equivariance.db").is_file()
+    assert main(["equivariance", "--models", "cnn", "--out", str(tmp_path)]) == 2
+    assert "model 'cnn' is not known" in capsys.readouterr().err
+    assert main(["equivariance", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "run on CPU" in capsys.readouterr().err

@@ -31,6 +31,7 @@ def _register() -> None:
     from symscape.cli import (
         data,
         double_descent,
+        equivariance,
         feature_lazy,
         jamming,
         reproduce,
@@ -48,6 +49,7 @@ def _register() -> None:
     cli.add_command(jamming.jamming)
     cli.add_command(double_descent.double_descent)
     cli.add_command(feature_lazy.feature_lazy)
+    cli.add_command(equivariance.equivariance)
     cli.add_command(reproduce.reproduce)
 
 

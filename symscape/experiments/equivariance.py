@@ -59,6 +59,7 @@ from symscape.validation import check_integer
 
 __all__ = [
     "EquivarianceConfig",
+    "LearningPointConfig",
     "equivariance_section",
     "fit_exponent",
     "learning_curve_figure",
@@ -68,10 +69,12 @@ __all__ = [
     "run",
     "save_figure",
     "save_results",
+    "sweep_spec",
 ]
 
 _TASKS = ("energy", "dipole")
 _MODELS = ("equivariant", "mlp", "mlp_augmented")
+_ERRORS = ("train_error", "test_error", "rotation_error")
 _LABELS = {"equivariant": "equivariant", "mlp": "MLP", "mlp_augmented": "MLP + rotations"}
 
 
@@ -199,21 +202,15 @@ def _curve(points: Sequence, sizes: Sequence[int], seeds: Sequence[int]) -> list
     return rows
 
 
-def run(config: EquivarianceConfig) -> dict[str, Any]:
-    """Train every model at every P and seed of ``config``; returns a JSON-able record."""
+def _learning_points(config, sizes, models) -> list:
     from symscape.equivariant.tasks import learning_curves
 
-    if not isinstance(config, EquivarianceConfig):
-        raise InvalidOptionError(
-            f"config is a {type(config).__name__}", fix="pass an EquivarianceConfig"
-        )
-    started = time.perf_counter()
     with torch_threads(config.threads):
-        points = learning_curves(
+        return learning_curves(
             config.task,
-            config.P,
+            sizes,
             config.seeds,
-            models=config.models,
+            models=models,
             n_points=config.n_points,
             n_test=config.n_test,
             steps=config.steps,
@@ -224,6 +221,151 @@ def run(config: EquivarianceConfig) -> dict[str, Any]:
             ),
             data_seed=config.data_seed,
         )
+
+
+# one learning-curve point (one P, one model, its seeds as one ensemble) as a sweep run
+_POINT_FIELDS = (
+    "task",
+    "seeds",
+    "steps",
+    "l_max",
+    "layers",
+    "multiplicity",
+    "n_points",
+    "n_test",
+    "lr",
+    "width",
+    "data_seed",
+    "threads",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningPointConfig(JsonConfig):
+    """One point of a learning curve: ``model`` trained on the first ``P`` clouds, per seed.
+
+    The fields mean what they mean in :class:`EquivarianceConfig`; a sweep over
+    P × model of these is the experiment run through the store.
+    """
+
+    P: int = 16
+    model: str = "equivariant"
+    task: str = "energy"
+    seeds: tuple[int, ...] = (0,)
+    steps: int = 200
+    l_max: int = 2
+    layers: int = 2
+    multiplicity: int = 8
+    n_points: int = 5
+    n_test: int = 128
+    lr: float = 0.01
+    width: int = 64
+    data_seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self):
+        check_integer(self.P, "P", 1)
+        if self.model not in _MODELS:
+            raise InvalidOptionError(
+                f"model {self.model!r} is not known", fix=f"use one of {', '.join(_MODELS)}"
+            )
+        fields = {name: getattr(self, name) for name in _POINT_FIELDS}
+        checked = EquivarianceConfig(P=(self.P, self.P + 1), models=(self.model,), **fields)
+        object.__setattr__(self, "seeds", checked.seeds)
+
+
+def _point_run(config: LearningPointConfig) -> dict[str, Any]:
+    points = _learning_points(config, [config.P], [config.model])
+    return {
+        name: np.array([getattr(q, name) for q in points])
+        for name in ("train_error", "test_error", "rotation_error")
+    }
+
+
+def _point_split(record: Mapping[str, Any], config: LearningPointConfig) -> list[dict[str, Any]]:
+    return [
+        {name: float(values[i]) for name, values in record.items()}
+        for i in range(len(config.seeds))
+    ]
+
+
+def _point_status(record: Mapping[str, Any]) -> str:
+    return "done" if math.isfinite(record["test_error"]) else "diverged"
+
+
+def _point_experiment():
+    from symscape.sweep import Experiment
+
+    return Experiment(
+        name="equivariance-point",
+        config=LearningPointConfig,
+        run=_point_run,
+        seed_field="seeds",
+        split=_point_split,
+        status=_point_status,
+    )
+
+
+def __getattr__(name: str):
+    # the sweep finds the experiment by its import path; built on first use
+    if name == "POINT_EXPERIMENT":
+        return _point_experiment()
+    raise AttributeError(name)
+
+
+def sweep_spec(config: EquivarianceConfig):
+    """The sweep of ``config``: P × model, each point's seeds packed into one ensemble."""
+    from symscape.sweep import SweepSpec
+
+    fixed = {name: getattr(config, name) for name in _POINT_FIELDS if name != "seeds"}
+    grid = {"P": list(config.P), "model": list(config.models)}
+    experiment = f"{__name__}:POINT_EXPERIMENT"
+    return SweepSpec(experiment, f"equivariance-{config.task}", fixed, grid, (), config.seeds)
+
+
+def run(
+    config: EquivarianceConfig, store_path: str | Path | None = None, executor: str = "inprocess"
+) -> dict[str, Any]:
+    """Train every model at every P and seed of ``config``; returns a JSON-able record.
+
+    With ``store_path``, every (P, model) runs through the sweep store there
+    (``executor`` decides where), so that a rerun resumes and reads back what
+    is done; the record is the same either way.
+    """
+    from symscape.equivariant.tasks import LearningPoint
+
+    if not isinstance(config, EquivarianceConfig):
+        raise InvalidOptionError(
+            f"config is a {type(config).__name__}", fix="pass an EquivarianceConfig"
+        )
+    started = time.perf_counter()
+    if store_path is None:
+        points = _learning_points(config, config.P, config.models)
+    else:
+        from symscape.experiments._sweeps import complete
+        from symscape.sweep import Store
+
+        spec = sweep_spec(config)
+        complete(spec, store_path, executor)
+        runs = spec.runs()
+        with Store(Path(store_path), create=False) as store:
+            rows = store.get([r.key for r in runs])
+        by_point = {
+            (r.config["P"], r.config["model"], r.seed): row
+            for r, row in zip(runs, rows, strict=True)
+        }
+        points = [
+            LearningPoint(
+                config.task,
+                model,
+                P,
+                seed,
+                *(by_point[(P, model, seed)]["scalars"][name] for name in _ERRORS),
+            )
+            for P in config.P
+            for model in config.models
+            for seed in config.seeds
+        ]
     curves, exponents, rotation = {}, {}, {}
     for name in config.models:
         mine = [q for q in points if q.model == name]
@@ -366,7 +508,8 @@ def equivariance_section(
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     started = time.perf_counter()
-    records = [run(config) for config in configs]
+    store = Path(out) / "equivariance.db"
+    records = [run(config, store, executor="pool") for config in configs]
     summary = save_results(records, out, figures)
     summary["scale"] = scale
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
