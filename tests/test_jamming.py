@@ -74,6 +74,36 @@ def test_results_files_and_summary(searched, tmp_path):
         assert (tmp_path / f"{name}.pdf").stat().st_size > 0
     assert json.loads((tmp_path / "jamming.json").read_text())["experiment"] == "jamming"
     assert summary["N_star"]["24"] == pytest.approx(record["searches"][0]["N_star"])
+    assert "Gap exponents, pooled over" in markdown_section(summary)
+
+
+def test_gap_exponents_pool_every_jammed_seed_at_the_transition(searched):
+    record, _ = searched
+    transition = record["transition"]
+    fit = transition["gap_exponents"]
+    assert transition["seeds_pooled"] >= 1
+    # the one seed's N_Δ unsatisfied gaps are among the pooled ones
+    assert fit["theta"]["n"] >= transition["n_delta"] > 0
+    assert fit["theta"]["n"] + fit["gamma"]["n"] <= 24 * transition["seeds_pooled"]
+    assert fit["reported"] == {"theta": 0.3, "gamma": 0.2}
+
+
+@pytest.mark.parametrize(("theta", "gamma"), [(0.3, 0.2), (0.0, 0.5)])
+def test_gap_exponents_recover_known_distributions(theta, gamma):
+    """Unsatisfied gaps of density ∝ Δ^θ and satisfied ones ∝ |Δ|^−γ near zero."""
+    from symscape.experiments.jamming import gap_exponents
+
+    rng = np.random.default_rng(1)
+    unsatisfied = rng.random(3000) ** (1 / (1 + theta))
+    satisfied = -(rng.random(3000) ** (1 / (1 - gamma))) * 5
+    fit = gap_exponents(np.concatenate([unsatisfied, satisfied]), n_bootstrap=200)
+    for name, value in (("theta", theta), ("gamma", gamma)):
+        e = fit[name]
+        assert e["value"] == pytest.approx(value, abs=0.06)
+        assert e["ci_low"] <= e["value"] <= e["ci_high"]
+        assert e["ci_high"] - e["ci_low"] < 0.2
+    few = gap_exponents(np.array([0.1, 0.2, -0.3]))
+    assert few["theta"]["value"] is None and few["gamma"]["n"] == 1
 
 
 def test_fit_line_recovers_a_power_law():

@@ -43,7 +43,9 @@ from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
 __all__ = [
+    "REPORTED_GAPS",
     "JammingConfig",
+    "gap_exponents",
     "hessian_at_minimum",
     "jamming_section",
     "markdown_section",
@@ -349,8 +351,80 @@ def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
     }
 
 
+REPORTED_GAPS = {"theta": 0.3, "gamma": 0.2}
+
+
+def _cdf_slope(values: np.ndarray, fraction: float) -> float | None:
+    """Slope of ln C(v) against ln v over the smallest ``fraction`` of ``values``."""
+    v = np.sort(values[values > 0])
+    m = int(len(v) * fraction)
+    if m < 3 or v[0] == v[m - 1]:
+        return None
+    cdf = (np.arange(m) + 0.5) / len(v)
+    return float(np.polyfit(np.log(v[:m]), np.log(cdf), 1)[0])
+
+
+def gap_exponents(
+    gaps, fraction: float = 0.5, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, Any]:
+    """θ and γ from the gaps at a jammed minimum, with bootstrap intervals.
+
+    On the unsatisfied side, P(Δ) ~ Δ^θ as Δ → 0⁺, so the cumulative
+    distribution C(Δ) ~ Δ^{1+θ}; on the satisfied side P(−Δ) ~ (−Δ)^{−γ}, so
+    C(−Δ) ~ (−Δ)^{1−γ} (SCIENCE.md §1). Each exponent is the least-squares
+    slope of ln C against ln |Δ| over the smallest ``fraction`` of that side's
+    gaps (at least 3 of them, else ``None``); the interval resamples that
+    side's gaps with replacement (``n_bootstrap`` draws, numpy generator
+    ``seed``).
+
+    >>> rng = np.random.default_rng(0)
+    >>> unsat = rng.random(4000) ** (1 / 1.3)          # density ∝ Δ^0.3 on (0, 1)
+    >>> sat = -(rng.random(4000) ** (1 / 0.8))        # density ∝ |Δ|^-0.2
+    >>> fit = gap_exponents(np.concatenate([unsat, sat]), n_bootstrap=50)
+    >>> round(fit["theta"]["value"], 1), round(fit["gamma"]["value"], 1)
+    (0.3, 0.2)
+    """
+    gaps = np.asarray(gaps, float)
+    gaps = gaps[np.isfinite(gaps)]
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"fraction": fraction, "reported": REPORTED_GAPS}
+    for name, values, convert in (
+        ("theta", gaps[gaps > 0], lambda slope: slope - 1),
+        ("gamma", -gaps[gaps < 0], lambda slope: 1 - slope),
+    ):
+        slope = _cdf_slope(values, fraction)
+        entry: dict[str, Any] = {"n": len(values), "value": None, "ci_low": None, "ci_high": None}
+        if slope is not None:
+            entry["value"] = convert(slope)
+            draws = [
+                _cdf_slope(rng.choice(values, len(values)), fraction) for _ in range(n_bootstrap)
+            ]
+            draws = [convert(d) for d in draws if d is not None]
+            if draws:
+                tail = (1 - level) / 2
+                entry["ci_low"], entry["ci_high"] = (
+                    float(q) for q in np.quantile(draws, [tail, 1 - tail])
+                )
+        out[name] = entry
+    return out
+
+
+def _pooled_gaps(store, keys: Sequence[str], model) -> np.ndarray:
+    """The gaps of every stored run in ``keys`` (their final training outputs)."""
+    import torch
+
+    from symscape.train.losses import gaps
+
+    pooled = []
+    for key in keys:
+        output = torch.as_tensor(store.arrays(key)["train_output"])[None]
+        pooled.append(gaps(output, model.y_train.cpu(), model.loss.kappa)[0].numpy())
+    return np.concatenate(pooled)
+
+
 def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:
-    """Gaps and Hessian of one jammed seed at the narrow end of the last bracket."""
+    """Gaps and Hessian of one jammed seed at the narrow end of the last bracket; the gap
+    exponents θ and γ from the gaps of every jammed seed there."""
     from symscape.sweep import Store
 
     if search["bracket"] is None:
@@ -363,14 +437,23 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
     with Store(store_path, create=False) as store:
         [row] = store.get(jammed[:1])
         arrays = store.arrays(jammed[0])
-    model, params = _model_of_row(row, arrays)
+        model, params = _model_of_row(row, arrays)
+        pooled = _pooled_gaps(store, jammed, model)
     if point["N"] > 4000:  # too large for the exact Hessian: its extreme eigenvalues
         details = hessian_extremes(model, params)
-        details.update(width=low, seed=row["seed"])
-        return details
-    details = hessian_at_minimum(model, params)
-    details.pop("H")  # the spectra are kept; the matrix is N² numbers
-    details.update(width=low, seed=row["seed"])
+    else:
+        details = hessian_at_minimum(model, params)
+        details.pop("H")  # the spectra are kept; the matrix is N² numbers
+    from symscape.train.loop import StopRules
+
+    tol = StopRules().tolerance(model.f0_train.dtype, model.loss.kappa)
+    pooled = pooled[np.abs(pooled) > tol]  # gaps at the margin to rounding are neither side
+    details.update(
+        width=low,
+        seed=row["seed"],
+        seeds_pooled=len(jammed),
+        gap_exponents=gap_exponents(pooled),
+    )
     return details
 
 
@@ -522,7 +605,16 @@ def save_results(
         "line": record["line"],
         "transition": {
             k: transition[k]
-            for k in ("N", "P", "n_delta", "rank_H0", "negative_H", "width")
+            for k in (
+                "N",
+                "P",
+                "n_delta",
+                "rank_H0",
+                "negative_H",
+                "width",
+                "seeds_pooled",
+                "gap_exponents",
+            )
             if k in transition
         },
         "record": f"{name}.json",
@@ -613,4 +705,23 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
             f"At the jammed minimum closest to N* (N = {t.get('N')}): N_Δ = {t.get('n_delta')}, "
             f"rank H₀ = {t.get('rank_H0')}, negative eigenvalues of H: {t.get('negative_H')}.",
         ]
+        fit = t.get("gap_exponents")
+        if fit:
+            parts = []
+            for name, symbol in (("theta", "θ"), ("gamma", "γ")):
+                e = fit[name]
+                value = "—" if e["value"] is None else f"{e['value']:.2f}"
+                interval = (
+                    f" [{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e["ci_low"] is not None else ""
+                )
+                parts.append(
+                    f"{symbol} = {value}{interval} from {e['n']} gaps "
+                    f"(reported {fit['reported'][name]})"
+                )
+            lines += [
+                "",
+                f"Gap exponents, pooled over {t.get('seeds_pooled')} jammed seeds: "
+                + "; ".join(parts)
+                + ".",
+            ]
     return "\n".join(lines) + "\n"
