@@ -53,13 +53,22 @@ def test_analysis_of_known_outputs():
         rows[width] = [{"scalars": {"outcome": "fitted", "n_weights": N}}] * 2
         shift = eps * np.array([1, 1, -1, -1])
         outputs[width] = np.stack([y + shift, y - shift])
-    result = analyse(config, rows, outputs, y)
+    early = {2.0: [np.array([1.0, 0.25, 0.5])] * 2, 4.0: [np.array([1.0, 0.1, 0.0])] * 2}
+    result = analyse(config, rows, outputs, y, early)
     first, second = result["points"]
+    assert first["early_stopping_error"] == 0.25 and second["early_stopping_error"] == 0.0
+    assert first["output_norm"] == pytest.approx(np.sqrt(1 + 4))  # |±1 ± 2| over points
     assert first["ensemble_test_error"] == 0.0 and second["ensemble_test_error"] == 0.0
     assert first["fluctuation"] == pytest.approx(2.0)
     assert second["fluctuation"] == pytest.approx(0.5)
     assert first["test_error"] == pytest.approx(0.5)  # ±2 flips half of the signs
     assert result["N_star"] == 10
+
+
+def test_early_stopping_is_never_worse_than_the_end_point(record):
+    for p in record["points"]:
+        assert p["early_stopping_error"] <= p["test_error"] + 1e-12
+        assert p["output_norm"] > 0
 
 
 def test_results_files_and_bad_configs(record, tmp_path):

@@ -103,7 +103,7 @@ class DoubleDescentConfig(JsonConfig):
             activation=self.activation,
             dynamics="lbfgs",
             max_steps=self.max_steps,
-            record_points=8,
+            record_points=24,
             seeds=self.seeds,
             dtype=self.dtype,
             device=self.device,
@@ -184,11 +184,13 @@ def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, see
     return out
 
 
-def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any]:
-    """Per width: errors, ensemble error, fluctuation; N*; fitted exponents.
+def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> dict[str, Any]:
+    """Per width: errors, ensemble error, fluctuation, output norm; N*; fitted exponents.
 
     ``rows[w]`` are the stored rows of width w (one per seed, in seed order)
-    and ``outputs[w]`` their test outputs ``[E, n_test(, k)]``.
+    and ``outputs[w]`` their test outputs ``[E, n_test(, k)]``; ``early[w]``,
+    when given, each seed's test error along training (``[E, R]``, the
+    recorded steps), whose minimum is the early-stopped test error.
     """
     points = []
     for width in config.widths:
@@ -208,6 +210,10 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test) -> dict[str, Any
                 "test_error_std": float(single.std()),
                 "ensemble_test_error": _error(mean, y_test),
                 "fluctuation": float(fluctuation.mean()),
+                "output_norm": float(np.sqrt((f**2).reshape(len(f), -1).mean(-1)).mean()),
+                "early_stopping_error": None
+                if early is None
+                else float(np.mean([np.nanmin(e) for e in early[width]])),
                 "per_seed_error": single.tolist(),
                 "per_seed_fluctuation": fluctuation.tolist(),
             }
@@ -240,14 +246,17 @@ def run(
     complete(spec, store_path, executor)
     rows: dict[float, list] = {}
     outputs: dict[float, np.ndarray] = {}
+    early: dict[float, list[np.ndarray]] = {}
     with Store(store_path, create=False) as store:
         for width in config.widths:
             keys = [r.key for r in runs if r.config["width"] == width]
             rows[width] = store.get(keys)
-            outputs[width] = np.stack([store.arrays(k)["test_output"] for k in keys])
+            arrays = [store.arrays(k) for k in keys]
+            outputs[width] = np.stack([a["test_output"] for a in arrays])
+            early[width] = [a["trajectory/test_error"] for a in arrays]
     ds = load(config.dataset, **config.data, dtype="float64")
     y_test = ds.y_test.cpu().numpy()
-    record = analyse(config, rows, outputs, y_test)
+    record = analyse(config, rows, outputs, y_test, early)
     record.update(
         experiment="double_descent",
         version=__version__,
@@ -279,6 +288,9 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
     ax.plot(
         N / star, [p["ensemble_test_error"] for p in points], "s--", label="ensemble average ε̄_N"
     )
+    early = [p.get("early_stopping_error") for p in points]
+    if all(e is not None for e in early):
+        ax.plot(N / star, early, "^:", label="early stopping (best along training)")
     if record["N_star"]:
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
     ax.set(xscale="log", xlabel="N / N*", ylabel="test error", title="Double descent")
@@ -326,7 +338,18 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
         "fits": fits,
         "reported": REPORTED,
         "points": [
-            {k: p[k] for k in ("N", "fitted", "test_error", "ensemble_test_error", "fluctuation")}
+            {
+                k: p.get(k)
+                for k in (
+                    "N",
+                    "fitted",
+                    "test_error",
+                    "ensemble_test_error",
+                    "early_stopping_error",
+                    "fluctuation",
+                    "output_norm",
+                )
+            }
             for p in record["points"]
         ],
         "record": "double_descent.json",
@@ -372,13 +395,14 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
         f"N* (half of the seeds fit) = {summary['N_star']} ({summary['wall_time_s']} s; record "
         f"[{summary['record']}]({summary['record']})).",
         "",
-        "| N | fitted | test error | ensemble test error | ‖f − f̄‖ |",
-        "|---|---|---|---|---|",
+        "| N | fitted | test error | ensemble test error | early stopping | ‖f − f̄‖ | ‖f‖ |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in summary["points"]:
         lines.append(
             f"| {p['N']} | {p['fitted']:.2f} | {cell(p['test_error'])} | "
-            f"{cell(p['ensemble_test_error'])} | {cell(p['fluctuation'])} |"
+            f"{cell(p['ensemble_test_error'])} | {cell(p.get('early_stopping_error'))} | "
+            f"{cell(p['fluctuation'])} | {cell(p.get('output_norm'))} |"
         )
     lines += ["", "| law | measured slope [95 %] | reported |", "|---|---|---|"]
     for name, fit in summary["fits"].items():
