@@ -272,3 +272,24 @@ def test_training_records_how_far_the_kernel_moves():
     assert lazy["final"]["kernel_change"] == [0.0, 0.0]
     with pytest.raises(InvalidOptionError, match="kernel_points=33 must be between 0 and P=32"):
         TrainConfig(**{**base, "kernel_points": 33})
+
+
+def test_kernel_regression_survives_a_change_of_thread_count():
+    """MKL's batched LU failed ("Pivots given to lu_solve ...") after the thread count went
+    from 1 to 2, as it does around every symscape run: the solve must not depend on it."""
+    from symscape.data import load
+    from symscape.measure import kernel_regression
+
+    ds = load("stripe", P=256, n_test=50, d=10, dtype="float64")
+    net = FullyConnected((10,), depth=2, width=16, activation="swish")
+    params = net.initialize([0, 1, 2, 3])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train, test = ntk(net, params, ds.x_train), ntk(net, params, ds.x_test, ds.x_train)
+        one = kernel_regression(train, test, ds.y_train)
+        torch.set_num_threads(2)
+        two = kernel_regression(train, test, ds.y_train)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(one, two, rtol=1e-6, atol=1e-6)

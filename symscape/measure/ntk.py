@@ -450,7 +450,9 @@ def kernel_regression(
         gram = gram + scale[:, None, None] * torch.eye(P * k, dtype=gram.dtype, device=gram.device)
     # a kernel of rank < P k (fewer weights than constraints) cannot be inverted: its
     # smallest eigenvalues are rounding noise, and solving would return garbage
-    eigenvalues = torch.linalg.eigvalsh(gram)
+    # (an eigendecomposition, not LU: with MKL, batched LU solves break after
+    # torch.set_num_threads changes the thread count, as symscape's runs do)
+    eigenvalues, vectors = torch.linalg.eigh(gram)
     floor = eigenvalues[:, -1] * P * k * torch.finfo(gram.dtype).eps
     if bool((eigenvalues[:, 0] <= floor).any()):
         raise InvalidOptionError(
@@ -458,6 +460,6 @@ def kernel_regression(
             "weights than training constraints, or points repeat",
             fix="use ridge > 0, or a wider network",
         )
-    rhs = targets.reshape(1, P * k, 1).expand(E, -1, -1)
-    coef = torch.linalg.solve(gram, rhs)
+    rhs = vectors.transpose(1, 2) @ targets.reshape(1, P * k, 1)
+    coef = vectors @ (rhs / eigenvalues.unsqueeze(-1))
     return (theta_test.reshape(E, -1, P * k) @ coef).reshape(E, -1, k)
