@@ -58,6 +58,14 @@ def test_analysis_of_known_outputs():
     first, second = result["points"]
     assert first["early_stopping_error"] == 0.25 and second["early_stopping_error"] == 0.0
     assert first["output_norm"] == pytest.approx(np.sqrt(1 + 4))  # |±1 ± 2| over points
+    # a diverged seed (NaN along training) is left out; none at all gives None
+    early = {
+        2.0: [np.array([np.nan, np.nan]), np.array([0.5, 0.25])],
+        4.0: [np.full(2, np.nan)] * 2,
+    }
+    diverged = analyse(config, rows, outputs, y, early)["points"]
+    assert diverged[0]["early_stopping_error"] == 0.25
+    assert diverged[1]["early_stopping_error"] is None
     assert first["ensemble_test_error"] == 0.0 and second["ensemble_test_error"] == 0.0
     assert first["fluctuation"] == pytest.approx(2.0)
     assert second["fluctuation"] == pytest.approx(0.5)

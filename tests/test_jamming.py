@@ -99,11 +99,34 @@ def test_gap_exponents_recover_known_distributions(theta, gamma):
     fit = gap_exponents(np.concatenate([unsatisfied, satisfied]), n_bootstrap=200)
     for name, value in (("theta", theta), ("gamma", gamma)):
         e = fit[name]
-        assert e["value"] == pytest.approx(value, abs=0.06)
+        assert e["value"] == pytest.approx(value, abs=0.12)  # 750 gaps: ±0.05 of noise
         assert e["ci_low"] <= e["value"] <= e["ci_high"]
-        assert e["ci_high"] - e["ci_low"] < 0.2
+        assert e["ci_high"] - e["ci_low"] < 0.4
     few = gap_exponents(np.array([0.1, 0.2, -0.3]))
     assert few["theta"]["value"] is None and few["gamma"]["n"] == 1
+
+
+def test_gap_exponents_near_zero_only_and_resampling_the_minima():
+    """A power law only near 0 (an exponential tail): a small fraction finds θ, the bulk
+    does not, and the drift shows it; several minima are resampled as clusters."""
+    from symscape.experiments.jamming import gap_exponents
+
+    rng = np.random.default_rng(2)
+    theta = 0.3
+    # density ∝ Δ^θ e^−Δ: a Gamma(1 + θ) variable
+    minima = [rng.gamma(1 + theta, size=2000) for _ in range(8)]
+    fit = gap_exponents(minima, fraction=0.02, n_bootstrap=200)
+    assert fit["resampled"] == "minima" and fit["minima"] == 8
+    assert fit["theta"]["value"] == pytest.approx(theta, abs=0.1)
+    assert fit["theta"]["ci_low"] <= theta <= fit["theta"]["ci_high"]
+    drift = fit["theta"]["drift"]
+    # the bulk bends the cumulative distribution: the larger the fraction, the lower θ
+    assert drift["0.5"] < drift["0.25"] < drift["0.1"] < theta
+    # gaps at the margin to rounding count in C but are not fitted
+    with_margin = [np.concatenate([g, np.full(100, 1e-12)]) for g in minima]
+    shifted = gap_exponents(with_margin, fraction=0.1, n_bootstrap=0, tol=1e-9)
+    assert shifted["theta"]["n"] == 8 * 2000
+    assert shifted["theta"]["value"] is not None
 
 
 def test_fit_line_recovers_a_power_law():

@@ -93,7 +93,7 @@ def equivariance(
             n_test=n_test,
             data_seed=data_seed,
         )
-        for name in (task or ("energy",))
+        for name in dict.fromkeys(task or ("energy",))  # each task once, in order
     ]
     store = db or out / "equivariance.db"
     records = [run(config, store, executor=executor) for config in configs]

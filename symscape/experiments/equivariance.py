@@ -293,7 +293,8 @@ def _point_status(record: Mapping[str, Any]) -> str:
     return "done" if math.isfinite(record["test_error"]) else "diverged"
 
 
-def _point_experiment():
+def point_experiment():
+    """The sweep's view of one learning-curve point (registered as ``equivariance-point``)."""
     from symscape.sweep import Experiment
 
     return Experiment(
@@ -306,21 +307,15 @@ def _point_experiment():
     )
 
 
-def __getattr__(name: str):
-    # the sweep finds the experiment by its import path; built on first use
-    if name == "POINT_EXPERIMENT":
-        return _point_experiment()
-    raise AttributeError(name)
-
-
 def sweep_spec(config: EquivarianceConfig):
     """The sweep of ``config``: P × model, each point's seeds packed into one ensemble."""
     from symscape.sweep import SweepSpec
 
     fixed = {name: getattr(config, name) for name in _POINT_FIELDS if name != "seeds"}
     grid = {"P": list(config.P), "model": list(config.models)}
-    experiment = f"{__name__}:POINT_EXPERIMENT"
-    return SweepSpec(experiment, f"equivariance-{config.task}", fixed, grid, (), config.seeds)
+    return SweepSpec(
+        "equivariance-point", f"equivariance-{config.task}", fixed, grid, (), config.seeds
+    )
 
 
 def run(

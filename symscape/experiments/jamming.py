@@ -354,28 +354,52 @@ def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
 REPORTED_GAPS = {"theta": 0.3, "gamma": 0.2}
 
 
-def _cdf_slope(values: np.ndarray, fraction: float) -> float | None:
-    """Slope of ln C(v) against ln v over the smallest ``fraction`` of ``values``."""
+def _cdf_slope(values: np.ndarray, fraction: float, below: int = 0) -> float | None:
+    """The exponent s of C(v) ~ v^s near 0, from the smallest ``fraction`` of ``values`` > 0.
+
+    Maximum likelihood for a power law below the cut-off v_c (the largest
+    value kept; Hill's estimator): ŝ = (m − 1) / Σ_{i<m} ln(v_c / v_i) over the
+    m smallest values. ``below`` more values of that side lie under the smallest
+    one (too close to the margin to be told apart): they count in the fraction,
+    not in the fit.
+    """
     v = np.sort(values[values > 0])
-    m = int(len(v) * fraction)
+    m = int((len(v) + below) * fraction) - below
     if m < 3 or v[0] == v[m - 1]:
         return None
-    cdf = (np.arange(m) + 0.5) / len(v)
-    return float(np.polyfit(np.log(v[:m]), np.log(cdf), 1)[0])
+    logs = np.log(v[m - 1] / v[: m - 1])
+    return float((m - 1) / logs.sum())
+
+
+GAP_FRACTIONS = (0.1, 0.25, 0.5)
 
 
 def gap_exponents(
-    gaps, fraction: float = 0.5, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
+    gaps,
+    fraction: float = 0.25,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    tol: float = 0.0,
 ) -> dict[str, Any]:
-    """θ and γ from the gaps at a jammed minimum, with bootstrap intervals.
+    """θ and γ from the gaps at jammed minima, with bootstrap intervals.
 
     On the unsatisfied side, P(Δ) ~ Δ^θ as Δ → 0⁺, so the cumulative
     distribution C(Δ) ~ Δ^{1+θ}; on the satisfied side P(−Δ) ~ (−Δ)^{−γ}, so
-    C(−Δ) ~ (−Δ)^{1−γ} (SCIENCE.md §1). Each exponent is the least-squares
-    slope of ln C against ln |Δ| over the smallest ``fraction`` of that side's
-    gaps (at least 3 of them, else ``None``); the interval resamples that
-    side's gaps with replacement (``n_bootstrap`` draws, numpy generator
-    ``seed``).
+    C(−Δ) ~ (−Δ)^{1−γ} (SCIENCE.md §1). Each exponent comes from the
+    maximum-likelihood exponent of C over the smallest ``fraction`` of that
+    side's gaps (at least 3 of them, else ``None``; :func:`_cdf_slope`). The
+    laws hold only as Δ → 0: a large fraction reaches into the bulk and biases
+    the estimate, a small one has few points; ``drift`` gives the estimate at
+    each of ``GAP_FRACTIONS`` to show how much it depends on that choice.
+    Gaps with |Δ| ≤ ``tol`` (at the margin to rounding) count in C but are
+    not fitted.
+
+    ``gaps`` is one array, or a list of arrays, one per jammed minimum (seed).
+    The gaps of one minimum are correlated, so with several minima the
+    interval resamples the minima (a cluster bootstrap); with one, it
+    resamples its gaps and is too narrow (``"resampled": "gaps"`` says so).
+    ``n_bootstrap`` draws from the numpy generator ``seed``.
 
     >>> rng = np.random.default_rng(0)
     >>> unsat = rng.random(4000) ** (1 / 1.3)          # density ∝ Δ^0.3 on (0, 1)
@@ -384,22 +408,42 @@ def gap_exponents(
     >>> round(fit["theta"]["value"], 1), round(fit["gamma"]["value"], 1)
     (0.3, 0.2)
     """
-    gaps = np.asarray(gaps, float)
-    gaps = gaps[np.isfinite(gaps)]
+    if isinstance(gaps, np.ndarray) or not isinstance(gaps, Sequence):
+        clusters = [np.asarray(gaps, float)]
+    else:
+        clusters = [np.asarray(g, float) for g in gaps]
+    clusters = [g[np.isfinite(g)] for g in clusters]
     rng = np.random.default_rng(seed)
-    out: dict[str, Any] = {"fraction": fraction, "reported": REPORTED_GAPS}
-    for name, values, convert in (
-        ("theta", gaps[gaps > 0], lambda slope: slope - 1),
-        ("gamma", -gaps[gaps < 0], lambda slope: 1 - slope),
-    ):
-        slope = _cdf_slope(values, fraction)
-        entry: dict[str, Any] = {"n": len(values), "value": None, "ci_low": None, "ci_high": None}
-        if slope is not None:
-            entry["value"] = convert(slope)
-            draws = [
-                _cdf_slope(rng.choice(values, len(values)), fraction) for _ in range(n_bootstrap)
-            ]
-            draws = [convert(d) for d in draws if d is not None]
+    out: dict[str, Any] = {
+        "fraction": fraction,
+        "reported": REPORTED_GAPS,
+        "minima": len(clusters),
+        "resampled": "minima" if len(clusters) > 1 else "gaps",
+    }
+
+    def estimate(parts, sign: float, frac: float) -> float | None:
+        values = np.concatenate([sign * g for g in parts]) if parts else np.empty(0)
+        below = int(((values > 0) & (values <= tol)).sum())
+        slope = _cdf_slope(values[values > tol], frac, below)
+        if slope is None:
+            return None
+        return slope - 1 if sign > 0 else 1 - slope
+
+    for name, sign in (("theta", 1.0), ("gamma", -1.0)):
+        n = int(sum(((sign * g) > tol).sum() for g in clusters))
+        value = estimate(clusters, sign, fraction)
+        entry: dict[str, Any] = {"n": n, "value": value, "ci_low": None, "ci_high": None}
+        entry["drift"] = {str(f): estimate(clusters, sign, f) for f in GAP_FRACTIONS}
+        if value is not None and n_bootstrap > 0:
+            draws = []
+            for _ in range(n_bootstrap):
+                if len(clusters) > 1:
+                    parts = [clusters[i] for i in rng.integers(0, len(clusters), len(clusters))]
+                else:
+                    parts = [rng.choice(clusters[0], len(clusters[0]))]
+                draw = estimate(parts, sign, fraction)
+                if draw is not None:
+                    draws.append(draw)
             if draws:
                 tail = (1 - level) / 2
                 entry["ci_low"], entry["ci_high"] = (
@@ -409,17 +453,17 @@ def gap_exponents(
     return out
 
 
-def _pooled_gaps(store, keys: Sequence[str], model) -> np.ndarray:
-    """The gaps of every stored run in ``keys`` (their final training outputs)."""
+def _seed_gaps(store, keys: Sequence[str], model) -> list[np.ndarray]:
+    """The gaps of each stored run in ``keys`` (from its final training outputs)."""
     import torch
 
     from symscape.train.losses import gaps
 
-    pooled = []
+    out = []
     for key in keys:
         output = torch.as_tensor(store.arrays(key)["train_output"])[None]
-        pooled.append(gaps(output, model.y_train.cpu(), model.loss.kappa)[0].numpy())
-    return np.concatenate(pooled)
+        out.append(gaps(output, model.y_train.cpu(), model.loss.kappa)[0].numpy())
+    return out
 
 
 def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:
@@ -438,7 +482,7 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
         [row] = store.get(jammed[:1])
         arrays = store.arrays(jammed[0])
         model, params = _model_of_row(row, arrays)
-        pooled = _pooled_gaps(store, jammed, model)
+        per_seed = _seed_gaps(store, jammed, model)
     if point["N"] > 4000:  # too large for the exact Hessian: its extreme eigenvalues
         details = hessian_extremes(model, params)
     else:
@@ -447,12 +491,11 @@ def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any]
     from symscape.train.loop import StopRules
 
     tol = StopRules().tolerance(model.f0_train.dtype, model.loss.kappa)
-    pooled = pooled[np.abs(pooled) > tol]  # gaps at the margin to rounding are neither side
     details.update(
         width=low,
         seed=row["seed"],
         seeds_pooled=len(jammed),
-        gap_exponents=gap_exponents(pooled),
+        gap_exponents=gap_exponents(per_seed, tol=tol),
     )
     return details
 
@@ -714,13 +757,18 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
                 interval = (
                     f" [{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e["ci_low"] is not None else ""
                 )
+                drift = "/".join(
+                    "—" if v is None else f"{v:.2f}" for v in e.get("drift", {}).values()
+                )
                 parts.append(
                     f"{symbol} = {value}{interval} from {e['n']} gaps "
-                    f"(reported {fit['reported'][name]})"
+                    f"(reported {fit['reported'][name]}; fitted on the smallest 10/25/50 %: "
+                    f"{drift})"
                 )
             lines += [
                 "",
-                f"Gap exponents, pooled over {t.get('seeds_pooled')} jammed seeds: "
+                f"Gap exponents, pooled over {t.get('seeds_pooled')} jammed seeds "
+                f"(interval: resampling the {fit.get('resampled', 'gaps')}): "
                 + "; ".join(parts)
                 + ".",
             ]

@@ -8,7 +8,7 @@ differ only in seed are *packed*: one call of ``run`` with all their seeds, then
 have given alone.
 
 A sweep names its experiment either by a registered name (``train``,
-``probe``) or by an import path ``"package.module:attribute"`` to an
+``probe``, ``equivariance-point``) or by an import path ``"package.module:attribute"`` to an
 :class:`Experiment` object, so that every worker process, Ray worker or SLURM
 job can find it by importing.
 
@@ -18,7 +18,7 @@ job can find it by importing.
 >>> resolve_experiment("nonsense")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-symscape.errors.UnknownNameError: unknown experiment 'nonsense'; use one of probe, train, or ...
+symscape.errors.UnknownNameError: unknown experiment 'nonsense'; use one of equivariance-point, ...
 """
 
 from __future__ import annotations
@@ -231,8 +231,16 @@ PROBE = Experiment(
     status=lambda record: "diverged" if record["diverged"] else "done",
 )
 
+
 # ------------------------------------------------------------------ registry
+def _equivariance_point() -> Experiment:
+    from symscape.experiments.equivariance import point_experiment
+
+    return point_experiment()
+
+
 EXPERIMENTS: dict[str, Callable[[], Experiment]] = {
+    "equivariance-point": _equivariance_point,
     "probe": lambda: PROBE,
     "train": _train_experiment,
 }
