@@ -395,7 +395,7 @@ def double_descent_section(scale: str, figures: Path, out: Path, *, root: str | 
         )
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
-    record = run(config, Path(out) / "double_descent.db")
+    record = run(config, Path(out) / "double_descent.db", executor="pool")  # widths in parallel
     summary = save_results(record, out, figures)
     summary["scale"] = scale
     return summary
