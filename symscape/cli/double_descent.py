@@ -6,6 +6,7 @@ import click
 
 from symscape.cli._options import dataset_flags, dataset_options, run_flags
 from symscape.cli._output import print_table
+from symscape.experiments._output import ci_text
 
 __all__ = ["double_descent"]
 
@@ -94,9 +95,7 @@ def double_descent(
         rows,
     )
     for name, fit in summary["fits"].items():
-        interval = (
-            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
-        )
+        interval = ci_text(fit)
         click.echo(
             f"{name}: slope {fit['slope']:.2f}{interval} (reported {summary['reported'][name]})"
         )

@@ -6,6 +6,7 @@ import click
 
 from symscape.cli._options import dataset_flags, dataset_options, run_flags
 from symscape.cli._output import print_table
+from symscape.experiments._output import ci_text
 
 __all__ = ["feature_lazy"]
 
@@ -126,9 +127,7 @@ def feature_lazy(
     print_table("crossover α*(h)", ["h", "α*", "α* √h"], rows)
     fit = summary["alpha_star_fit"]
     if fit:
-        interval = (
-            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
-        )
+        interval = ci_text(fit)
         reported = summary["reported"]["alpha_star_exponent"]
         click.echo(f"α* ~ h^b: b = {fit['slope']:.2f}{interval} (reported {reported})")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["cell", "save_figure"]
+__all__ = ["cell", "ci_text", "save_figure"]
 
 
 def save_figure(fig, stem: str | Path) -> list[Path]:
@@ -20,3 +20,10 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
 def cell(value, digits: int = 3) -> str:
     """A number for a Markdown table; ``—`` for a missing one."""
     return "—" if value is None else f"{value:.{digits}g}"
+
+
+def ci_text(fit) -> str:
+    """`` [low, high]`` of a fit's ``ci_low``/``ci_high`` (two decimals); ``""`` without one."""
+    if fit.get("ci_low") is None:
+        return ""
+    return f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"

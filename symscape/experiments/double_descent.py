@@ -34,7 +34,7 @@ import numpy as np
 from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
@@ -419,8 +419,6 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
         )
     lines += ["", "| law | measured slope [95 %] | reported |", "|---|---|---|"]
     for name, fit in summary["fits"].items():
-        interval = (
-            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
-        )
+        interval = ci_text(fit)
         lines.append(f"| {name} | {fit['slope']:.2f}{interval} | {summary['reported'][name]} |")
     return "\n".join(lines) + "\n"

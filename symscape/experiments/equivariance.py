@@ -53,7 +53,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
-from symscape.experiments._output import cell, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
 
@@ -224,20 +224,6 @@ def _learning_points(config, sizes, models) -> list:
 
 
 # one learning-curve point (one P, one model, its seeds as one ensemble) as a sweep run
-_POINT_FIELDS = (
-    "task",
-    "seeds",
-    "steps",
-    "l_max",
-    "layers",
-    "multiplicity",
-    "n_points",
-    "n_test",
-    "lr",
-    "width",
-    "data_seed",
-    "threads",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +258,12 @@ class LearningPointConfig(JsonConfig):
         fields = {name: getattr(self, name) for name in _POINT_FIELDS}
         checked = EquivarianceConfig(P=(self.P, self.P + 1), models=(self.model,), **fields)
         object.__setattr__(self, "seeds", checked.seeds)
+
+
+# the fields a point shares with its EquivarianceConfig (all but P and model)
+_POINT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(LearningPointConfig) if f.name not in ("P", "model")
+)
 
 
 def _point_run(config: LearningPointConfig) -> dict[str, Any]:
@@ -386,9 +378,7 @@ def run(
 
 
 def _interval(fit: Mapping[str, Any]) -> str:
-    if fit.get("ci_low") is None:
-        return f"{fit['slope']:.2f}"
-    return f"{fit['slope']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"
+    return f"{fit['slope']:.2f}{ci_text(fit)}"
 
 
 def learning_curve_figure(record: Mapping[str, Any]):

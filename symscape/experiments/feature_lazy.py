@@ -53,7 +53,7 @@ import numpy as np
 from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
@@ -539,9 +539,7 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
     fit = record["alpha_star_fit"]
     if fit:
         slope = fit["slope"]
-        interval = (
-            f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
-        )
+        interval = ci_text(fit)
         axes[0].plot(
             widths,
             np.exp(fit["intercept"]) * widths**slope,
@@ -599,7 +597,9 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
             )
         )
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Patch(fill=False, hatch="//", edgecolor="c", label="< half of the seeds fit"))
+    if (fitted < 0.5).any():
+        label = "< half of the seeds fit"
+        handles.append(Patch(fill=False, hatch="//", edgecolor="c", label=label))
     jamming = record.get("jamming") or {}
     if jamming.get("h_star"):
         h_star = jamming["h_star"]
@@ -751,9 +751,7 @@ def markdown_section(section: Mapping[str, Any]) -> str:
             )
         fit = summary["alpha_star_fit"]
         if fit:
-            interval = (
-                f" [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]" if fit["ci_low"] is not None else ""
-            )
+            interval = ci_text(fit)
             lines += [
                 "",
                 f"α* ~ h^b: b = {fit['slope']:.2f}{interval} over {fit['n_widths']} widths "

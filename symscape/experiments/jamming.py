@@ -38,7 +38,7 @@ import numpy as np
 from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete
 from symscape.validation import check_integer
 
@@ -754,9 +754,7 @@ def markdown_section(summary: Mapping[str, Any]) -> str:
             for name, symbol in (("theta", "θ"), ("gamma", "γ")):
                 e = fit[name]
                 value = "—" if e["value"] is None else f"{e['value']:.2f}"
-                interval = (
-                    f" [{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e["ci_low"] is not None else ""
-                )
+                interval = ci_text(e)
                 drift = "/".join(
                     "—" if v is None else f"{v:.2f}" for v in e.get("drift", {}).values()
                 )
