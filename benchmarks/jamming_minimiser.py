@@ -12,9 +12,16 @@ same initial weights, float64, members of one ensemble batched together):
   minimum with N_Δ > 0 (*jammed*).
 
 Printed per network: each method's decision (fitted / jammed / undecided
-at the step budget), gradient evaluations and final N_Δ; then the total
-evaluations and wall time of each method and their ratios, and on how many
-networks the decisions agree.
+at the step budget), gradient evaluations and final N_Δ; then, per width,
+the fraction of nets each method fitted and their mean N_Δ (what N* is
+computed from); then the total evaluations and wall time of each method and
+their ratios, and on how many networks the decisions agree.
+
+Near the transition a ReLU net's outcome depends on the path, not only on
+the net: two dynamics from the same initial weights can reach different
+minima (one fitted, one jammed), and a gentler L-BFGS (shorter steps)
+changes which nets differ, not how many. The per-width fractions are the
+comparison that decides N*.
 
     python benchmarks/jamming_minimiser.py [--quick] [--activation relu swish]
 """
@@ -111,6 +118,15 @@ def main() -> None:
                     f"{row['adam_evaluations']:>7} (N_Δ={row['adam_n_delta']:>3})  {agree}",
                     flush=True,
                 )
+    widths = sorted({(r["activation"], r["width"]) for r in rows})
+    for activation, width in widths:
+        group = [r for r in rows if (r["activation"], r["width"]) == (activation, width)]
+        share = {m: sum(r[m] == "fitted" for r in group) / len(group) for m in ("lbfgs", "adam")}
+        mean = {m: sum(r[f"{m}_n_delta"] for r in group) / len(group) for m in ("lbfgs", "adam")}
+        print(
+            f"{activation:>6} h={width:<4g}: fitted L-BFGS {share['lbfgs']:.2f}, Adam "
+            f"{share['adam']:.2f}; mean N_Δ L-BFGS {mean['lbfgs']:.1f}, Adam {mean['adam']:.1f}"
+        )
     fast_evals = sum(r["lbfgs_evaluations"] for r in rows)
     slow_evals = sum(r["adam_evaluations"] for r in rows)
     fast_s = sum(r["lbfgs_s"] for r in rows)
