@@ -15,6 +15,7 @@ import datetime
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ import torch
 
 from symscape._version import __version__
 from symscape.data import get_dataset_spec, list_datasets, load
+from symscape.data.options import parse_device
 from symscape.data.preview import save_preview
 from symscape.errors import DataNotFoundError, InvalidOptionError, SymscapeError
 from symscape.progress import track
+from symscape.report import write_report
+from symscape.sweep.executors import ExecutorChoice
 
 __all__ = ["SCALES", "reproduce"]
 
@@ -68,18 +72,39 @@ SECTIONS = (
     "equivariance",
 )
 
+# the files of ``out`` that belong to the whole run, not to one section
+_OWN_FILES = ("summary.json", "summary.md", "report.html")
+
 
 def reproduce(
     scale: str = "quick",
     out: str | Path = "symscape-results",
     root: str | None = None,
     only: tuple[str, ...] | None = None,
+    executor: str | ExecutorChoice | None = None,
+    db: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
     ``only`` restricts the run to some of the sections: ``data``, ``engine``,
     ``jamming``, ``double_descent``, ``feature_lazy``, ``stability``, ``equivariance``.
+
+    Every run goes through the sweep store ``db`` (default ``out/symscape.db``)
+    on ``executor`` (a name or an :class:`~symscape.sweep.executors.ExecutorChoice`
+    with options; default: each section's own, ``pool`` or ``inprocess``),
+    and every finished section is stored there with the files it wrote. A
+    rerun with the same scale and symscape version takes the finished sections
+    from the store and resumes the others where they stopped (a section's
+    finished runs are not trained again). ``out`` receives ``summary.json``,
+    ``summary.md``, ``report.html`` (:mod:`symscape.report`) and ``figures/``.
+    ``log`` receives one line per section (the overall progress). ``device``
+    (``cpu``, ``cuda``, ``cuda:1``) is where the networks train (the
+    equivariance section stays on the CPU).
     """
+    from symscape.sweep import Store
+
     if scale not in SCALES:
         raise InvalidOptionError(
             f"scale={scale!r} is not a scale", fix=f"use one of {', '.join(SCALES)}"
@@ -90,50 +115,105 @@ def reproduce(
         raise InvalidOptionError(
             f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
         )
+    only = tuple(name for name in SECTIONS if name in only)  # the report's order, once each
+    if isinstance(executor, str):
+        executor = ExecutorChoice(executor)  # an unknown name fails here
+    parse_device(device)
     if scale == "paper":
         _check_files_present(root)
     out = Path(out)
+    db = Path(db) if db is not None else out / "symscape.db"
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
+    Store(db).close()  # a foreign or unwritable --db fails here, before any training
+    log = log or (lambda line: None)
     started = time.perf_counter()
     summary: dict[str, Any] = {
         "scale": scale,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "environment": _environment(),
         "sections": list(only),
+        "store": str(db),
     }
-    if "data" in only:
+    for i, name in enumerate(only, 1):
+        section_started = time.perf_counter()
+        summary[name], resumed = _section(name, scale, out, figures, root, db, executor, device)
+        how = "taken from the store" if resumed else "done"
+        log(
+            f"reproduce [{i}/{len(only)}] {name}: {how} "
+            f"in {time.perf_counter() - section_started:.1f} s"
+        )
+    summary["wall_time_s"] = round(time.perf_counter() - started, 2)
+    summary["report"] = "report.html"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(_markdown(summary))
+    write_report(db, out / "report.html", sections=only)
+    return summary
+
+
+def _section(
+    name: str,
+    scale: str,
+    out: Path,
+    figures: Path,
+    root: str | None,
+    db: Path,
+    executor: ExecutorChoice | None,
+    device: str,
+) -> tuple[dict[str, Any], bool]:
+    """One section's summary: from the store when it finished there before, else computed
+    (and then stored with the files it wrote). Returns it and whether it was resumed."""
+    from symscape.sweep import Store
+
+    with Store(db) as store:
+        stored = store.sections().get(name)
+        if stored and stored["scale"] == scale and stored["version"] == __version__:
+            for path in stored["files"]:
+                target = out / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(store.section_file(name, path))
+            return stored["summary"], True
+    before = _files(out, db)
+    started = time.perf_counter()
+    if name == "data":
         specs = list_datasets()
-        summary["data"] = [
+        result: Any = [
             _summarise(spec.name, root, figures, out)
             for spec in track(specs, "data sets", total=len(specs))
         ]
-    if "engine" in only:
-        summary["engine"] = engine_section(scale, figures, out)
-    if "jamming" in only:
-        from symscape.experiments.jamming import jamming_section
+    elif name == "engine":
+        result = engine_section(scale, figures, out, device)
+    else:
+        module = __import__(f"symscape.experiments.{name}", fromlist=["_"])
+        section = getattr(module, f"{name}_section")
+        result = section(scale, figures, out, root=root, store=db, executor=executor, device=device)
+    after = _files(out, db)
+    written = {
+        path: (out / path).read_bytes()
+        for path, stamp in after.items()
+        if before.get(path) != stamp
+    }
+    result = json.loads(json.dumps(result))  # as the store gives it back: the same report
+    with Store(db) as store:
+        wall = time.perf_counter() - started
+        store.put_section(name, scale, result, written, wall, _environment())
+    return result, False
 
-        summary["jamming"] = jamming_section(scale, figures, out, root=root)
-    if "double_descent" in only:
-        from symscape.experiments.double_descent import double_descent_section
 
-        summary["double_descent"] = double_descent_section(scale, figures, out, root=root)
-    if "feature_lazy" in only:
-        from symscape.experiments.feature_lazy import feature_lazy_section
-
-        summary["feature_lazy"] = feature_lazy_section(scale, figures, out, root=root)
-    if "stability" in only:
-        from symscape.experiments.stability import stability_section
-
-        summary["stability"] = stability_section(scale, figures, out, root=root)
-    if "equivariance" in only:
-        from symscape.experiments.equivariance import equivariance_section
-
-        summary["equivariance"] = equivariance_section(scale, figures, out, root=root)
-    summary["wall_time_s"] = round(time.perf_counter() - started, 2)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(_markdown(summary))
-    return summary
+def _files(out: Path, db: Path) -> dict[str, tuple[int, int]]:
+    """The files under ``out`` with their modification time and size, minus the store's
+    and the whole run's own files."""
+    skip = {db.resolve(), *(Path(str(db.resolve()) + end) for end in ("-wal", "-shm", "-journal"))}
+    found = {}
+    for path in out.rglob("*"):
+        if not path.is_file() or path.resolve() in skip or path.suffix == ".db":
+            continue
+        relative = path.relative_to(out).as_posix()
+        if relative in _OWN_FILES:
+            continue
+        stat = path.stat()
+        found[relative] = (stat.st_mtime_ns, stat.st_size)
+    return found
 
 
 ENGINE_CONFIGS = {
@@ -160,11 +240,11 @@ ENGINE_CONFIGS = {
 }
 
 
-def engine_section(scale: str, figures: Path, out: Path) -> dict[str, Any]:
+def engine_section(scale: str, figures: Path, out: Path, device: str = "cpu") -> dict[str, Any]:
     """Train one ensemble with the adaptive gradient flow and report its observables."""
     from symscape.train import TrainConfig, train
 
-    config = TrainConfig(**ENGINE_CONFIGS[scale])
+    config = TrainConfig(**ENGINE_CONFIGS[scale], device=device)
     result = train(config)
     path = figures / "engine_training.png"
     _training_figure(result, path)

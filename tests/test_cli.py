@@ -1,6 +1,7 @@
 """The command line: every sub-command, and every error path is one line with exit code 2."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -256,6 +257,17 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
     assert engine["final"]["ensemble_test_error"] < 0.25  # a teacher task is learnable
     assert (out_dir / engine["figure"]).stat().st_size > 1000
     assert "results written to" in out
+    html = (out_dir / "report.html").read_text()
+    assert re.findall(r'<section id="(\w+)"', html) == ["data", "engine"]
+
+    # a rerun takes both sections from the store: nothing recomputed, lost files restored
+    (out_dir / engine["figure"]).unlink()
+    code, out, err = run(capsys, "reproduce", "--out", str(out_dir), "--only", "engine")
+    assert code == 0 and "reproduce [1/1] engine: taken from the store" in err
+    again = json.loads((out_dir / "summary.json").read_text())
+    assert again["engine"] == engine
+    assert (out_dir / engine["figure"]).stat().st_size > 1000
+    assert re.findall(r'<section id="(\w+)"', (out_dir / "report.html").read_text()) == ["engine"]
 
 
 def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):
@@ -268,6 +280,21 @@ def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):
     assert "fashion-mnist (" in err and "cifar10 (" in err
     assert ": mnist (" not in err and "; mnist (" not in err
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--address", "auto"], "--address do(es) not apply to the default executors"),
+        (["--executor", "pool", "--gpus-per-run", "1"], "not apply to --executor pool"),
+        (["--device", "cuda:7"], "device='cuda:7'"),
+    ],
+)
+def test_reproduce_refuses_impossible_flags_before_running(capsys, tmp_path, flags, message):
+    out_dir = tmp_path / "results"
+    code, _, err = run(capsys, "reproduce", "--out", str(out_dir), "--only", "engine", *flags)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (out_dir / "symscape.db").exists()
 
 
 def test_reproduce_sections_are_the_command_line_choices():

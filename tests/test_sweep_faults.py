@@ -30,6 +30,10 @@ def _spec(tmp_path, runs: int = N_RUNS, sleep: float = 0.02, extra: str = "") ->
 
 
 def _driver(spec: str, db, *flags: str) -> subprocess.Popen:
+    """The driver as a person starts it from a terminal: Ctrl-C (SIGINT) at its default.
+
+    A test suite started in the background (``pytest &``) inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt: restore the default in the child."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "symscape", "sweep", "run", spec, "--db", str(db), *flags],
@@ -37,6 +41,7 @@ def _driver(spec: str, db, *flags: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -34,6 +34,7 @@ def _register() -> None:
         equivariance,
         feature_lazy,
         jamming,
+        report,
         reproduce,
         results,
         stability,
@@ -51,6 +52,7 @@ def _register() -> None:
     cli.add_command(feature_lazy.feature_lazy)
     cli.add_command(equivariance.equivariance)
     cli.add_command(reproduce.reproduce)
+    cli.add_command(report.report)
 
 
 _register()

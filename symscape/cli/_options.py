@@ -108,3 +108,62 @@ def run_flags(default_out: str, db_name: str) -> Callable[[Callable], Callable]:
         return command
 
     return decorate
+
+
+_RAY = ("address", "cpus_per_run", "gpus_per_run")
+_SLURM = (
+    "partition",
+    "time_min",
+    "gpus_per_task",
+    "cpus_per_task",
+    "array_parallelism",
+    "runs_per_job",
+    "mem_gb",
+    "cluster",
+)
+
+
+def executor_flags(command: Callable) -> Callable:
+    """The ray and slurm executors' flags (``--address``, ``--partition``, ...)."""
+    flags = [
+        click.option("--address", help="ray: address of an existing cluster (e.g. auto)"),
+        click.option("--cpus-per-run", type=float, help="ray: CPUs per computation [1]"),
+        click.option("--gpus-per-run", type=float, help="ray: GPUs per computation [0]"),
+        click.option("--partition", help="slurm: partition"),
+        click.option("--time-min", type=int, help="slurm: time limit per job in minutes [60]"),
+        click.option("--gpus-per-task", type=int, help="slurm: GPUs per job [0]"),
+        click.option("--cpus-per-task", type=int, help="slurm: CPUs per job [1]"),
+        click.option(
+            "--array-parallelism", type=int, help="slurm: jobs of the array at once [256]"
+        ),
+        click.option("--runs-per-job", type=int, help="slurm: computations per job [1]"),
+        click.option("--mem-gb", type=float, help="slurm: memory per job in GB"),
+        click.option(
+            "--cluster",
+            type=click.Choice(["slurm", "local", "debug"]),
+            help="slurm: submitit's executor (local: subprocesses, for testing a set-up)",
+        ),
+    ]
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
+
+
+def executor_options_of(executor: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the :func:`executor_flags` out of ``kwargs``: those given, checked to belong to
+    ``executor``."""
+    options = {}
+    for name in (*_RAY, *_SLURM):
+        value = kwargs.pop(name, None)
+        if value is not None:
+            options[name] = value
+    allowed = {"ray": _RAY, "slurm": _SLURM}.get(executor or "", ())
+    wrong = sorted(set(options) - set(allowed))
+    if wrong:
+        flags = ", ".join("--" + name.replace("_", "-") for name in wrong)
+        chosen = f"--executor {executor}" if executor else "the default executors"
+        raise InvalidOptionError(
+            f"{flags} do(es) not apply to {chosen}",
+            fix="drop them, or choose the executor they belong to (--executor ray or slurm)",
+        )
+    return options

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from symscape.cli._options import executor_flags, executor_options_of
 from symscape.cli._output import print_table
 
 __all__ = ["reproduce"]
@@ -43,11 +44,55 @@ __all__ = ["reproduce"]
     ),
     help="run only this section (repeatable) [default: all]",
 )
-def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) -> None:
-    """Regenerate the thesis's results and write them to the results folder."""
-    from symscape.reproduce import reproduce as run
+@click.option(
+    "--executor",
+    type=click.Choice(["inprocess", "pool", "ray", "slurm"]),
+    default=None,
+    help="where the trainings run [default: each section's own, pool or inprocess]",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="where the networks train: cpu, cuda, cuda:1 (equivariance stays on the CPU)",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="sweep store [default: OUT/symscape.db]; a rerun resumes from it",
+)
+@executor_flags
+def reproduce(
+    scale: str,
+    out: Path,
+    root: str | None,
+    only: tuple[str, ...],
+    executor: str | None,
+    device: str,
+    db: Path | None,
+    **flags,
+) -> None:
+    """Regenerate the thesis's results; write them and report.html to the results folder.
 
-    summary = run(scale=scale, out=out, root=root, only=only or None)
+    Every training goes through the sweep store (--db): an interrupted
+    reproduce, run again, takes the finished sections from the store and
+    resumes the others where they stopped.
+    """
+    from symscape.reproduce import reproduce as run
+    from symscape.sweep.executors import ExecutorChoice
+
+    options = executor_options_of(executor, flags)
+    choice = None if executor is None else ExecutorChoice(executor, options)
+    summary = run(
+        scale=scale,
+        out=out,
+        root=root,
+        only=only or None,
+        executor=choice,
+        db=db,
+        device=device,
+        log=lambda line: click.echo(line, err=True),
+    )
     if "data" in summary:
         _print_data(summary, scale)
     if "engine" in summary:
@@ -92,8 +137,8 @@ def reproduce(scale: str, out: Path, root: str | None, only: tuple[str, ...]) ->
             )
         )
     click.echo(
-        f"results written to {out}/ (summary.json, summary.md, figures/) "
-        f"in {summary['wall_time_s']} s"
+        f"results written to {out}/ (report.html, summary.json, summary.md, figures/) "
+        f"in {summary['wall_time_s']} s; open {out / 'report.html'} in a browser"
     )
 
 

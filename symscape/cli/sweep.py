@@ -8,6 +8,7 @@ import time
 
 import click
 
+from symscape.cli._options import executor_flags, executor_options_of
 from symscape.cli._output import print_table
 
 __all__ = ["sweep"]
@@ -43,21 +44,7 @@ def sweep() -> None:
     show_default=True,
     help="seconds between progress lines when not on a terminal",
 )
-@click.option("--address", help="ray: address of an existing cluster (e.g. auto)")
-@click.option("--cpus-per-run", type=float, help="ray: CPUs per computation [1]")
-@click.option("--gpus-per-run", type=float, help="ray: GPUs per computation [0]")
-@click.option("--partition", help="slurm: partition")
-@click.option("--time-min", type=int, help="slurm: time limit per job in minutes [60]")
-@click.option("--gpus-per-task", type=int, help="slurm: GPUs per job [0]")
-@click.option("--cpus-per-task", type=int, help="slurm: CPUs per job [1]")
-@click.option("--array-parallelism", type=int, help="slurm: jobs of the array at once [256]")
-@click.option("--runs-per-job", type=int, help="slurm: computations per job [1]")
-@click.option("--mem-gb", type=float, help="slurm: memory per job in GB")
-@click.option(
-    "--cluster",
-    type=click.Choice(["slurm", "local", "debug"]),
-    help="slurm: submitit's executor (local: subprocesses, for testing a set-up)",
-)
+@executor_flags
 def run(spec, db, executor, workers, retry_failed, dry_run, report_every, **options):
     """Run every unfinished run of SPEC into the store --db.
 
@@ -69,7 +56,7 @@ def run(spec, db, executor, workers, retry_failed, dry_run, report_every, **opti
 
     loaded = load_spec(spec)
     options = {k: v for k, v in options.items() if v is not None}
-    executor_options = _executor_options(executor, options)
+    executor_options = executor_options_of(executor, options)
     runs = loaded.runs()
     if dry_run:
         units = loaded.units(runs)
@@ -103,19 +90,6 @@ def run(spec, db, executor, workers, retry_failed, dry_run, report_every, **opti
     return 0 if report.ok else 1
 
 
-_RAY = {"address", "cpus_per_run", "gpus_per_run"}
-_SLURM = {
-    "partition",
-    "time_min",
-    "gpus_per_task",
-    "cpus_per_task",
-    "array_parallelism",
-    "runs_per_job",
-    "mem_gb",
-    "cluster",
-}
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     def interrupt(signum, frame):
@@ -126,20 +100,6 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _executor_options(executor: str, options: dict) -> dict:
-    from symscape.errors import InvalidOptionError
-
-    allowed = {"ray": _RAY, "slurm": _SLURM}.get(executor, set())
-    wrong = sorted(set(options) - allowed)
-    if wrong:
-        flags = ", ".join("--" + name.replace("_", "-") for name in wrong)
-        raise InvalidOptionError(
-            f"{flags} do(es) not apply to --executor {executor}",
-            fix="drop them, or choose the executor they belong to",
-        )
-    return options
 
 
 @sweep.command("status")

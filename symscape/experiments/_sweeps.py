@@ -7,15 +7,21 @@ from pathlib import Path
 __all__ = ["complete"]
 
 
-def complete(spec, store_path: str | Path, executor: str = "inprocess", what: str = ""):
+def complete(spec, store_path: str | Path, executor="inprocess", what: str = ""):
     """Run every unfinished run of ``spec`` into ``store_path``; raise if any failed.
 
+    ``executor`` is an executor's name or a
+    :class:`~symscape.sweep.executors.ExecutorChoice` (a name with options).
     A rerun resumes: runs already in the store are not trained again.
     ``what`` names the runs in the error (e.g. ``"at width 8"``).
     """
     from symscape.sweep import run_sweep
+    from symscape.sweep.executors import ExecutorChoice
 
-    report = run_sweep(spec, Path(store_path), executor=executor)
+    options: dict = {}
+    if isinstance(executor, ExecutorChoice):
+        executor, options = executor.name, dict(executor.options)
+    report = run_sweep(spec, Path(store_path), executor=executor, executor_options=options)
     if report.counts["failed"]:
         where = f" {what}" if what else ""
         raise RuntimeError(

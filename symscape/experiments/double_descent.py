@@ -371,8 +371,22 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
     }
 
 
-def double_descent_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
-    """``quick``: digits parity, 10 PCA components, P = 200; ``paper``: MNIST parity."""
+def double_descent_section(
+    scale: str,
+    figures: Path,
+    out: Path,
+    *,
+    root: str | None = None,
+    store: str | Path | None = None,
+    executor: str | None = None,
+    device: str = "cpu",
+):
+    """``quick``: digits parity, 10 PCA components, P = 200; ``paper``: MNIST parity.
+
+    The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
+    ``executor`` (default ``pool``: the widths train in parallel), every
+    network on ``device``.
+    """
     if scale == "quick":
         config = DoubleDescentConfig()
     elif scale == "paper":
@@ -395,7 +409,9 @@ def double_descent_section(scale: str, figures: Path, out: Path, *, root: str | 
         )
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
-    record = run(config, Path(out) / "double_descent.db", executor="pool")  # widths in parallel
+    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    config = dataclasses.replace(config, device=device)
+    record = run(config, store, executor=executor or "pool")
     summary = save_results(record, out, figures)
     summary["scale"] = scale
     return summary

@@ -477,15 +477,25 @@ def save_results(
 
 
 def equivariance_section(
-    scale: str, figures: Path, out: Path, *, root: str | None = None
+    scale: str,
+    figures: Path,
+    out: Path,
+    *,
+    root: str | None = None,
+    store: str | Path | None = None,
+    executor: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
 
     ``quick`` is the energy task alone (seconds); ``paper`` both tasks.
     ``root`` is accepted for the signature of the other sections and unused
-    (the data are generated).
+    (the data are generated). The runs go to the sweep store ``store``
+    (default ``out/symscape.db``) on ``executor`` (default ``pool``). The
+    equivariant networks run on the CPU whatever ``device`` is (the GPU path
+    of e3nn's kernels is not wired here yet).
     """
-    del root
+    del root, device
     if scale == "quick":
         configs = [quick_config()]
     elif scale == "paper":
@@ -493,8 +503,8 @@ def equivariance_section(
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     started = time.perf_counter()
-    store = Path(out) / "equivariance.db"
-    records = [run(config, store, executor="pool") for config in configs]
+    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    records = [run(config, store, executor=executor or "pool") for config in configs]
     summary = save_results(records, out, figures)
     summary["scale"] = scale
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)

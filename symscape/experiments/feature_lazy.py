@@ -563,6 +563,9 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
         title="Output variance over initialisations",
     )
     axes[1].legend(fontsize=7)
+    for ax in axes:  # the widths themselves as ticks, not a clutter of minor labels
+        ax.set_xticks(widths, [f"{w:g}" for w in widths])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     written += save_figure(fig, folder / f"{stem}_crossover")
     plt.close(fig)
@@ -724,11 +727,24 @@ def feature_lazy_configs(
     raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
 
 
-def feature_lazy_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
-    """Every protocol of ``scale``, each through its own store in ``out``; their summaries."""
+def feature_lazy_section(
+    scale: str,
+    figures: Path,
+    out: Path,
+    *,
+    root: str | None = None,
+    store: str | Path | None = None,
+    executor: str | None = None,
+    device: str = "cpu",
+):
+    """Every protocol of ``scale`` through the sweep store ``store`` (default
+    ``out/symscape.db``) on ``executor`` (default ``pool``), every network on
+    ``device``; their summaries."""
+    store = Path(store) if store is not None else Path(out) / "symscape.db"
     summaries = []
     for name, config in feature_lazy_configs(scale, root):
-        record = run(config, Path(out) / f"{name}.db", executor="pool")
+        config = dataclasses.replace(config, device=device)
+        record = run(config, store, executor=executor or "pool")
         summary = save_results(record, out, figures, name)
         summary["scale"] = scale
         summaries.append(summary)

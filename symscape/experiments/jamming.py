@@ -692,8 +692,24 @@ def paper_configs(root: str | None = None) -> dict[str, JammingConfig]:
     }
 
 
-def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = None):
-    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds; ``paper``: :func:`paper_configs`."""
+def jamming_section(
+    scale: str,
+    figures: Path,
+    out: Path,
+    *,
+    root: str | None = None,
+    store: str | Path | None = None,
+    executor: str | None = None,
+    device: str = "cpu",
+):
+    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds; ``paper``: :func:`paper_configs`.
+
+    The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
+    ``executor`` (default ``inprocess``: each bisection step is one ensemble),
+    every network on ``device``.
+    """
+    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    executor = executor or "inprocess"
     if scale == "quick":
         config = JammingConfig(
             P_values=(32, 64),
@@ -702,14 +718,15 @@ def jamming_section(scale: str, figures: Path, out: Path, *, root: str | None = 
             bisections=4,
             max_steps=10_000,
         )
-        summary = save_results(run(config, Path(out) / "jamming.db"), out, figures)
+        config = dataclasses.replace(config, device=device)
+        summary = save_results(run(config, store, executor), out, figures)
         summary["scale"] = scale
         return summary
     if scale != "paper":
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     datasets = {}
     for name, config in paper_configs(root).items():
-        record = run(config, Path(out) / f"jamming_{name}.db")
+        record = run(dataclasses.replace(config, device=device), store, executor)
         datasets[name] = save_results(record, out, figures, name=f"jamming_{name}")
     return {"scale": scale, "datasets": datasets}
 

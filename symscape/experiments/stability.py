@@ -907,16 +907,28 @@ def save_results(
 
 
 def stability_section(
-    scale: str, figures: Path, out: Path, *, root: str | None = None
+    scale: str,
+    figures: Path,
+    out: Path,
+    *,
+    root: str | None = None,
+    store: str | Path | None = None,
+    executor: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
 
     ``root`` is the data folder of the paper protocol (default ``$SYMSCAPE_DATA``).
+    The protocol trains its networks in this process, one after another:
+    ``store`` and ``executor`` are accepted for the signature of the other
+    sections and unused (``symscape reproduce`` stores the finished section).
     """
+    del store, executor
+    changes = {"device": device}
     if scale == "quick":
-        config = quick_config()
+        config = quick_config(**changes)
     elif scale == "paper":
-        config = paper_config(data={} if root is None else {"root": root})
+        config = paper_config(data={} if root is None else {"root": root}, **changes)
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     started = time.perf_counter()

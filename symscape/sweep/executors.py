@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
+import inspect
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -32,6 +34,7 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ from symscape.sweep.work import execute_unit, execute_units_to_folder
 __all__ = [
     "EXECUTORS",
     "Executor",
+    "ExecutorChoice",
     "ExecutorError",
     "InProcessExecutor",
     "PoolExecutor",
@@ -538,6 +542,36 @@ def _job_error(job) -> str:
 
 # ------------------------------------------------------------------ choosing
 EXECUTORS = ("pool", "inprocess", "ray", "slurm")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorChoice:
+    """An executor named with its options, e.g. ``ExecutorChoice("ray", {"address": "auto"})``.
+
+    What the experiments' ``executor`` arguments take besides a bare name,
+    so that a command can hand the options of ``--executor ray`` (address,
+    GPUs per run) down to every sweep it starts.
+    """
+
+    name: str
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.name not in EXECUTORS:
+            raise InvalidOptionError(
+                f"unknown executor {self.name!r}", fix=f"use one of {', '.join(EXECUTORS)}"
+            )
+        if self.name in ("inprocess", "pool"):
+            _no_options(self.name, dict(self.options))
+            return
+        cls = RayExecutor if self.name == "ray" else SlurmExecutor
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "workers", "folder"}
+        unknown = sorted(set(self.options) - known)
+        if unknown:
+            raise InvalidOptionError(
+                f"executor {self.name!r} has no option {', '.join(unknown)}",
+                fix=f"use among {', '.join(sorted(known))}",
+            )
 
 
 def make_executor(name: str, folder: Path, workers: int | None = None, **options) -> Executor:

@@ -16,6 +16,13 @@ Tables
     the driver that holds the store, with a heartbeat; a second driver is
     refused while it lives, and takes over (reclaiming ``running`` rows) once
     it is gone.
+``sections`` and ``section_files``
+    what ``symscape reproduce`` made of the runs: one row per finished
+    section (its scale, symscape's version, when it finished and its summary
+    as JSON) and the files it wrote (figures, records) as bytes, so that
+    ``symscape report`` rebuilds the report from the store alone and an
+    interrupted reproduce skips the sections it had finished. Created on the
+    first write: a store of ``symscape sweep run`` has none.
 ``meta``
     ``format = symscape-sweep-store`` and the schema version: a foreign
     database is refused with a clear message, never modified.
@@ -76,6 +83,17 @@ CREATE INDEX runs_sweep ON runs (sweep);
 CREATE TABLE arrays (key TEXT PRIMARY KEY REFERENCES runs (key), npz BLOB NOT NULL);
 CREATE TABLE drivers (
     id TEXT PRIMARY KEY, host TEXT, pid INTEGER, started REAL, heartbeat REAL, command TEXT
+);
+"""
+
+
+_SECTIONS_SQL = """
+CREATE TABLE IF NOT EXISTS sections (
+    name TEXT PRIMARY KEY, scale TEXT NOT NULL, version TEXT NOT NULL, finished REAL NOT NULL,
+    wall_s REAL, environment TEXT, summary TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS section_files (
+    section TEXT NOT NULL, path TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (section, path)
 );
 """
 
@@ -313,7 +331,69 @@ class Store:
                 stored += cursor.rowcount
         return stored
 
+    def put_section(
+        self,
+        name: str,
+        scale: str,
+        summary: Any,
+        files: dict[str, bytes],
+        wall_s: float | None = None,
+        environment: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a finished section of ``symscape reproduce``: its summary (JSON), the files it
+        wrote (by path relative to the results folder), its wall time and the versions."""
+        with self.transaction() as db:
+            for statement in _SECTIONS_SQL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("DELETE FROM section_files WHERE section = ?", (name,))
+            db.execute(
+                "INSERT OR REPLACE INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    scale,
+                    __version__,
+                    time.time(),
+                    _real(wall_s),
+                    json.dumps(environment or {}),
+                    json.dumps(summary),  # keys in their order, unlike dumps_json
+                ),
+            )
+            db.executemany(
+                "INSERT INTO section_files VALUES (?, ?, ?)",
+                [(name, path, sqlite3.Binary(data)) for path, data in sorted(files.items())],
+            )
+
     # ------------------------------------------------------------ reading
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The stored sections of ``symscape reproduce``, by name: scale, version, finished,
+        summary (decoded) and the paths of their files."""
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
+        if "sections" not in tables:
+            return {}
+        out = {}
+        for row in self.db.execute("SELECT * FROM sections ORDER BY finished"):
+            item = dict(row)
+            item["summary"] = json.loads(item["summary"])
+            item["environment"] = json.loads(item["environment"] or "{}")
+            item["files"] = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT path FROM section_files WHERE section = ? ORDER BY path", (row["name"],)
+                )
+            ]
+            out[row["name"]] = item
+        return out
+
+    def section_file(self, name: str, path: str) -> bytes:
+        """The bytes of one file of a stored section (a missing one is a ``KeyError``)."""
+        row = self.db.execute(
+            "SELECT data FROM section_files WHERE section = ? AND path = ?", (name, path)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"section {name!r} of {self.path} has no file {path!r}")
+        return bytes(row[0])
+
     def statuses(self, keys: Sequence[str] | None = None) -> dict[str, str]:
         if keys is None:
             return dict(self.db.execute("SELECT key, status FROM runs").fetchall())

@@ -1,0 +1,81 @@
+"""The main job's report: one self-contained HTML file a person reads in a browser.
+
+:func:`write_report` reads the sections that ``symscape reproduce`` stored in
+a sweep store (their summaries and the files they wrote) and writes one HTML
+page: a part per thesis result, each with its question, a table of
+symscape's measured quantities next to the papers' reported values, its
+figures (embedded as ``data:`` URIs), the configs that produced them, the
+versions and the wall time. The page loads nothing: no script, no font, no
+style sheet and no image comes from anywhere but the file itself.
+
+It is a pure function of the store, so ``symscape report --db PATH --out
+FILE`` rebuilds the page of any finished (or partly finished) reproduce
+without training anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from symscape.errors import DataNotFoundError
+from symscape.report.html import render
+from symscape.report.sections import Comparison, Figure, Part, describe
+
+__all__ = ["ORDER", "Comparison", "Figure", "Part", "describe", "render", "write_report"]
+
+ORDER = (
+    "jamming",
+    "double_descent",
+    "feature_lazy",
+    "stability",
+    "equivariance",
+    "data",
+    "engine",
+)
+
+
+def write_report(db: str | Path, out: str | Path, sections: Sequence[str] | None = None) -> Path:
+    """Write the HTML report of the sections stored in ``db`` to the file ``out``.
+
+    ``sections`` restricts it to those names; by default every stored section.
+    The five results of the thesis come first, the data sets and the training
+    engine last, as appendices.
+    A store without any finished section is an error that says how to get one.
+    """
+    from symscape.sweep import Store
+
+    with Store(db, create=False) as store:
+        stored = store.sections()
+        wanted = [n for n in ORDER if n in stored and (sections is None or n in sections)]
+        if not wanted:
+            asked = f" among {', '.join(sections)}" if sections else ""
+            raise DataNotFoundError(
+                f"the store {db} holds no finished section of 'symscape reproduce'{asked}",
+                fix="run 'symscape reproduce --db PATH' first (sections are stored as they finish)",
+            )
+        parts = []
+        for name in wanted:
+            entry = stored[name]
+
+            def read(path: str, name: str = name) -> bytes:
+                return store.section_file(name, path)
+
+            part = describe(name, entry["summary"], read)
+            parts.append((part, entry, _embedded(part, read)))
+        html = render(parts)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def _embedded(part: Part, read) -> dict[str, bytes]:
+    """The PNG bytes of every figure of ``part`` (a figure the store lacks is left out)."""
+    images = {}
+    for figure in part.figures:
+        try:
+            images[figure.path] = read(figure.path)
+        except KeyError:
+            continue
+    return images

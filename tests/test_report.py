@@ -1,0 +1,167 @@
+"""The main job's HTML report: built from the store alone, read in a real browser.
+
+``data/quick_sections.json`` holds the five thesis sections' summaries of a
+real ``symscape reproduce --scale quick`` run; the tests store them with
+freshly drawn figures and build the report from that store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from symscape.cli import main
+from symscape.errors import DataFormatError, DataNotFoundError
+from symscape.report import ORDER, write_report
+from symscape.report.browser import check_page, find_chromium, problems
+from symscape.report.sections import against, describe, ratio
+from symscape.sweep import Store
+
+SECTIONS = json.loads((Path(__file__).parent / "data" / "quick_sections.json").read_text())
+ARTIFACTS = Path(
+    os.environ.get("SYMSCAPE_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
+)
+
+
+def _png(label: str) -> bytes:
+    """A small real figure (so a browser has something to decode)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], [0, 1, 4])
+    ax.set_title(label, fontsize=8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    return buffer.getvalue()
+
+
+def _figure_paths(summary) -> list[str]:
+    paths = list(summary.get("figures", []))
+    for protocol in summary.get("protocols", []):
+        paths += protocol["figures"]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "symscape.db"
+    with Store(path) as store:
+        for name, summary in SECTIONS.items():
+            files = {p: _png(p) for p in _figure_paths(summary) if p.endswith(".png")}
+            store.put_section(
+                name, "quick", summary, files, wall_s=12.5, environment={"torch": "x"}
+            )
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(store_path, tmp_path_factory) -> Path:
+    return write_report(store_path, tmp_path_factory.mktemp("out") / "report.html")
+
+
+def test_store_keeps_sections_and_their_files(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        assert store.sections() == {}  # a store of 'sweep run' has none
+        store.put_section("engine", "quick", {"a": [1, 2]}, {"figures/x.png": b"\x89PNG"}, 3.0)
+        store.put_section("engine", "quick", {"a": [3]}, {"figures/y.png": b"y"}, 4.0)  # replaced
+    with Store(tmp_path / "s.db", create=False) as store:
+        (entry,) = store.sections().values()
+        assert entry["summary"] == {"a": [3]} and entry["files"] == ["figures/y.png"]
+        assert entry["wall_s"] == 4.0 and entry["scale"] == "quick"
+        assert store.section_file("engine", "figures/y.png") == b"y"
+        with pytest.raises(KeyError, match="no file"):
+            store.section_file("engine", "figures/x.png")
+
+
+def test_comparisons_state_difference_ratio_and_interval():
+    assert against(-0.54, -0.25, -0.61, -0.48) == "difference −0.29; outside the interval"
+    assert against(-0.42, -0.5, -0.68, -0.28).endswith("reported value inside the 95 % interval")
+    assert against(None, -0.5) == "not measured"
+    assert ratio(2.0, 0.5) == "ratio 4"
+
+
+def test_every_thesis_section_has_its_question_table_and_figures(store_path):
+    with Store(store_path, create=False) as store:
+        for name, entry in store.sections().items():
+            part = describe(name, entry["summary"], lambda p, n=name: store.section_file(n, p))
+            assert part.question and part.comparisons, name
+            pngs = [p for p in _figure_paths(entry["summary"]) if p.endswith(".png")]
+            assert [f.path for f in part.figures] == pngs and all(f.caption for f in part.figures)
+            assert not any(f.caption == Path(f.path).stem.replace("_", " ") for f in part.figures)
+
+
+def test_the_report_sets_measured_values_beside_the_reported_ones(report):
+    html = report.read_text()
+    ids = re.findall(r'<section id="(\w+)"', html)
+    assert ids == [name for name in ORDER if name in SECTIONS]
+    dd = SECTIONS["double_descent"]["fits"]["fluctuation"]
+    # the fluctuation exponent, its interval, the reported −1/4 and the difference
+    assert f"{dd['slope']:.2f} [{dd['ci_low']:.2f}, {dd['ci_high']:.2f}]".replace("-", "−") in html
+    assert f"difference {dd['slope'] + 0.25:+.2f}".replace("-", "−") in html
+    # rank H0 = min(N, N_Δ) is checked, not asserted
+    t = SECTIONS["jamming"]["transition"]
+    assert f"min(N, N_Δ) = {min(t['N'], t['n_delta'])} (exact)" in html
+    assert html.count("<img ") == sum(
+        p.endswith(".png") for s in SECTIONS.values() for p in _figure_paths(s)
+    )
+    assert "data:image/png;base64," in html and "http" not in html
+
+
+def test_report_from_a_store_without_sections_says_how_to_get_one(tmp_path):
+    Store(tmp_path / "empty.db").close()
+    with pytest.raises(DataNotFoundError, match="symscape reproduce"):
+        write_report(tmp_path / "empty.db", tmp_path / "r.html")
+    (tmp_path / "notes.db").write_text("not a database")
+    with pytest.raises(DataFormatError, match="not a symscape sweep store"):
+        write_report(tmp_path / "notes.db", tmp_path / "r.html")
+
+
+def test_report_command(store_path, tmp_path, capsys):
+    out = tmp_path / "page.html"
+    assert main(["report", "--db", str(store_path), "--out", str(out), "--only", "stability"]) == 0
+    assert re.findall(r'<section id="(\w+)"', out.read_text()) == ["stability"]
+    assert main(["report", "--db", str(tmp_path / "none.db"), "--out", str(out)]) == 2
+    assert "no sweep store" in capsys.readouterr().err
+    assert main(["report", "--db", str(store_path), "--only", "jaming"]) == 2
+    assert "unknown section(s) jaming" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- in a browser
+def _chromium_or_skip() -> None:
+    if find_chromium() is None:
+        if os.environ.get("SYMSCAPE_REQUIRE_BROWSER"):
+            pytest.fail("SYMSCAPE_REQUIRE_BROWSER is set but no Chromium was found")
+        pytest.skip("no Chromium (install Debian's chromium package)")
+
+
+def test_the_report_as_a_person_sees_it(report):
+    _chromium_or_skip()
+    shot = ARTIFACTS / "report_screenshot.png"
+    seen = check_page(report, screenshot=shot)
+    assert problems(seen) == []
+    assert seen["sections"] == [name for name in ORDER if name in SECTIONS]
+    assert len(seen["images"]) == report.read_text().count("<img ")
+    assert all(min(i["natural"]) > 0 and min(i["shown"]) > 0 for i in seen["images"])
+    comparison_tables = [t for t in seen["tables"] if t["cls"] == "comparisons"]
+    assert len(comparison_tables) == 5 and all(t["rows"] > 0 for t in comparison_tables)
+    assert shot.stat().st_size > 10_000  # the screenshot, kept as the test's artefact
+
+
+def test_the_browser_check_sees_broken_and_external_figures(tmp_path):
+    _chromium_or_skip()
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<html><body><table><tbody><tr><td>1</td></tr></tbody></table>"
+        '<img alt="broken" src="data:image/png;base64,AAAA">'
+        '<img alt="remote" src="https://example.org/x.png"></body></html>'
+    )
+    found = problems(check_page(page))
+    assert any("figure not loaded: 'broken'" in p for p in found)
+    assert any("references outside the page" in p and "example.org" in p for p in found)
