@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from symscape._version import __version__
 from symscape.data import get_dataset_spec, list_datasets, load
 from symscape.data.options import parse_device
 from symscape.data.preview import save_preview
-from symscape.errors import DataNotFoundError, InvalidOptionError, SymscapeError
+from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError, SymscapeError
 from symscape.progress import track
 from symscape.report import write_report
 from symscape.sweep.executors import ExecutorChoice
@@ -85,6 +86,7 @@ def reproduce(
     db: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     device: str = "cpu",
+    recompute: bool = False,
 ) -> dict[str, Any]:
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
@@ -95,9 +97,10 @@ def reproduce(
     on ``executor`` (a name or an :class:`~symscape.sweep.executors.ExecutorChoice`
     with options; default: each section's own, ``pool`` or ``inprocess``),
     and every finished section is stored there with the files it wrote. A
-    rerun with the same scale and symscape version takes the finished sections
-    from the store and resumes the others where they stopped (a section's
-    finished runs are not trained again). ``out`` receives ``summary.json``,
+    rerun with the same scale, symscape version, device and data folder takes
+    the finished sections from the store (``recompute`` computes them again)
+    and resumes the others where they stopped (a section's finished runs are
+    not trained again either way). ``out`` receives ``summary.json``,
     ``summary.md``, ``report.html`` (:mod:`symscape.report`) and ``figures/``.
     ``log`` receives one line per section (the overall progress). ``device``
     (``cpu``, ``cuda``, ``cuda:1``) is where the networks train (the
@@ -137,7 +140,11 @@ def reproduce(
     }
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
-        summary[name], resumed = _section(name, scale, out, figures, root, db, executor, device)
+        if name == "stability" and executor is not None:
+            log(f"reproduce: stability trains in this process, not on --executor {executor.name}")
+        summary[name], resumed = _section(
+            name, scale, out, figures, root, db, executor, device, recompute
+        )
         how = "taken from the store" if resumed else "done"
         log(
             f"reproduce [{i}/{len(only)}] {name}: {how} "
@@ -151,6 +158,18 @@ def reproduce(
     return summary
 
 
+def fingerprint(scale: str, root: str | None, device: str) -> dict[str, Any]:
+    """What a stored section must match to be taken from the store instead of recomputed:
+    the scale, symscape's version, the device and the data folder in use."""
+    folder = root or os.environ.get("SYMSCAPE_DATA")
+    return {
+        "scale": scale,
+        "version": __version__,
+        "device": str(torch.device(device)),
+        "data": str(Path(folder).expanduser().resolve()) if folder else None,
+    }
+
+
 def _section(
     name: str,
     scale: str,
@@ -160,16 +179,24 @@ def _section(
     db: Path,
     executor: ExecutorChoice | None,
     device: str,
+    recompute: bool,
 ) -> tuple[dict[str, Any], bool]:
-    """One section's summary: from the store when it finished there before, else computed
-    (and then stored with the files it wrote). Returns it and whether it was resumed."""
+    """One section's summary: from the store when it finished there before with the same
+    :func:`fingerprint` (unless ``recompute``), else computed (and then stored with the
+    files it wrote). Returns it and whether it came from the store."""
     from symscape.sweep import Store
 
+    wanted = fingerprint(scale, root, device)
     with Store(db) as store:
         stored = store.sections().get(name)
-        if stored and stored["scale"] == scale and stored["version"] == __version__:
+        if stored and not recompute and stored["fingerprint"] == wanted:
             for path in stored["files"]:
-                target = out / path
+                target = (out / path).resolve()
+                if not target.is_relative_to(out.resolve()):
+                    raise DataFormatError(
+                        f"the store {db} names a file {path!r} outside the results folder",
+                        fix="use a store written by 'symscape reproduce', or --recompute",
+                    )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(store.section_file(name, path))
             return stored["summary"], True
@@ -196,18 +223,25 @@ def _section(
     result = json.loads(json.dumps(result))  # as the store gives it back: the same report
     with Store(db) as store:
         wall = time.perf_counter() - started
-        store.put_section(name, scale, result, written, wall, _environment())
+        store.put_section(name, scale, result, written, wall, _environment(), wanted)
     return result, False
 
 
 def _files(out: Path, db: Path) -> dict[str, tuple[int, int]]:
-    """The files under ``out`` with their modification time and size, minus the store's
-    and the whole run's own files."""
-    skip = {db.resolve(), *(Path(str(db.resolve()) + end) for end in ("-wal", "-shm", "-journal"))}
+    """The files under ``out`` with their modification time and size, minus the stores (and
+    their SLURM folders) and the whole run's own files."""
+    from symscape.sweep.driver import sweep_folder
+
+    db = db.resolve()
+    skip = {db, *(Path(str(db) + end) for end in ("-wal", "-shm", "-journal"))}
+    jobs = sweep_folder(db)
     found = {}
     for path in out.rglob("*"):
-        if not path.is_file() or path.resolve() in skip or path.suffix == ".db":
+        resolved = path.resolve()
+        if not path.is_file() or resolved in skip or path.suffix == ".db":
             continue
+        if resolved.is_relative_to(jobs) or any(p.suffix == ".d" for p in path.parents):
+            continue  # a store's job folder (submitit's logs and outboxes)
         relative = path.relative_to(out).as_posix()
         if relative in _OWN_FILES:
             continue

@@ -260,7 +260,7 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
     html = (out_dir / "report.html").read_text()
     assert re.findall(r'<section id="(\w+)"', html) == ["data", "engine"]
 
-    # a rerun takes both sections from the store: nothing recomputed, lost files restored
+    # a rerun takes the section from the store: nothing recomputed, lost files restored
     (out_dir / engine["figure"]).unlink()
     code, out, err = run(capsys, "reproduce", "--out", str(out_dir), "--only", "engine")
     assert code == 0 and "reproduce [1/1] engine: taken from the store" in err
@@ -268,6 +268,36 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
     assert again["engine"] == engine
     assert (out_dir / engine["figure"]).stat().st_size > 1000
     assert re.findall(r'<section id="(\w+)"', (out_dir / "report.html").read_text()) == ["engine"]
+
+
+def test_reproduce_recomputes_a_stored_section_made_with_other_data(capsys, tmp_path):
+    out_dir = tmp_path / "results"
+    assert run(capsys, "reproduce", "--out", str(out_dir), "--only", "data")[0] == 0
+    write_mnist(tmp_path / "mnist")  # now MNIST is on disk: the stored section is stale
+    code, _, err = run(
+        capsys, "reproduce", "--out", str(out_dir), "--only", "data", "--root", str(tmp_path)
+    )
+    assert code == 0 and "data: done" in err
+    status = {
+        e["name"]: e["status"] for e in json.loads((out_dir / "summary.json").read_text())["data"]
+    }
+    assert status["mnist"] == "ok"
+    code, _, err = run(
+        capsys, "reproduce", "--out", str(out_dir), "--only", "data", "--root", str(tmp_path)
+    )
+    assert "data: taken from the store" in err
+    code, _, err = run(
+        capsys,
+        "reproduce",
+        "--out",
+        str(out_dir),
+        "--only",
+        "data",
+        "--root",
+        str(tmp_path),
+        "--recompute",
+    )
+    assert code == 0 and "data: done" in err
 
 
 def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):

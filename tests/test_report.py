@@ -114,6 +114,49 @@ def test_the_report_sets_measured_values_beside_the_reported_ones(report):
     assert "data:image/png;base64," in html and "http" not in html
 
 
+def test_a_double_descent_that_never_fitted_is_reported_not_a_traceback():
+    summary = {**SECTIONS["double_descent"], "N_star": None}
+    part = describe("double_descent", summary, lambda path: b"")
+    rows = {c.quantity: c for c in part.comparisons}
+    assert (
+        rows["N* (first width where at least half of the seeds fitted)"].measured == "not reached"
+    )
+    assert rows["largest end-of-training test error (the cusp)"].comparison.startswith("no N*")
+
+
+def test_a_stored_section_of_another_shape_is_named_in_one_error(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.put_section("engine", "quick", {"wrong": 1}, {})
+    with pytest.raises(DataFormatError, match=r"stored section 'engine'.*--recompute"):
+        write_report(tmp_path / "s.db", tmp_path / "r.html")
+    with pytest.raises(DataNotFoundError, match="cannot write the report"):
+        write_report(store_path_of(tmp_path), tmp_path / "s.db" / "r.html")
+
+
+def store_path_of(folder: Path) -> Path:
+    """A store with one well-formed stability section and its figures."""
+    path = folder / "ok.db"
+    summary = SECTIONS["stability"]
+    with Store(path) as store:
+        files = {p: _png(p) for p in _figure_paths(summary) if p.endswith(".png")}
+        store.put_section("stability", "quick", summary, files)
+    return path
+
+
+def test_reproduce_refuses_a_store_that_writes_outside_its_folder(tmp_path):
+    from symscape.reproduce import fingerprint, reproduce
+
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        files = {"../escaped.txt": b"x"}
+        store.put_section(
+            "engine", "quick", {}, files, fingerprint=fingerprint("quick", None, "cpu")
+        )
+    with pytest.raises(DataFormatError, match="outside the results folder"):
+        reproduce(out=tmp_path / "out", only=("engine",), db=db)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
 def test_report_from_a_store_without_sections_says_how_to_get_one(tmp_path):
     Store(tmp_path / "empty.db").close()
     with pytest.raises(DataNotFoundError, match="symscape reproduce"):
@@ -152,6 +195,16 @@ def test_the_report_as_a_person_sees_it(report):
     comparison_tables = [t for t in seen["tables"] if t["cls"] == "comparisons"]
     assert len(comparison_tables) == 5 and all(t["rows"] > 0 for t in comparison_tables)
     assert shot.stat().st_size > 10_000  # the screenshot, kept as the test's artefact
+
+
+def test_the_browser_check_sees_a_figure_the_store_lost(tmp_path):
+    _chromium_or_skip()
+    summary = SECTIONS["stability"]
+    with Store(tmp_path / "s.db") as store:  # its figures were never stored
+        store.put_section("stability", "quick", summary, {})
+    page = write_report(tmp_path / "s.db", tmp_path / "r.html")
+    found = problems(check_page(page))
+    assert len(found) == 4 and all("figure is missing" in p for p in found)
 
 
 def test_the_browser_check_sees_broken_and_external_figures(tmp_path):

@@ -61,6 +61,11 @@ __all__ = ["reproduce"]
     type=click.Path(dir_okay=False, path_type=Path),
     help="sweep store [default: OUT/symscape.db]; a rerun resumes from it",
 )
+@click.option(
+    "--recompute",
+    is_flag=True,
+    help="compute every section again, even one the store holds (finished runs are kept)",
+)
 @executor_flags
 def reproduce(
     scale: str,
@@ -70,6 +75,7 @@ def reproduce(
     executor: str | None,
     device: str,
     db: Path | None,
+    recompute: bool,
     **flags,
 ) -> None:
     """Regenerate the thesis's results; write them and report.html to the results folder.
@@ -91,6 +97,7 @@ def reproduce(
         executor=choice,
         db=db,
         device=device,
+        recompute=recompute,
         log=lambda line: click.echo(line, err=True),
     )
     if "data" in summary:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from symscape.errors import DataNotFoundError
+from symscape._version import __version__
+from symscape.errors import DataFormatError, DataNotFoundError
 from symscape.report.html import render
 from symscape.report.sections import Comparison, Figure, Part, describe
 
@@ -61,12 +62,26 @@ def write_report(db: str | Path, out: str | Path, sections: Sequence[str] | None
             def read(path: str, name: str = name) -> bytes:
                 return store.section_file(name, path)
 
-            part = describe(name, entry["summary"], read)
+            try:
+                part = describe(name, entry["summary"], read)
+            except (KeyError, TypeError, ValueError, IndexError) as err:
+                raise DataFormatError(
+                    f"the stored section {name!r} (symscape {entry['version']}) is not what this "
+                    f"symscape {__version__} reports on ({type(err).__name__}: {err})",
+                    fix="rerun it: 'symscape reproduce --only "
+                    f"{name} --recompute --db {db}', or use the symscape that wrote it",
+                ) from None
             parts.append((part, entry, _embedded(part, read)))
         html = render(parts)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as err:
+        raise DataNotFoundError(
+            f"cannot write the report to {out}: {err.strerror or err}",
+            fix="give an --out in a folder you can write to",
+        ) from None
     return out
 
 

@@ -70,7 +70,8 @@ window.addEventListener("load", () => {
     cls: t.className, rows: t.querySelectorAll("tbody tr").length}));
   const resources = performance.getEntriesByType("resource").map((e) => e.name);
   const sections = [...document.querySelectorAll("section")].map((s) => s.id);
-  const report = {images, tables, resources, external, sections,
+  const missing = [...document.querySelectorAll(".missing")].map((m) => m.textContent);
+  const report = {images, tables, resources, external, sections, missing,
                   scripts: document.scripts.length - 1, title: document.title};
   document.body.setAttribute("data-symscape-check", JSON.stringify(report));
 });
@@ -112,7 +113,9 @@ def check_page(
     Returns a dict: ``images`` (``alt``, ``complete``, ``natural`` and ``shown``
     sizes), ``tables`` (``cls`` and body ``rows``), ``resources`` (what the
     page fetched), ``external`` (references to anything outside the page),
-    ``sections`` (their ids), ``scripts`` (the page's own) and ``title``;
+    ``sections`` (their ids), ``missing`` (the texts of elements of class
+    ``missing``: figures the report could not embed), ``scripts`` (the page's
+    own) and ``title``;
     plus ``text_urls``, the ``http(s)://`` addresses in the page's source.
     With ``screenshot``, a PNG of the page's top ``width × 4 width`` pixels.
     """
@@ -167,6 +170,8 @@ def problems(report: dict[str, Any]) -> list[str]:
             out.append(f"figure not loaded: {image['alt'][:60]!r}")
         elif min(image["shown"]) <= 0:
             out.append(f"figure shown with zero size: {image['alt'][:60]!r}")
+    for text in report.get("missing", []):
+        out.append(f"the page says a figure is missing: {text[:80]!r}")
     if not report["tables"]:
         out.append("no table on the page")
     if report["resources"]:
@@ -204,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         found.append(f"sections missing: {', '.join(missing)}")
     images = report["images"]
     print(
-        f"browser check of {args.page}: {len(report['sections'])} sections, {len(images)} "
-        f"figures loaded ({sum(min(i['natural']) > 0 for i in images)} with pixels), "
+        f"browser check of {args.page}: {len(report['sections'])} sections, "
+        f"{sum(i['complete'] and min(i['natural']) > 0 for i in images)} of {len(images)} "
+        "figures loaded, "
         f"{len(report['tables'])} tables, {len(report['resources'])} fetched resources"
     )
     for problem in found:

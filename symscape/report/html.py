@@ -137,7 +137,8 @@ def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]])
         f" · {total:.0f} s of computation in all</p>",
         "<p>Each part below asks one question of the thesis (M. Geiger, EPFL), shows symscape's "
         "figures, and sets its measured quantities beside the values the papers report "
-        "(SCIENCE.md). The figures are also in figures/ beside this file, as PNG and PDF.</p>",
+        "(SCIENCE.md). symscape reproduce also writes every figure to the figures/ folder of "
+        "its results (the experiments' figures as PNG and PDF).</p>",
         _table(
             ["part", "scale", "wall time (s)", "figures", "comparisons"], rows, "contents", True
         ),

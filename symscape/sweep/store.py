@@ -90,7 +90,7 @@ CREATE TABLE drivers (
 _SECTIONS_SQL = """
 CREATE TABLE IF NOT EXISTS sections (
     name TEXT PRIMARY KEY, scale TEXT NOT NULL, version TEXT NOT NULL, finished REAL NOT NULL,
-    wall_s REAL, environment TEXT, summary TEXT NOT NULL
+    wall_s REAL, environment TEXT, fingerprint TEXT, summary TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS section_files (
     section TEXT NOT NULL, path TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (section, path)
@@ -131,7 +131,8 @@ class Store:
             exists = self.path.exists() and self.path.stat().st_size > 0
             if not exists and not create:
                 raise DataNotFoundError(
-                    f"no sweep store at {self.path}", fix="give the --db of a 'symscape sweep run'"
+                    f"no sweep store at {self.path}",
+                    fix="give the --db of a 'symscape sweep run' or 'symscape reproduce'",
                 )
             if exists:
                 self._check_header()
@@ -339,16 +340,23 @@ class Store:
         files: dict[str, bytes],
         wall_s: float | None = None,
         environment: dict[str, Any] | None = None,
+        fingerprint: dict[str, Any] | None = None,
     ) -> None:
         """Store a finished section of ``symscape reproduce``: its summary (JSON), the files it
-        wrote (by path relative to the results folder), its wall time and the versions."""
+        wrote (by path relative to the results folder), its wall time, the versions, and the
+        ``fingerprint`` a later run must match to reuse it."""
         with self.transaction() as db:
             for statement in _SECTIONS_SQL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sections)")}
+            for column in ("wall_s", "environment", "fingerprint"):  # an early layout lacked them
+                if column not in columns:
+                    db.execute(f"ALTER TABLE sections ADD COLUMN {column}")
             db.execute("DELETE FROM section_files WHERE section = ?", (name,))
             db.execute(
-                "INSERT OR REPLACE INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO sections (name, scale, version, finished, wall_s, "
+                "environment, fingerprint, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     scale,
@@ -356,6 +364,7 @@ class Store:
                     time.time(),
                     _real(wall_s),
                     json.dumps(environment or {}),
+                    json.dumps(fingerprint or {}),
                     json.dumps(summary),  # keys in their order, unlike dumps_json
                 ),
             )
@@ -375,7 +384,8 @@ class Store:
         for row in self.db.execute("SELECT * FROM sections ORDER BY finished"):
             item = dict(row)
             item["summary"] = json.loads(item["summary"])
-            item["environment"] = json.loads(item["environment"] or "{}")
+            for field in ("environment", "fingerprint"):  # absent from an early layout
+                item[field] = json.loads(item.get(field) or "{}")
             item["files"] = [
                 r[0]
                 for r in self.db.execute(
