@@ -184,6 +184,10 @@ def test_h0_nonzero_spectrum_is_the_gram_matrix_and_its_rank_counts_constraints(
     # H0 is a sum of N_Δ rank-one terms: of rank N_Δ away from a minimum (at a minimum
     # Σ Δ_μ ∇Δ_μ = P ∇L = 0 is one relation among them)
     assert details["rank_H0"] == n_delta
+    # the N_Δ-th eigenvalue of H0, over the largest, is the one the rank test kept
+    top_down = np.sort(details["eig_H0"])[::-1]
+    assert details["smallest_H0_relative"] == pytest.approx(top_down[n_delta - 1] / top_down[0])
+    assert details["lowest_H_relative"] == pytest.approx(details["eig_H"].min() / top_down[0])
     # H0 = Jᵀ J / P and the P x P Gram matrix J Jᵀ / P share their non-zero eigenvalues
     from torch.func import jacrev
 

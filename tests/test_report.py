@@ -114,6 +114,18 @@ def test_the_report_sets_measured_values_beside_the_reported_ones(report):
     assert "data:image/png;base64," in html and "http" not in html
 
 
+@pytest.mark.parametrize(
+    ("lowest", "verdict"),
+    [(-7e-13, "flat to the minimiser's curvature tolerance"), (-1e-3, "a saddle")],
+)
+def test_a_negative_eigenvalue_is_told_flat_or_saddle(lowest, verdict):
+    jam = SECTIONS["jamming"]
+    transition = {**jam["transition"], "negative_H": 1, "lowest_H_relative": lowest}
+    part = describe("jamming", {**jam, "transition": transition}, lambda path: b"")
+    (row,) = [c for c in part.comparisons if c.quantity.startswith("negative eigenvalues")]
+    assert verdict in row.comparison and "λ_min/λ_max" in row.comparison
+
+
 def test_a_double_descent_that_never_fitted_is_reported_not_a_traceback():
     summary = {**SECTIONS["double_descent"], "N_star": None}
     part = describe("double_descent", summary, lambda path: b"")

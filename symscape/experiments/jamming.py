@@ -49,6 +49,7 @@ __all__ = [
     "hessian_at_minimum",
     "jamming_section",
     "markdown_section",
+    "quick_configs",
     "run",
     "save_results",
 ]
@@ -300,12 +301,17 @@ def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]
     eig_Hp = torch.linalg.eigvalsh(Hp).cpu().numpy()
     scale = max(float(np.abs(eig_H0).max()), 1e-300)
     tol = scale * N * float(torch.finfo(H.dtype).eps) * 10
+    expected = min(N, int((delta > gap_tol).sum()))  # rank H0 for generic gradients
     return {
         "N": N,
         "P": P,
         "n_delta": int((delta > gap_tol).sum()),  # as the training loop counts them
         "rank_H0": int((eig_H0 > tol).sum()),
         "negative_H": int((eig_H < -tol).sum()),
+        # how far from flat: H's lowest eigenvalue and H0's smallest one, over H0's largest
+        "lowest_H_relative": float(eig_H.min()) / scale,
+        # the min(N, N_Δ)-th largest eigenvalue of H0, zero when H0's rank falls short
+        "smallest_H0_relative": float(np.sort(eig_H0)[::-1][max(expected - 1, 0)]) / scale,
         "H": H.cpu().numpy(),
         "eig_H": eig_H,
         "eig_H0": eig_H0,
@@ -654,6 +660,8 @@ def save_results(
                 "n_delta",
                 "rank_H0",
                 "negative_H",
+                "lowest_H_relative",
+                "smallest_H0_relative",
                 "width",
                 "seeds_pooled",
                 "gap_exponents",
@@ -663,6 +671,22 @@ def save_results(
         "record": f"{name}.json",
         "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
         "wall_time_s": round(record["wall_time_s"], 2),
+    }
+
+
+def quick_configs() -> dict[str, JammingConfig]:
+    """Minutes on 2 cores: random data (d = 10, P = 32 and 64) and digits parity on 10
+    whitened PCA components (P = 50 and 100), 6 seeds, depth 2."""
+    common = dict(seeds=tuple(range(6)), bisections=4)
+    return {
+        "random": JammingConfig(P_values=(32, 64), width_max=16.0, max_steps=10_000, **common),
+        "digits": JammingConfig(
+            dataset="digits",
+            data={"labels": "parity", "pca": 10, "center": True, "sphere": True},
+            P_values=(50, 100),
+            width_max=32.0,
+            **common,
+        ),
     }
 
 
@@ -702,7 +726,8 @@ def jamming_section(
     executor: str | None = None,
     device: str = "cpu",
 ):
-    """``quick``: random data, d = 10, P ∈ {32, 64}, 6 seeds; ``paper``: :func:`paper_configs`.
+    """Each protocol of ``scale`` (:func:`quick_configs` or :func:`paper_configs`), one part
+    of the summary per data set.
 
     The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
     ``executor`` (default ``inprocess``: each bisection step is one ensemble),
@@ -711,21 +736,13 @@ def jamming_section(
     store = Path(store) if store is not None else Path(out) / "symscape.db"
     executor = executor or "inprocess"
     if scale == "quick":
-        config = JammingConfig(
-            P_values=(32, 64),
-            seeds=tuple(range(6)),
-            width_max=16.0,
-            bisections=4,
-            max_steps=10_000,
-        )
-        config = dataclasses.replace(config, device=device)
-        summary = save_results(run(config, store, executor), out, figures)
-        summary["scale"] = scale
-        return summary
-    if scale != "paper":
+        configs = quick_configs()
+    elif scale == "paper":
+        configs = paper_configs(root)
+    else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     datasets = {}
-    for name, config in paper_configs(root).items():
+    for name, config in configs.items():
         record = run(dataclasses.replace(config, device=device), store, executor)
         datasets[name] = save_results(record, out, figures, name=f"jamming_{name}")
     return {"scale": scale, "datasets": datasets}

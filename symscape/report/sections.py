@@ -139,6 +139,20 @@ JAMMING_CAPTIONS = {
 }
 
 
+def _curvature_verdict(transition: Mapping[str, Any]) -> str:
+    """Is a negative eigenvalue of H a saddle, or a flat direction below the minimiser's
+    curvature tolerance (1e-7 of the largest eigenvalue, ``LBFGS.curvature_tol``)?"""
+    if transition["negative_H"] == 0:
+        return "equal"
+    lowest = transition.get("lowest_H_relative")
+    if lowest is None:
+        return "negative curvature"
+    text = f"λ_min/λ_max = {number(lowest, 2)}"
+    if abs(lowest) < 1e-7:
+        return f"{text}: flat to the minimiser's curvature tolerance (1e−7)"
+    return f"{text}: a saddle"
+
+
 def _jamming(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "jamming",
@@ -174,7 +188,13 @@ def _jamming(summary: Mapping[str, Any], read: ReadFile) -> Part:
                     f"min(N, N_Δ) = {expected} (exact)",
                     "equal"
                     if t["rank_H0"] == expected
-                    else f"differs by {t['rank_H0'] - expected}",
+                    else f"differs by {t['rank_H0'] - expected}"
+                    + (
+                        f" (smallest eigenvalue of H₀ over its largest: "
+                        f"{number(t['smallest_H0_relative'], 2)}: nearly flat directions)"
+                        if t.get("smallest_H0_relative") is not None
+                        else ""
+                    ),
                 )
             )
             part.comparisons.append(
@@ -182,7 +202,7 @@ def _jamming(summary: Mapping[str, Any], read: ReadFile) -> Part:
                     f"negative eigenvalues of H at that minimum{where}",
                     str(t["negative_H"]),
                     "0 at a minimum",
-                    "equal" if t["negative_H"] == 0 else "a saddle",
+                    _curvature_verdict(t),
                 )
             )
             gaps = t.get("gap_exponents") or {}
