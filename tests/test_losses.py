@@ -53,3 +53,18 @@ def test_losses_reject_mismatched_shapes_and_names():
     with pytest.raises(UnknownNameError, match="unknown loss"):
         loss_per_point("l1", torch.zeros(1, 3, 1), torch.ones(3))
     assert len(LOSSES) == 5
+
+
+def test_a_diverged_output_is_an_error_never_a_correct_prediction():
+    from symscape.train.losses import error_rate
+
+    nan = float("nan")
+    binary = torch.tensor([[[1.0], [nan], [-2.0], [float("inf")]]], dtype=torch.float64)
+    y = torch.tensor([1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
+    assert errors(binary, y).tolist() == [0.5]  # NaN and +inf both wrong, though y·inf > 0
+    # argmax picks the NaN class: without the check the NaN row would count as correct
+    multi = torch.tensor([[[nan, 0.0], [0.0, 1.0]]], dtype=torch.float64)
+    assert errors(multi, torch.tensor([0, 1])).tolist() == [0.5]
+    # one predictor's outputs, as a list, an array or a tensor: the same rule, in float64
+    assert error_rate([0.5, -2.0, nan], [1.0, 1.0, 1.0]) == pytest.approx(2 / 3, abs=1e-15)
+    assert error_rate([[nan, 0.0], [0.0, 1.0]], [0, 1]) == 0.5

@@ -36,6 +36,7 @@ from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete
+from symscape.train.losses import error_rate
 from symscape.validation import check_integer
 
 __all__ = [
@@ -120,13 +121,6 @@ class DoubleDescentConfig(JsonConfig):
         )
 
 
-def _error(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Classification error of outputs [n] (binary ±1) or [n, k] (class indices)."""
-    if outputs.ndim == 1 or outputs.shape[-1] == 1:
-        return float(np.mean(np.sign(outputs.reshape(-1)) != y.reshape(-1)))
-    return float(np.mean(outputs.argmax(-1) != y))
-
-
 def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
     """Mean over members of the root-mean-square distance to the ensemble mean."""
     return float(np.sqrt(((f - f.mean(0)) ** 2).reshape(len(f), -1).mean(-1)).mean())
@@ -134,7 +128,7 @@ def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
 
 def _error_gap(f: np.ndarray, y: np.ndarray) -> float:
     """Mean single-network error minus the error of the averaged predictor."""
-    return float(np.mean([_error(member, y) for member in f]) - _error(f.mean(0), y))
+    return float(np.mean([error_rate(member, y) for member in f]) - error_rate(f.mean(0), y))
 
 
 def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, seed: int = 0):
@@ -207,7 +201,7 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> d
     for width in config.widths:
         f = outputs[width]
         mean = f.mean(0)
-        single = np.array([_error(f[i], y_test) for i in range(len(f))])
+        single = np.array([error_rate(f[i], y_test) for i in range(len(f))])
         fluctuation = np.sqrt(((f - mean) ** 2).reshape(len(f), -1).mean(-1))
         outcomes = [row["scalars"]["outcome"] for row in rows[width]]
         decided = [o for o in outcomes if o in ("fitted", "jammed")]
@@ -219,7 +213,7 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> d
                 "undecided": len(outcomes) - len(decided),
                 "test_error": float(single.mean()),
                 "test_error_std": float(single.std()),
-                "ensemble_test_error": _error(mean, y_test),
+                "ensemble_test_error": error_rate(mean, y_test),
                 "fluctuation": float(fluctuation.mean()),
                 "output_norm": float(np.sqrt((f**2).reshape(len(f), -1).mean(-1)).mean()),
                 "early_stopping_error": None if early is None else _best(early[width]),

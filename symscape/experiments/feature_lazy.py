@@ -55,6 +55,7 @@ from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete
+from symscape.train.losses import error_rate
 from symscape.validation import check_integer
 
 __all__ = [
@@ -178,20 +179,10 @@ class FeatureLazyConfig(JsonConfig):
 
 
 # ------------------------------------------------------------------ analysis
-def _error(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Classification error of outputs [n, k]: sign for k = 1 (labels ±1), else argmax.
-
-    A non-finite output (a diverged network) is an error, never a correct prediction.
-    """
-    finite = np.isfinite(outputs).all(-1)
-    right = y * outputs[..., 0] > 0 if outputs.shape[-1] == 1 else outputs.argmax(-1) == y
-    return float(np.mean(~(right & finite)))
-
-
 def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
     """Error of the mean predictor over the members whose outputs are all finite."""
     alive = np.isfinite(f.reshape(len(f), -1)).all(-1)
-    return _error(f[alive].mean(0), y) if alive.any() else float("nan")
+    return error_rate(f[alive].mean(0), y) if alive.any() else float("nan")
 
 
 def _geometric_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -295,7 +286,7 @@ def analyse(
         for j, alpha in enumerate(config.alphas):
             f = outputs[(width, alpha)]
             scalars = [row["scalars"] for row in rows[(width, alpha)]]
-            single = np.array([_error(member, y_test) for member in f])
+            single = np.array([error_rate(member, y_test) for member in f])
             kernel = np.array([s["final"]["kernel_change"] for s in scalars])
             changes[i, j] = kernel
             points.append(
@@ -389,14 +380,14 @@ def _lazy_references(config, store, runs, ds) -> list[dict[str, Any]]:
         out.append(
             {
                 "width": width,
-                "kernel_flow_error": float(np.mean([_error(f, y_test) for f in flows])),
+                "kernel_flow_error": float(np.mean([error_rate(f, y_test) for f in flows])),
                 "kernel_flow_ensemble_error": _ensemble_error(flows, y_test),
                 "kernel_flow_fitted": float(
                     np.mean([row["scalars"]["outcome"] == "fitted" for row in flow_rows])
                 ),
                 "kernel_regression_error": None
                 if pred is None
-                else float(np.mean([_error(f, y_test) for f in pred.cpu().numpy()])),
+                else float(np.mean([error_rate(f, y_test) for f in pred.cpu().numpy()])),
             }
         )
     return out

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from symscape.errors import InvalidOptionError, UnknownNameError
 
-__all__ = ["LOSSES", "errors", "gaps", "loss_per_point", "n_delta"]
+__all__ = ["LOSSES", "error_rate", "errors", "gaps", "loss_per_point", "n_delta"]
 
 LOSSES = ("hinge", "quadratic_hinge", "soft_hinge", "mse", "cross_entropy")
 
@@ -102,6 +102,26 @@ def loss_per_point(
 
 
 def errors(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Classification error per member ``[E]``: y F ≤ 0 (binary) or argmax F ≠ y."""
+    """Classification error per member ``[E]``: y F ≤ 0 (binary) or argmax F ≠ y.
+
+    A point whose output is not finite (a diverged network) is an error, never a
+    correct prediction.
+    """
     wrong = y * output[..., 0] <= 0 if _check(output, y) else output.argmax(-1) != y
+    wrong = wrong | ~torch.isfinite(output).all(-1)
     return wrong.to(output.dtype).mean(-1)
+
+
+def error_rate(outputs, y) -> float:
+    """:func:`errors` of one predictor's outputs ``[n]`` or ``[n, k]`` (arrays or tensors).
+
+    >>> error_rate([0.5, -2.0, float("nan")], [1.0, 1.0, 1.0])
+    0.6666666666666666
+    """
+    outputs = torch.as_tensor(outputs).double()  # the mean of many points, not float32's
+    if outputs.ndim == 1:
+        outputs = outputs[:, None]
+    y = torch.as_tensor(y)
+    if outputs.shape[-1] == 1:
+        y = y.double()
+    return float(errors(outputs[None], y)[0])
