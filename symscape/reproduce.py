@@ -27,6 +27,7 @@ from symscape.data import get_dataset_spec, list_datasets, load
 from symscape.data.options import parse_device
 from symscape.data.preview import save_preview
 from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError, SymscapeError
+from symscape.experiments._sweeps import section_store
 from symscape.progress import track
 from symscape.report import write_report
 from symscape.sweep.executors import ExecutorChoice
@@ -73,6 +74,17 @@ SECTIONS = (
     "equivariance",
 )
 
+
+def check_sections(names) -> tuple[str, ...]:
+    """``names``, each checked to be one of :data:`SECTIONS` (all the unknown ones named)."""
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
+        )
+    return tuple(names)
+
+
 # the files of ``out`` that belong to the whole run, not to one section
 _OWN_FILES = ("summary.json", "summary.md", "report.html")
 
@@ -112,20 +124,14 @@ def reproduce(
         raise InvalidOptionError(
             f"scale={scale!r} is not a scale", fix=f"use one of {', '.join(SCALES)}"
         )
-    only = tuple(only) if only else SECTIONS
-    unknown = [name for name in only if name not in SECTIONS]
-    if unknown:
-        raise InvalidOptionError(
-            f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
-        )
-    only = tuple(name for name in SECTIONS if name in only)  # the report's order, once each
+    only = tuple(name for name in SECTIONS if name in check_sections(only or SECTIONS))
     if isinstance(executor, str):
         executor = ExecutorChoice(executor)  # an unknown name fails here
     parse_device(device)
     if scale == "paper":
         _check_files_present(root)
     out = Path(out)
-    db = Path(db) if db is not None else out / "symscape.db"
+    db = section_store(out, db)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     Store(db).close()  # a foreign or unwritable --db fails here, before any training
@@ -234,14 +240,14 @@ def _files(out: Path, db: Path) -> dict[str, tuple[int, int]]:
 
     db = db.resolve()
     skip = {db, *(Path(str(db) + end) for end in ("-wal", "-shm", "-journal"))}
-    jobs = sweep_folder(db)
+    jobs = sweep_folder(db)  # submitit's logs and outboxes
     found = {}
     for path in out.rglob("*"):
         resolved = path.resolve()
         if not path.is_file() or resolved in skip or path.suffix == ".db":
             continue
-        if resolved.is_relative_to(jobs) or any(p.suffix == ".d" for p in path.parents):
-            continue  # a store's job folder (submitit's logs and outboxes)
+        if resolved.is_relative_to(jobs):
+            continue
         relative = path.relative_to(out).as_posix()
         if relative in _OWN_FILES:
             continue

@@ -49,16 +49,20 @@ def _figure_paths(summary) -> list[str]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def store_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("report") / "symscape.db"
+def _stored(path: Path, sections) -> Path:
+    """A store at ``path`` holding ``sections`` (name -> summary) with their figures drawn."""
     with Store(path) as store:
-        for name, summary in SECTIONS.items():
+        for name, summary in sections.items():
             files = {p: _png(p) for p in _figure_paths(summary) if p.endswith(".png")}
             store.put_section(
                 name, "quick", summary, files, wall_s=12.5, environment={"torch": "x"}
             )
     return path
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory) -> Path:
+    return _stored(tmp_path_factory.mktemp("report") / "symscape.db", SECTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +151,7 @@ def test_a_stored_section_of_another_shape_is_named_in_one_error(tmp_path):
 
 def store_path_of(folder: Path) -> Path:
     """A store with one well-formed stability section and its figures."""
-    path = folder / "ok.db"
-    summary = SECTIONS["stability"]
-    with Store(path) as store:
-        files = {p: _png(p) for p in _figure_paths(summary) if p.endswith(".png")}
-        store.put_section("stability", "quick", summary, files)
-    return path
+    return _stored(folder / "ok.db", {"stability": SECTIONS["stability"]})
 
 
 def test_reproduce_refuses_a_store_that_writes_outside_its_folder(tmp_path):

@@ -35,14 +35,8 @@ def report(db: Path, out: Path, only: tuple[str, ...]) -> None:
     The page is self-contained: its figures are embedded and it loads
     nothing from the network.
     """
-    from symscape.errors import InvalidOptionError
     from symscape.report import write_report
-    from symscape.reproduce import SECTIONS
+    from symscape.reproduce import check_sections
 
-    unknown = [name for name in only if name not in SECTIONS]
-    if unknown:
-        raise InvalidOptionError(
-            f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
-        )
-    path = write_report(db, out, sections=only or None)
+    path = write_report(db, out, sections=check_sections(only) or None)
     click.echo(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")

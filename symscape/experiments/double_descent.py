@@ -35,7 +35,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
-from symscape.experiments._sweeps import complete
+from symscape.experiments._sweeps import complete, section_store
 from symscape.train.losses import error_rate
 from symscape.validation import check_integer
 
@@ -403,7 +403,7 @@ def double_descent_section(
         )
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
-    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    store = section_store(out, store)
     config = dataclasses.replace(config, device=device)
     record = run(config, store, executor=executor or "pool")
     summary = save_results(record, out, figures)

@@ -503,7 +503,9 @@ def equivariance_section(
     else:
         raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
     started = time.perf_counter()
-    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    from symscape.experiments._sweeps import section_store
+
+    store = section_store(out, store)
     records = [run(config, store, executor=executor or "pool") for config in configs]
     summary = save_results(records, out, figures)
     summary["scale"] = scale

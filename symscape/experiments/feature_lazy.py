@@ -54,7 +54,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
-from symscape.experiments._sweeps import complete
+from symscape.experiments._sweeps import complete, section_store
 from symscape.train.losses import error_rate
 from symscape.validation import check_integer
 
@@ -731,7 +731,7 @@ def feature_lazy_section(
     """Every protocol of ``scale`` through the sweep store ``store`` (default
     ``out/symscape.db``) on ``executor`` (default ``pool``), every network on
     ``device``; their summaries."""
-    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    store = section_store(out, store)
     summaries = []
     for name, config in feature_lazy_configs(scale, root):
         config = dataclasses.replace(config, device=device)

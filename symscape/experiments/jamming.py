@@ -39,7 +39,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
-from symscape.experiments._sweeps import complete
+from symscape.experiments._sweeps import complete, section_store
 from symscape.validation import check_integer
 
 __all__ = [
@@ -733,7 +733,7 @@ def jamming_section(
     ``executor`` (default ``inprocess``: each bisection step is one ensemble),
     every network on ``device``.
     """
-    store = Path(store) if store is not None else Path(out) / "symscape.db"
+    store = section_store(out, store)
     executor = executor or "inprocess"
     if scale == "quick":
         configs = quick_configs()

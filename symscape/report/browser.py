@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,7 @@ def check_page(
         found = re.search(r'data-symscape-check="([^"]*)"', dom)
         if found is None:
             raise SymscapeError("the page's probe did not run: Chromium never finished loading it")
-        import html as html_module
-
-        report = json.loads(html_module.unescape(found.group(1)))
+        report = json.loads(unescape(found.group(1)))
         if screenshot is not None:
             target = Path(screenshot).resolve()
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -47,18 +47,6 @@ def _when(timestamp: float) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _wall_time(summary: Any) -> float | None:
-    """A section summary's own wall time, or the sum of its protocols'."""
-    if isinstance(summary, Mapping):
-        if summary.get("wall_time_s") is not None:
-            return float(summary["wall_time_s"])
-        if "protocols" in summary:
-            return sum(float(p.get("wall_time_s") or 0) for p in summary["protocols"])
-        if "datasets" in summary:
-            return sum(float(p.get("wall_time_s") or 0) for p in summary["datasets"].values())
-    return None
-
-
 def _part(part: Part, entry: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     cls = ' class="small"' if part.small_figures else ""
     html = [f'<section id="{escape(part.key)}"{cls}><h2>{escape(part.title)}</h2>']
