@@ -19,22 +19,85 @@ Example(width=4, seeds=(3,))
 ``from_dict`` also writes an integer given for a ``float`` field as a float,
 so that ``width = 32`` and ``width = 32.0`` are the same run (and the same
 run key in a sweep).
+
+Two checks every config gets at construction, before its own
+``__post_init__``, from two class-level declarations:
+
+- every number in every field (nested ones too) is finite: ``inf`` and
+  ``nan`` are refused, except ``+inf`` in the fields listed in ``UNLIMITED``
+  (those that mean "no limit");
+- the fields listed in ``NAMES`` (field -> a function giving the known
+  names) hold one of the known names, written as the registry writes it:
+  ``quadratic-hinge`` and ``Quadratic_Hinge`` both become
+  ``quadratic_hinge``, so both spellings are the same run.
+
+>>> @dataclasses.dataclass(frozen=True)
+... class Named(JsonConfig):
+...     NAMES = {"loss": lambda: ("hinge", "quadratic_hinge")}
+...     loss: str = "hinge"
+...     alpha: float = 1.0
+>>> Named(loss="quadratic-hinge").loss
+'quadratic_hinge'
+>>> Named(alpha=float("inf"))
+Traceback (most recent call last):
+...
+symscape.errors.InvalidOptionError: alpha=inf is not a finite number; give a finite value
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from symscape.errors import InvalidOptionError
+from symscape.validation import check_finite, choose
 
 __all__ = ["JsonConfig", "dotted"]
 
 
 class JsonConfig:
     """Mixin for frozen dataclass configs."""
+
+    #: fields holding a registry name (or a tuple of them): field -> the known names
+    NAMES: ClassVar[Mapping[str, Callable[[], Sequence[str]]]] = {}
+    #: fields in which ``+inf`` means "no limit" (every other number must be finite)
+    UNLIMITED: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__post_init__")
+        if own is None:  # inherited: JsonConfig's, or a parent's already wrapped
+            return
+
+        def __post_init__(self):
+            JsonConfig._check_declared(self)
+            own(self)
+
+        __post_init__.__doc__ = own.__doc__
+        cls.__post_init__ = __post_init__
+
+    def __post_init__(self):
+        self._check_declared()
+
+    def _check_declared(self) -> None:
+        """The checks declared by ``NAMES`` and ``UNLIMITED`` (see the module docstring)."""
+        for field in dataclasses.fields(self):
+            check_finite(
+                getattr(self, field.name), field.name, unlimited=field.name in self.UNLIMITED
+            )
+        for name, known in self.NAMES.items():
+            value = getattr(self, name)
+            what = "data set" if name == "dataset" else name.replace("_", " ")
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):  # a list of names: each is one "model", ...
+                what = what.removesuffix("s")
+                chosen: Any = tuple(choose(v, known(), what) for v in value)
+            else:
+                chosen = choose(value, known(), what)
+            object.__setattr__(self, name, chosen)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON values (lists for tuples)."""

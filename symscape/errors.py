@@ -20,8 +20,10 @@ __all__ = [
     "DataNotFoundError",
     "InvalidOptionError",
     "MissingDependencyError",
+    "RunsFailedError",
     "SymscapeError",
     "UnknownNameError",
+    "failure_reason",
     "one_line",
 ]
 
@@ -51,12 +53,13 @@ class SymscapeError(Exception):
         return self.args[0]
 
 
-class UnknownNameError(SymscapeError, KeyError):
-    """A name (data set, architecture, loss, ...) that no registry knows."""
-
-
 class InvalidOptionError(SymscapeError, ValueError):
     """An option with a wrong type, an impossible value or an unknown name."""
+
+
+class UnknownNameError(InvalidOptionError, KeyError):
+    """A name (data set, architecture, loss, ...) that no registry knows: an invalid option,
+    and a ``KeyError`` as a failed look-up."""
 
 
 class DataNotFoundError(SymscapeError, FileNotFoundError):
@@ -68,4 +71,34 @@ class DataFormatError(SymscapeError, ValueError):
 
 
 class MissingDependencyError(SymscapeError, ImportError):
-    """An optional dependency (an extra such as ``symscape[equivariant]``) is not installed."""
+    """A dependency that does not import: an optional one (an extra such as
+    ``symscape[ray]``) not installed, or a core one missing from a broken environment."""
+
+
+def failure_reason(error: str | None) -> str:
+    r"""What a failed run's traceback says went wrong, on one line: its last line.
+
+    >>> failure_reason("Traceback (most recent call last):\n  ...\nValueError: bad width\n")
+    'ValueError: bad width'
+    """
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no traceback recorded"
+
+
+class RunsFailedError(SymscapeError, RuntimeError):
+    """Runs of a sweep failed; ``failures`` holds ``(run key, traceback)`` for some of them.
+
+    The failed runs stay in the store as ``failed``; running the same sweep
+    again runs them again and keeps the finished ones.
+    """
+
+    def __init__(self, failed: int, failures: list[tuple[str, str]], db, what: str = ""):
+        self.failures = failures
+        self.db = db
+        where = f" {what}" if what else ""
+        reason = failure_reason(failures[0][1]) if failures else "no traceback recorded"
+        super().__init__(
+            f"{failed} run(s){where} failed: {reason}",
+            fix=f"tracebacks: symscape results {db} --where status=failed --format json; "
+            "a rerun runs the failed runs again and keeps the finished ones",
+        )

@@ -11,11 +11,13 @@ CIFAR-10 on disk and checks that they are all present before doing anything.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import platform
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,19 @@ from symscape._version import __version__
 from symscape.data import get_dataset_spec, list_datasets, load
 from symscape.data.options import parse_device
 from symscape.data.preview import save_preview
-from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError, SymscapeError
+from symscape.errors import (
+    DataFormatError,
+    DataNotFoundError,
+    InvalidOptionError,
+    RunsFailedError,
+    SymscapeError,
+    one_line,
+)
 from symscape.experiments._sweeps import section_store
 from symscape.progress import track
 from symscape.report import write_report
 from symscape.sweep.executors import ExecutorChoice
+from symscape.validation import spelling
 
 __all__ = ["SCALES", "reproduce"]
 
@@ -76,13 +86,15 @@ SECTIONS = (
 
 
 def check_sections(names) -> tuple[str, ...]:
-    """``names``, each checked to be one of :data:`SECTIONS` (all the unknown ones named)."""
-    unknown = [name for name in names if name not in SECTIONS]
+    """``names`` as :data:`SECTIONS` writes them (``double-descent`` is ``double_descent``),
+    each checked to be one of them (all the unknown ones named)."""
+    known = {spelling(name): name for name in SECTIONS}
+    unknown = [name for name in names if spelling(name) not in known]
     if unknown:
         raise InvalidOptionError(
             f"unknown section(s) {', '.join(unknown)}", fix=f"choose among {', '.join(SECTIONS)}"
         )
-    return tuple(names)
+    return tuple(known[spelling(name)] for name in names)
 
 
 # the files of ``out`` that belong to the whole run, not to one section
@@ -117,6 +129,13 @@ def reproduce(
     ``log`` receives one line per section (the overall progress). ``device``
     (``cpu``, ``cuda``, ``cuda:1``) is where the networks train (the
     equivariance section stays on the CPU).
+
+    A section that fails does not stop the others: its one-line reason and
+    where its full traceback was saved (``out/failures/NAME.txt``) go to
+    ``summary["failed"]``, to the log and to the report, which is written
+    with every section that finished. Nothing finished is lost: a rerun
+    takes the finished sections and runs from the store and runs the failed
+    ones again (a failed run is not a result).
     """
     from symscape.sweep import Store
 
@@ -132,9 +151,12 @@ def reproduce(
         _check_files_present(root)
     out = Path(out)
     db = section_store(out, db)
-    figures = out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    Store(db).close()  # a foreign or unwritable --db fails here, before any training
+    figures = _folder(out / "figures", "--out")
+    _folder(db.parent, "--db")
+    with Store(db) as store:  # a foreign or unwritable --db fails here, before any training
+        for entry in store.sections().values():
+            for path in entry["files"]:
+                _inside(out, path, db)
     log = log or (lambda line: None)
     started = time.perf_counter()
     summary: dict[str, Any] = {
@@ -144,24 +166,114 @@ def reproduce(
         "sections": list(only),
         "store": str(db),
     }
+    failed_before = _failed_runs(db)
+    if failed_before:
+        log(f"reproduce: {len(failed_before)} run(s) in the store failed before: run again")
+    failed: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
         if name == "stability" and executor is not None:
             log(f"reproduce: stability trains in this process, not on --executor {executor.name}")
-        summary[name], resumed = _section(
-            name, scale, out, figures, root, db, executor, device, recompute
-        )
+        try:
+            summary[name], resumed = _section(
+                name, scale, out, figures, root, db, executor, device, recompute
+            )
+        except Exception as err:  # one section's failure costs that section only
+            wall = time.perf_counter() - section_started
+            failed[name] = _failure(name, err, out, scale, wall)
+            log(
+                f"reproduce [{i}/{len(only)}] {name}: FAILED after {wall:.1f} s: "
+                f"{failed[name]['reason']} (traceback: {out / failed[name]['traceback']})"
+            )
+            continue
+        _forget_failure(out, name)
         how = "taken from the store" if resumed else "done"
         log(
             f"reproduce [{i}/{len(only)}] {name}: {how} "
             f"in {time.perf_counter() - section_started:.1f} s"
         )
+    if failed_before:
+        failed_after = _failed_runs(db)
+        retried = [key for key, when in failed_before.items() if failed_after.get(key) != when]
+        again = sum(key in failed_after for key in retried)
+        log(
+            f"reproduce: retried {len(retried)} run(s) that had failed: "
+            f"{len(retried) - again} finished, {again} failed again"
+        )
+    summary["failed"] = failed
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     summary["report"] = "report.html"
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(_markdown(summary))
-    write_report(db, out / "report.html", sections=only)
+    write_report(db, out / "report.html", sections=only, failures=failed)
     return summary
+
+
+_FAILURES = "failures"  # the folder of ``out`` where a failed section's traceback is saved
+
+
+def _inside(out: Path, path: str, db: Path) -> Path:
+    """Where the stored file ``path`` goes: inside ``out``, or the store is refused."""
+    target = (out / path).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise DataFormatError(
+            f"the store {db} names a file {path!r} outside the results folder",
+            fix="use a store written by 'symscape reproduce', or --recompute",
+        )
+    return target
+
+
+def _forget_failure(out: Path, name: str) -> None:
+    """Remove the traceback a former failure of section ``name`` left (and an empty folder)."""
+    (out / _FAILURES / f"{name}.txt").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not there, or other sections' tracebacks are
+        (out / _FAILURES).rmdir()
+
+
+def _failed_runs(db: Path) -> dict[str, float]:
+    """The failed runs of the store ``db``: key -> when they finished (failing)."""
+    from symscape.sweep import Store
+
+    with Store(db) as store:
+        return {row["key"]: row["finished"] for row in store.rows("failed")}
+
+
+def _folder(path: Path, flag: str) -> Path:
+    """``path``, created if needed; a folder that cannot be made is one line naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataNotFoundError(
+            f"cannot create the folder {path}: {err.strerror or err}",
+            fix=f"give a {flag} in a folder you can write to",
+        ) from None
+    return path
+
+
+def _failure(name: str, err: Exception, out: Path, scale: str, wall: float) -> dict[str, Any]:
+    """What the summary and the report say of a section that raised ``err``: its one-line
+    reason, and the file (relative to ``out``) where its full traceback is saved."""
+    if isinstance(err, RunsFailedError):  # the runs' reason; the rerun advice is the report's
+        reason = err.problem
+    elif isinstance(err, SymscapeError):
+        reason = str(err)
+    else:
+        reason = one_line(f"{type(err).__name__}: {err}")
+    text = "".join(traceback.format_exception(err))
+    if isinstance(err, RunsFailedError):  # the runs' own tracebacks say more than the driver's
+        for key, run_traceback in err.failures:
+            text += f"\n--- run {key} ---\n{run_traceback}"
+    path = Path(_FAILURES) / f"{name}.txt"
+    with contextlib.suppress(OSError):  # the reason still reaches the log and the report
+        (out / _FAILURES).mkdir(exist_ok=True)
+        (out / path).write_text(f"symscape reproduce: section {name} failed\n\n{text}")
+    return {
+        "reason": reason,
+        "traceback": path.as_posix(),
+        "scale": scale,
+        "finished": time.time(),
+        "wall_time_s": round(wall, 2),
+    }
 
 
 def fingerprint(scale: str, root: str | None, device: str) -> dict[str, Any]:
@@ -197,12 +309,7 @@ def _section(
         stored = store.sections().get(name)
         if stored and not recompute and stored["fingerprint"] == wanted:
             for path in stored["files"]:
-                target = (out / path).resolve()
-                if not target.is_relative_to(out.resolve()):
-                    raise DataFormatError(
-                        f"the store {db} names a file {path!r} outside the results folder",
-                        fix="use a store written by 'symscape reproduce', or --recompute",
-                    )
+                target = _inside(out, path, db)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(store.section_file(name, path))
             return stored["summary"], True
@@ -249,7 +356,7 @@ def _files(out: Path, db: Path) -> dict[str, tuple[int, int]]:
         if resolved.is_relative_to(jobs):
             continue
         relative = path.relative_to(out).as_posix()
-        if relative in _OWN_FILES:
+        if relative in _OWN_FILES or relative.startswith(f"{_FAILURES}/"):
             continue
         stat = path.stat()
         found[relative] = (stat.st_mtime_ns, stat.st_size)
@@ -361,6 +468,12 @@ def _markdown(summary: dict[str, Any]) -> str:
         f"symscape {summary['environment']['symscape']}, torch {summary['environment']['torch']}, "
         f"{summary['date']}, {summary['wall_time_s']} s.",
     ]
+    for name, failure in summary.get("failed", {}).items():
+        lines += [
+            "",
+            f"**Section {name} failed:** {failure['reason']} "
+            f"(traceback: [{failure['traceback']}]({failure['traceback']})).",
+        ]
     if "data" in summary:
         lines += _data_markdown(summary)
     if "engine" in summary:

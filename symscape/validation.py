@@ -11,12 +11,23 @@ symscape.errors.InvalidOptionError: layers=0 must be an integer >= 1; use layers
 
 from __future__ import annotations
 
+import difflib
+import math
 import numbers
 import re
+from collections.abc import Iterable, Mapping
 
-from symscape.errors import InvalidOptionError
+from symscape.errors import InvalidOptionError, UnknownNameError
 
-__all__ = ["check_integer", "parse_memory", "parse_numbers", "parse_seeds"]
+__all__ = [
+    "check_finite",
+    "check_integer",
+    "choose",
+    "parse_memory",
+    "parse_numbers",
+    "parse_seeds",
+    "spelling",
+]
 
 
 def check_integer(value, name: str, minimum: int) -> int:
@@ -26,6 +37,67 @@ def check_integer(value, name: str, minimum: int) -> int:
             f"{name}={value!r} must be an integer >= {minimum}", fix=f"use {name} >= {minimum}"
         )
     return int(value)
+
+
+def spelling(name: str) -> str:
+    """How a name is compared: case, hyphens and underscores do not matter.
+
+    >>> spelling("Quadratic-Hinge") == spelling("quadratic_hinge")
+    True
+    """
+    return name.strip().lower().replace("-", "_")
+
+
+def choose(value, known: Iterable[str], what: str) -> str:
+    """The name in ``known`` that ``value`` spells, as ``known`` writes it.
+
+    A command line is typed with hyphens (``quadratic-hinge``), Python with
+    underscores (``quadratic_hinge``); both name the same thing, and so does
+    any capitalisation. An unknown name lists the known ones.
+
+    >>> choose("quadratic-hinge", ("hinge", "quadratic_hinge"), "loss")
+    'quadratic_hinge'
+    >>> choose("fashion_mnist", ("mnist", "fashion-mnist"), "data set")
+    'fashion-mnist'
+    >>> choose("hindge", ("hinge", "mse"), "loss")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symscape.errors.UnknownNameError: unknown loss 'hindge'; did you mean 'hinge'? ...mse
+    """
+    known = tuple(known)
+    if isinstance(value, str):
+        for name in known:
+            if spelling(name) == spelling(value):
+                return name
+    close = difflib.get_close_matches(str(value), known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UnknownNameError(f"unknown {what} {value!r}", fix=f"{hint}use one of {', '.join(known)}")
+
+
+def check_finite(value, name: str, unlimited: bool = False):
+    """``value``, after checking that every number in it (nested in mappings, lists and tuples)
+    is finite; ``unlimited``: ``+inf`` is allowed (the field means "no limit").
+
+    >>> check_finite({"P": 10, "noise": 0.1}, "data")
+    {'P': 10, 'noise': 0.1}
+    >>> check_finite((0.1, float("inf")), "alphas")
+    Traceback (most recent call last):
+    ...
+    symscape.errors.InvalidOptionError: alphas[1]=inf is not a finite number; give a finite value
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Real):
+        if math.isnan(value) or (math.isinf(value) and not (unlimited and value > 0)):
+            fix = "give a finite value" + (", or leave it out for no limit" if unlimited else "")
+            raise InvalidOptionError(f"{name}={value!r} is not a finite number", fix=fix)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_finite(item, f"{name}.{key}", unlimited)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_finite(item, f"{name}[{i}]", unlimited)
+    return value
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -168,11 +168,11 @@ def test_learning_point_config_is_checked():
     from symscape.experiments.equivariance import LearningPointConfig
 
     assert LearningPointConfig(P=8, seeds=(3,)).seeds == (3,)
-    with pytest.raises(InvalidOptionError, match="model 'cnn' is not known"):
+    with pytest.raises(InvalidOptionError, match="unknown model 'cnn'"):
         LearningPointConfig(model="cnn")
     with pytest.raises(InvalidOptionError, match="P=0"):
         LearningPointConfig(P=0)
-    with pytest.raises(InvalidOptionError, match="task='spin'"):
+    with pytest.raises(InvalidOptionError, match="unknown task 'spin'"):
         LearningPointConfig(task="spin")
 
 
@@ -188,6 +188,6 @@ def test_command_line(tmp_path, capsys):
     assert (tmp_path / "equivariance_energy.png").is_file()
     assert (tmp_path / "equivariance.db").is_file()
     assert main(["equivariance", "--models", "cnn", "--out", str(tmp_path)]) == 2
-    assert "model 'cnn' is not known" in capsys.readouterr().err
+    assert "unknown model 'cnn'" in capsys.readouterr().err
     assert main(["equivariance", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "run on CPU" in capsys.readouterr().err

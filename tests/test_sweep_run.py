@@ -117,12 +117,13 @@ def test_a_run_that_raises_is_a_failed_row_and_the_sweep_goes_on(tmp_path):
     frame = _frame(tmp_path / "s.db")
     failed = frame[frame["status"] == "failed"]
     assert list(failed["value"]) == [2.0] and len(failed["arrays"].iloc[0]) == 0
-    # failed runs are retried only when asked
-    assert run_sweep(parse_spec(text), tmp_path / "s.db", executor="inprocess").ran == 0
-    retried = run_sweep(
-        parse_spec(text), tmp_path / "s.db", executor="inprocess", retry_failed=True
-    )
-    assert retried.ran == 1 and retried.counts["failed"] == 1
+    # a failed run is not a result: a rerun retries it (and only it), unless told to keep it
+    kept = run_sweep(parse_spec(text), tmp_path / "s.db", executor="inprocess", retry_failed=False)
+    assert (kept.ran, kept.retried, kept.skipped) == (0, 0, 3)
+    retried = run_sweep(parse_spec(text), tmp_path / "s.db", executor="inprocess")
+    assert (retried.ran, retried.retried, retried.skipped) == (1, 1, 2)
+    assert retried.counts["failed"] == 1  # the probe fails again, by construction
+    assert "retried 1 that had failed" in retried.summary()
 
 
 def test_a_worker_that_dies_fails_its_run_only(tmp_path):

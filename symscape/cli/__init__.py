@@ -1,7 +1,13 @@
 """The ``symscape`` command line: one module per sub-command group.
 
 Errors of the user's making (a bad flag, an unknown data set, a missing
-file) are printed as one line, ``symscape: error: ...``, with exit code 2.
+file, a folder that cannot be written) are printed as one line,
+``symscape: error: ...``, with exit code 2.
+
+Hyphens and underscores are one spelling on the command line: in flags
+(``--max-steps``, ``--max_steps``), in choices (``--only double-descent``)
+and in names (``--loss quadratic-hinge``, which the configs read as
+``quadratic_hinge``; see :func:`symscape.validation.choose`).
 """
 
 from __future__ import annotations
@@ -12,12 +18,23 @@ import sys
 import click
 
 from symscape._version import __version__
-from symscape.errors import SymscapeError, one_line
+from symscape.errors import RunsFailedError, SymscapeError, one_line
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _one_spelling(token: str) -> str:
+    """How click compares flags and choices: a hyphen is an underscore."""
+    return token.replace("-", "_")
+
+
+@click.group(
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "token_normalize_func": _one_spelling,
+    }
+)
 @click.version_option(__version__, prog_name="symscape")
 def cli() -> None:
     """symscape: the loss landscape and the symmetries of neural networks.
@@ -78,12 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         return _error(err.format_message(), f"see '{path} --help'")
     except click.ClickException as err:
         return _error(err.format_message())
+    except RunsFailedError as err:  # not the user's input: the runs failed (exit 1)
+        _error(str(err))
+        return 1
     except SymscapeError as err:
         return _error(str(err))
     except sqlite3.DatabaseError as err:  # a store damaged after it was opened
         return _error(
             f"the store's database file is damaged: {err}",
             "keep a copy of the file, and rerun the sweep into a new --db",
+        )
+    except OSError as err:  # a path the system refused: name it, never a traceback
+        where = f" {err.filename}" if err.filename else ""
+        return _error(
+            f"cannot use{where}: {err.strerror or err}",
+            "check that the folder exists and that you can write to it",
         )
     except click.Abort:
         click.echo("symscape: interrupted", err=True)

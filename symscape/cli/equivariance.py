@@ -65,7 +65,7 @@ def equivariance(
     synthetic 3D task with exact rotational symmetry, over training-set sizes P and seeds;
     learning curves with fitted exponents, and each model's equivariance error.
 
-    Needs e3nn: pip install "symscape[equivariant]".
+    Uses e3nn, which pip install symscape installs.
     """
     from symscape.equivariant import require_e3nn
     from symscape.errors import InvalidOptionError

@@ -83,6 +83,11 @@ def reproduce(
     Every training goes through the sweep store (--db): an interrupted
     reproduce, run again, takes the finished sections from the store and
     resumes the others where they stopped.
+
+    A section that fails does not stop the others: the report is written
+    with every section that finished, each failed one is named on one line
+    with where its traceback was saved, and the exit code is 1. Run the same
+    command again to retry the failed sections and runs.
     """
     from symscape.reproduce import reproduce as run
     from symscape.sweep.executors import ExecutorChoice
@@ -147,6 +152,13 @@ def reproduce(
         f"results written to {out}/ (report.html, summary.json, summary.md, figures/) "
         f"in {summary['wall_time_s']} s; open {out / 'report.html'} in a browser"
     )
+    for name, failure in summary["failed"].items():
+        click.echo(
+            f"symscape: section {name} failed: {failure['reason']} "
+            f"(traceback: {out / failure['traceback']}); rerun the same command to retry it",
+            err=True,
+        )
+    return 1 if summary["failed"] else 0
 
 
 def _print_data(summary, scale: str) -> None:

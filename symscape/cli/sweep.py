@@ -10,6 +10,7 @@ import click
 
 from symscape.cli._options import executor_flags, executor_options_of
 from symscape.cli._output import print_table
+from symscape.errors import failure_reason
 
 __all__ = ["sweep"]
 
@@ -35,7 +36,12 @@ def sweep() -> None:
 @click.option(
     "--workers", type=click.IntRange(min=1), help="pool processes [default: one per core]"
 )
-@click.option("--retry-failed", is_flag=True, help="run failed runs again")
+@click.option(
+    "--retry-failed/--keep-failed",
+    default=True,
+    show_default=True,
+    help="run the runs that failed before again (a failed run is not a result), or leave them",
+)
 @click.option("--dry-run", is_flag=True, help="validate, count runs and computations, run nothing")
 @click.option(
     "--report-every",
@@ -78,8 +84,7 @@ def run(spec, db, executor, workers, retry_failed, dry_run, report_every, **opti
         )
     click.echo(report.summary())
     for key, error in report.failures:
-        last = [line for line in error.strip().splitlines() if line.strip()]
-        click.echo(f"  failed {key[:12]}: {last[-1] if last else '?'}", err=True)
+        click.echo(f"  failed {key[:12]}: {failure_reason(error)}", err=True)
     if report.failures:
         click.echo(
             f"  tracebacks: symscape results {db} --where status=failed --format json", err=True
@@ -130,5 +135,4 @@ def status(db):
         age = time.time() - driver["heartbeat"]
         click.echo(f"driver: pid {driver['pid']} on {driver['host']}, last seen {age:.0f} s ago")
     for key, error in failures:
-        last = [line for line in error.strip().splitlines() if line.strip()]
-        click.echo(f"failed {key[:12]}: {last[-1] if last else '?'}")
+        click.echo(f"failed {key[:12]}: {failure_reason(error)}")

@@ -26,7 +26,8 @@ import torch
 from symscape.data import sampling, transforms
 from symscape.data.dataset import Dataset
 from symscape.data.options import Option
-from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.errors import InvalidOptionError
+from symscape.validation import choose
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -178,16 +179,15 @@ def list_datasets() -> list[DatasetSpec]:
     return sorted(_REGISTRY.values(), key=lambda spec: _KIND_ORDER.get(spec.kind, 3))
 
 
+def dataset_names() -> tuple[str, ...]:
+    """The names of every registered data set, in the order of :func:`list_datasets`."""
+    return tuple(spec.name for spec in list_datasets())
+
+
 def get_dataset_spec(name: str) -> DatasetSpec:
-    """The spec of data set ``name``; an unknown name lists the known ones."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UnknownNameError(
-            f"unknown data set {name!r}",
-            fix=f"{hint}known data sets: {', '.join(s.name for s in list_datasets())}",
-        )
-    return _REGISTRY[name]
+    """The spec of data set ``name`` (``fashion_mnist`` names ``fashion-mnist`` too: see
+    :func:`symscape.validation.choose`); an unknown name lists the known ones."""
+    return _REGISTRY[choose(name, dataset_names(), "data set")]
 
 
 def load(name: str, **options: Any) -> Dataset:

@@ -8,12 +8,15 @@ non-linearities, and :class:`EquivariantEnsemble`, E of them built from seeds.
 :mod:`~symscape.equivariant.tasks`: synthetic point-cloud tasks with an exact
 symmetry, and learning curves of equivariant against plain models.
 
-e3nn is an optional dependency (``pip install "symscape[equivariant]"``):
-this package imports without it, and its names load e3nn on first use.
+e3nn is one of symscape's dependencies (``pip install symscape`` installs
+it): equivariant networks are one of the thesis's five results. This package
+still imports without it and loads e3nn on first use, so that an
+environment where e3nn is missing or broken gets one line saying how to
+install it instead of an import error at start-up.
 
 >>> import symscape.equivariant as eq
 >>> eq.E3NN_INSTALL
-'pip install "symscape[equivariant]"'
+'pip install "e3nn>=0.6,<0.7"'
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ __all__ = [
     "require_e3nn",
 ]
 
-E3NN_INSTALL = 'pip install "symscape[equivariant]"'
+E3NN_INSTALL = 'pip install "e3nn>=0.6,<0.7"'  # symscape's own requirement (pyproject.toml)
 
 
 def require_e3nn() -> ModuleType:
@@ -51,7 +54,7 @@ def require_e3nn() -> ModuleType:
     except ImportError as err:
         raise MissingDependencyError(
             f"symscape's equivariant networks need e3nn, which does not import ({err})",
-            fix=f"install it with {E3NN_INSTALL}",
+            fix=f"it is a dependency of symscape: reinstall symscape, or {E3NN_INSTALL}",
         ) from None
 
 

@@ -13,13 +13,16 @@ def section_store(out: str | Path, store: str | Path | None = None) -> Path:
 
 
 def complete(spec, store_path: str | Path, executor="inprocess", what: str = ""):
-    """Run every unfinished run of ``spec`` into ``store_path``; raise if any failed.
+    """Run every unfinished run of ``spec`` into ``store_path``
+    (:class:`~symscape.sweep.driver.RunsFailedError` if any failed).
 
     ``executor`` is an executor's name or a
     :class:`~symscape.sweep.executors.ExecutorChoice` (a name with options).
-    A rerun resumes: runs already in the store are not trained again.
+    A rerun resumes: runs finished in the store are not trained again, failed
+    ones are.
     ``what`` names the runs in the error (e.g. ``"at width 8"``).
     """
+    from symscape.errors import RunsFailedError
     from symscape.sweep import run_sweep
     from symscape.sweep.executors import ExecutorChoice
 
@@ -28,8 +31,5 @@ def complete(spec, store_path: str | Path, executor="inprocess", what: str = "")
         executor, options = executor.name, dict(executor.options)
     report = run_sweep(spec, Path(store_path), executor=executor, executor_options=options)
     if report.counts["failed"]:
-        where = f" {what}" if what else ""
-        raise RuntimeError(
-            f"{report.counts['failed']} run(s){where} failed: {report.failures[0][1]}"
-        )
+        raise RunsFailedError(report.counts["failed"], report.failures, store_path, what)
     return report

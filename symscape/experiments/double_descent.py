@@ -27,15 +27,17 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from symscape._version import __version__
 from symscape.config import JsonConfig
+from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete, section_store
+from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import error_rate
 from symscape.validation import check_integer
 
@@ -54,6 +56,12 @@ REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
 @dataclasses.dataclass(frozen=True)
 class DoubleDescentConfig(JsonConfig):
     """Test error against width at fixed P (defaults: the quick protocol on digits parity)."""
+
+    NAMES: ClassVar = {
+        "dataset": dataset_names,
+        "arch": lambda: ARCHITECTURES,
+        "activation": lambda: ACTIVATIONS,
+    }
 
     dataset: str = "digits"
     data: Mapping[str, Any] = dataclasses.field(

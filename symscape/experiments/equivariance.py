@@ -45,7 +45,7 @@ import numbers
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -98,6 +98,8 @@ def _integers(values, name: str, minimum: int, *, at_least: int = 1) -> tuple[in
 class EquivarianceConfig(JsonConfig):
     """Everything that defines a learning-curve run (defaults: the quick protocol)."""
 
+    NAMES: ClassVar = {"task": lambda: tuple(_TASKS), "models": lambda: _MODELS}
+
     task: str = "energy"
     P: tuple[int, ...] = (16, 32, 64, 128)
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -119,10 +121,6 @@ class EquivarianceConfig(JsonConfig):
     threads: int = 1
 
     def __post_init__(self):
-        if self.task not in _TASKS:
-            raise InvalidOptionError(
-                f"task={self.task!r} is not known", fix=f"use one of {', '.join(_TASKS)}"
-            )
         sizes = _integers(self.P, "P", 1, at_least=2)
         object.__setattr__(self, "P", tuple(sorted(sizes)))
         object.__setattr__(self, "seeds", _integers(self.seeds, "seeds", 0))
@@ -131,11 +129,6 @@ class EquivarianceConfig(JsonConfig):
             raise InvalidOptionError(
                 f"models={self.models!r} is not a non-empty list", fix=f"use {list(_MODELS)}"
             )
-        for name in models:
-            if name not in _MODELS:
-                raise InvalidOptionError(
-                    f"model {name!r} is not known", fix=f"use some of {', '.join(_MODELS)}"
-                )
         if len(set(models)) != len(models):
             raise InvalidOptionError(f"models={list(models)} lists one twice", fix="give each once")
         object.__setattr__(self, "models", tuple(models))
@@ -234,6 +227,8 @@ class LearningPointConfig(JsonConfig):
     P × model of these is the experiment run through the store.
     """
 
+    NAMES: ClassVar = {"model": lambda: _MODELS, "task": lambda: tuple(_TASKS)}
+
     P: int = 16
     model: str = "equivariant"
     task: str = "energy"
@@ -251,10 +246,6 @@ class LearningPointConfig(JsonConfig):
 
     def __post_init__(self):
         check_integer(self.P, "P", 1)
-        if self.model not in _MODELS:
-            raise InvalidOptionError(
-                f"model {self.model!r} is not known", fix=f"use one of {', '.join(_MODELS)}"
-            )
         fields = {name: getattr(self, name) for name in _POINT_FIELDS}
         checked = EquivarianceConfig(P=(self.P, self.P + 1), models=(self.model,), **fields)
         object.__setattr__(self, "seeds", checked.seeds)

@@ -46,16 +46,18 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from symscape._version import __version__
 from symscape.config import JsonConfig
+from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete, section_store
-from symscape.train.losses import error_rate
+from symscape.nets import ACTIVATIONS, ARCHITECTURES
+from symscape.train.losses import LOSSES, error_rate
 from symscape.validation import check_integer
 
 __all__ = [
@@ -76,6 +78,13 @@ REPORTED = {"alpha_star_exponent": -0.5}
 @dataclasses.dataclass(frozen=True)
 class FeatureLazyConfig(JsonConfig):
     """An α × width sweep (defaults: the quick protocol on the stripe model)."""
+
+    NAMES: ClassVar = {
+        "dataset": dataset_names,
+        "arch": lambda: ARCHITECTURES,
+        "activation": lambda: ACTIVATIONS,
+        "loss": lambda: LOSSES,
+    }
 
     dataset: str = "stripe"
     data: Mapping[str, Any] = dataclasses.field(

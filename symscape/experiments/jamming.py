@@ -31,15 +31,17 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from symscape._version import __version__
 from symscape.config import JsonConfig
+from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._sweeps import complete, section_store
+from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.validation import check_integer
 
 __all__ = [
@@ -58,6 +60,12 @@ __all__ = [
 @dataclasses.dataclass(frozen=True)
 class JammingConfig(JsonConfig):
     """A search for N*(P) over several P (defaults: the quick protocol on random data)."""
+
+    NAMES: ClassVar = {
+        "dataset": dataset_names,
+        "arch": lambda: ARCHITECTURES,
+        "activation": lambda: ACTIVATIONS,
+    }
 
     dataset: str = "random"
     data: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"d": 10, "n_test": 100})

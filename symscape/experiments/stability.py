@@ -54,7 +54,7 @@ import numbers
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ import torch.nn.functional as F
 
 from symscape._version import __version__
 from symscape.config import JsonConfig
-from symscape.data import get_dataset_spec, load
+from symscape.data import dataset_names, get_dataset_spec, load
 from symscape.data.options import parse_device, parse_dtype
 from symscape.diffeo import (
     RandomDiffeo,
@@ -129,6 +129,12 @@ def _number_list(values, name: str) -> tuple[float, ...]:
 @dataclasses.dataclass(frozen=True)
 class StabilityConfig(JsonConfig):
     """Everything that defines a stability run (defaults: the paper's CIFAR10 protocol)."""
+
+    NAMES: ClassVar = {
+        "dataset": dataset_names,
+        "schedule": lambda: SCHEDULES,
+        "estimator": lambda: ESTIMATORS,
+    }
 
     # data: a registered image data set and its options (P, n_test, image_size, root, seed)
     dataset: str = "cifar10"
@@ -221,10 +227,6 @@ class StabilityConfig(JsonConfig):
                 f"momentum={self.momentum!r} must be in [0, 1)", fix="use e.g. 0.9"
             )
         _positive(self.weight_decay, "weight_decay", allow_zero=True)
-        if self.schedule not in SCHEDULES:
-            raise InvalidOptionError(
-                f"schedule={self.schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
-            )
         check_integer(self.crop_padding, "crop_padding", 0)
         _positive(self.diffeo_delta, "diffeo_delta")
         check_integer(self.n_points, "n_points", 2)
@@ -238,11 +240,6 @@ class StabilityConfig(JsonConfig):
                 object.__setattr__(self, name, _number_list(getattr(self, name), name))
         if not isinstance(self.c, numbers.Real) or not math.isfinite(self.c) or self.c < 2:
             raise InvalidOptionError(f"c={self.c!r} must be a cut-off >= 2", fix="use c=3")
-        if self.estimator not in ESTIMATORS:
-            raise InvalidOptionError(
-                f"estimator={self.estimator!r} is not known",
-                fix=f"use one of {', '.join(ESTIMATORS)}",
-            )
         check_integer(self.n_bootstrap, "n_bootstrap", 0)
         parse_dtype(self.dtype)
         parse_device(self.device)

@@ -15,13 +15,15 @@ without training anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from symscape._version import __version__
 from symscape.errors import DataFormatError, DataNotFoundError
 from symscape.report.html import render
-from symscape.report.sections import Comparison, Figure, Part, describe
+from symscape.report.sections import Comparison, Figure, Part, describe, failed_part
 
 __all__ = ["ORDER", "Comparison", "Figure", "Part", "describe", "render", "write_report"]
 
@@ -36,19 +38,34 @@ ORDER = (
 )
 
 
-def write_report(db: str | Path, out: str | Path, sections: Sequence[str] | None = None) -> Path:
+def write_report(
+    db: str | Path,
+    out: str | Path,
+    sections: Sequence[str] | None = None,
+    failures: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
     """Write the HTML report of the sections stored in ``db`` to the file ``out``.
 
     ``sections`` restricts it to those names; by default every stored section.
     The five results of the thesis come first, the data sets and the training
     engine last, as appendices.
-    A store without any finished section is an error that says how to get one.
+    ``failures`` names the sections that failed in this run, each with its
+    ``reason`` (one line), ``traceback`` (where the full traceback was saved,
+    relative to the report), ``scale`` and ``wall_time_s``: they are shown as
+    failed, in their place, instead of anything the store holds for them.
+    A store without any finished section (and no failure to show) is an error
+    that says how to get one.
     """
     from symscape.sweep import Store
 
+    failures = dict(failures or {})
     with Store(db, create=False) as store:
         stored = store.sections()
-        wanted = [n for n in ORDER if n in stored and (sections is None or n in sections)]
+        wanted = [
+            n
+            for n in ORDER
+            if (n in stored or n in failures) and (sections is None or n in sections)
+        ]
         if not wanted:
             asked = f" among {', '.join(sections)}" if sections else ""
             raise DataNotFoundError(
@@ -57,6 +74,9 @@ def write_report(db: str | Path, out: str | Path, sections: Sequence[str] | None
             )
         parts = []
         for name in wanted:
+            if name in failures:
+                parts.append(_failed(name, failures[name]))
+                continue
             entry = stored[name]
 
             def read(path: str, name: str = name) -> bytes:
@@ -83,6 +103,17 @@ def write_report(db: str | Path, out: str | Path, sections: Sequence[str] | None
             fix="give an --out in a folder you can write to",
         ) from None
     return out
+
+
+def _failed(name: str, failure: Mapping[str, Any]) -> tuple[Part, dict[str, Any], dict]:
+    """A failed section's part, with an entry for the page's contents (no figures)."""
+    entry = {
+        "scale": failure.get("scale", "—"),
+        "version": __version__,
+        "finished": failure.get("finished", time.time()),
+        "wall_s": failure.get("wall_time_s"),
+    }
+    return failed_part(name, failure["reason"], failure.get("traceback")), entry, {}
 
 
 def _embedded(part: Part, read) -> dict[str, bytes]:

@@ -72,7 +72,9 @@ window.addEventListener("load", () => {
   const resources = performance.getEntriesByType("resource").map((e) => e.name);
   const sections = [...document.querySelectorAll("section")].map((s) => s.id);
   const missing = [...document.querySelectorAll(".missing")].map((m) => m.textContent);
-  const report = {images, tables, resources, external, sections, missing,
+  const failed = [...document.querySelectorAll("section .failure")].map(
+    (f) => f.closest("section").id);
+  const report = {images, tables, resources, external, sections, missing, failed,
                   scripts: document.scripts.length - 1, title: document.title};
   document.body.setAttribute("data-symscape-check", JSON.stringify(report));
 });
@@ -171,6 +173,8 @@ def problems(report: dict[str, Any]) -> list[str]:
             out.append(f"figure shown with zero size: {image['alt'][:60]!r}")
     for text in report.get("missing", []):
         out.append(f"the page says a figure is missing: {text[:80]!r}")
+    for section in report.get("failed", []):
+        out.append(f"the page shows section {section!r} as failed")
     if not report["tables"]:
         out.append("no table on the page")
     if report["resources"]:

@@ -25,6 +25,7 @@ figcaption { font-size: 0.9em; color: #444; }
 .small figure { display: inline-block; width: 48%; vertical-align: top; margin-right: 1%; }
 .question { font-style: italic; } .meta { color: #555; font-size: 0.9em; }
 .missing { color: #a00; }
+.failure { border: 2px solid #b00; background: #fff2f2; padding: 0.6em 1em; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -52,12 +53,26 @@ def _part(part: Part, entry: Mapping[str, Any], images: Mapping[str, bytes]) -> 
     html = [f'<section id="{escape(part.key)}"{cls}><h2>{escape(part.title)}</h2>']
     html.append(f'<p class="question">{escape(part.question)}</p>')
     wall = entry.get("wall_s")
+    state = "failed" if part.failure is not None else "finished"
     html.append(
         f'<p class="meta">scale {escape(entry["scale"])} · symscape {escape(entry["version"])}'
-        f" · finished {_when(entry['finished'])}"
+        f" · {state} {_when(entry['finished'])}"
         + (f" · wall time {wall:.1f} s" if wall is not None else "")
         + "</p>"
     )
+    if part.failure is not None:
+        where = (
+            f" The full traceback is in <code>{escape(part.traceback)}</code> in the results "
+            "folder."
+            if part.traceback
+            else ""
+        )
+        html.append(
+            f'<div class="failure"><p><strong>This section failed:</strong> '
+            f"{escape(part.failure)}.{where}</p><p>Run the same <code>symscape reproduce</code> "
+            "command again once the cause is fixed: it retries this section and its failed runs, "
+            "and keeps every run and section that finished.</p></div>"
+        )
     if part.comparisons:
         html.append("<h3>Measured and reported</h3>")
         html.append(
@@ -97,7 +112,7 @@ def _part(part: Part, entry: Mapping[str, Any], images: Mapping[str, bytes]) -> 
 def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]]) -> str:
     """The page for ``parts``: each a :class:`Part`, its store entry (``scale``, ``version``,
     ``finished``, ``wall_s``, ``environment``) and its figures' PNG bytes by path."""
-    environments = [entry.get("environment") or {} for _, entry, _ in parts]
+    environments = [entry["environment"] for _, entry, _ in parts if entry.get("environment")]
     env = environments[-1] if environments else {}
     scales = sorted({entry["scale"] for _, entry, _ in parts})
     total = sum(entry.get("wall_s") or 0 for _, entry, _ in parts)
@@ -107,6 +122,7 @@ def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]])
         rows.append(
             [
                 f'<a href="#{escape(part.key)}">{escape(part.title)}</a>',
+                "finished" if part.failure is None else "<strong>failed</strong>",
                 escape(entry["scale"]),
                 "—" if wall is None else f"{wall:.1f}",
                 str(len(part.figures)),
@@ -128,7 +144,10 @@ def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]])
         "(SCIENCE.md). symscape reproduce also writes every figure to the figures/ folder of "
         "its results (the experiments' figures as PNG and PDF).</p>",
         _table(
-            ["part", "scale", "wall time (s)", "figures", "comparisons"], rows, "contents", True
+            ["part", "status", "scale", "wall time (s)", "figures", "comparisons"],
+            rows,
+            "contents",
+            True,
         ),
     ]
     body = [_part(part, entry, images) for part, entry, images in parts]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-__all__ = ["Comparison", "Figure", "Part", "describe"]
+__all__ = ["HEADINGS", "Comparison", "Figure", "Part", "describe", "failed_part"]
 
 ReadFile = Callable[[str], bytes]
 
@@ -55,6 +55,52 @@ class Part:
     notes: list[str] = dataclasses.field(default_factory=list)
     tables: list[tuple[str, list[str], list[list[str]]]] = dataclasses.field(default_factory=list)
     small_figures: bool = False  # previews: drawn side by side
+    failure: str | None = None  # the section failed: why, on one line
+    traceback: str | None = None  # ... and where its full traceback was saved
+
+
+# the title and question of each section's part (also shown when the section failed)
+HEADINGS: dict[str, tuple[str, str]] = {
+    "jamming": (
+        "1. The jamming transition",
+        "Where does training stop fitting all the data as the number of parameters N "
+        "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
+        "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
+    ),
+    "double_descent": (
+        "2. Double descent and the N^−1/2 law",
+        "Why does the test error fall as N grows past N*? It peaks at the jamming transition, "
+        "where the output norm diverges; beyond it, the fluctuations of the network around its "
+        "ensemble average decay like N^−1/4, so the excess test error decays like N^−1/2.",
+    ),
+    "feature_lazy": (
+        "3. Feature and lazy training",
+        "When does a network learn features, and when does it stay a kernel machine? The "
+        "output scale α sets it: the neural tangent kernel moves for α below a crossover "
+        "α* ~ 1/√h and stays frozen above it (the lazy regime).",
+    ),
+    "stability": (
+        "4. Relative stability toward diffeomorphisms",
+        "Do networks that generalise well become stable to small smooth deformations of "
+        "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
+        "initialisation and falls with training for good architectures; the test error "
+        "follows √R_f.",
+    ),
+    "equivariance": (
+        "5. Equivariant networks",
+        "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
+        "conventions) make it exactly equivariant and learn from fewer examples than a "
+        "network that has to learn the symmetry?",
+    ),
+    "data": (
+        "Appendix A. Data sets",
+        "What does each data set symscape can load look like, and which are on this machine?",
+    ),
+    "engine": (
+        "Appendix B. The training engine",
+        "Does one batched computation train an ensemble of networks to zero training error?",
+    ),
+}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -156,10 +202,7 @@ def _curvature_verdict(transition: Mapping[str, Any]) -> str:
 def _jamming(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "jamming",
-        "1. The jamming transition",
-        "Where does training stop fitting all the data as the number of parameters N "
-        "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
-        "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
+        *HEADINGS["jamming"],
     )
     parts = summary.get("datasets") or {"": summary}
     for name, one in parts.items():
@@ -243,10 +286,7 @@ DESCENT_CAPTIONS = {
 def _double_descent(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "double_descent",
-        "2. Double descent and the N^−1/2 law",
-        "Why does the test error fall as N grows past N*? It peaks at the jamming transition, "
-        "where the output norm diverges; beyond it, the fluctuations of the network around its "
-        "ensemble average decay like N^−1/4, so the excess test error decays like N^−1/2.",
+        *HEADINGS["double_descent"],
     )
     points = summary["points"]
     N_star = summary["N_star"]
@@ -357,10 +397,7 @@ LAZY_CAPTIONS = {
 def _feature_lazy(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "feature_lazy",
-        "3. Feature and lazy training",
-        "When does a network learn features, and when does it stay a kernel machine? The "
-        "output scale α sets it: the neural tangent kernel moves for α below a crossover "
-        "α* ~ 1/√h and stays frozen above it (the lazy regime).",
+        *HEADINGS["feature_lazy"],
     )
     for one in summary["protocols"]:
         where = f" ({one['dataset']}, {one['arch']}, P = {one['P']})"
@@ -440,11 +477,7 @@ STABILITY_CAPTIONS = {
 def _stability(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "stability",
-        "4. Relative stability toward diffeomorphisms",
-        "Do networks that generalise well become stable to small smooth deformations of "
-        "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
-        "initialisation and falls with training for good architectures; the test error "
-        "follows √R_f.",
+        *HEADINGS["stability"],
     )
     for row in summary["rows"]:
         part.comparisons.append(
@@ -528,10 +561,7 @@ def _stability(summary: Mapping[str, Any], read: ReadFile) -> Part:
 def _equivariance(summary: Mapping[str, Any], read: ReadFile) -> Part:
     part = Part(
         "equivariance",
-        "5. Equivariant networks",
-        "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
-        "conventions) make it exactly equivariant and learn from fewer examples than a "
-        "network that has to learn the symmetry?",
+        *HEADINGS["equivariance"],
     )
     for row in summary["rows"]:
         where = f"{row['model']}, {row['task']}"
@@ -576,8 +606,7 @@ def _equivariance(summary: Mapping[str, Any], read: ReadFile) -> Part:
 def _data(summary: Sequence[Mapping[str, Any]], read: ReadFile) -> Part:
     part = Part(
         "data",
-        "Appendix A. Data sets",
-        "What does each data set symscape can load look like, and which are on this machine?",
+        *HEADINGS["data"],
         small_figures=True,
     )
     rows = []
@@ -596,8 +625,7 @@ def _engine(summary: Mapping[str, Any], read: ReadFile) -> Part:
     final = summary["final"]
     part = Part(
         "engine",
-        "Appendix B. The training engine",
-        "Does one batched computation train an ensemble of networks to zero training error?",
+        *HEADINGS["engine"],
     )
     mean = sum(final["test_error"]) / len(final["test_error"])
     part.comparisons.append(
@@ -637,6 +665,12 @@ DESCRIBERS: dict[str, Callable[[Any, ReadFile], Part]] = {
     "stability": _stability,
     "equivariance": _equivariance,
 }
+
+
+def failed_part(name: str, reason: str, traceback: str | None = None) -> Part:
+    """The report's part for a section that failed: its question, why, and where the full
+    traceback is (a path relative to the results folder)."""
+    return Part(name, *HEADINGS[name], failure=reason, traceback=traceback)
 
 
 def describe(name: str, summary: Any, read: ReadFile) -> Part:

@@ -6,8 +6,9 @@
 2. takes the store's driver lease (a second live driver is refused), ingests
    result files that SLURM jobs left in the sweep's folder, and puts back to
    ``pending`` the runs a killed driver left ``running``;
-3. inserts the spec's new runs as ``pending``, and schedules those not done
-   (``failed`` ones only with ``retry_failed``), packed into ensembles;
+3. inserts the spec's new runs as ``pending``, and schedules those not done,
+   packed into ensembles: a ``failed`` run is not a result, so it is run
+   again (unless ``retry_failed=False``, which leaves it failed);
 4. commits every finished run as it arrives; on Ctrl-C, stops the workers
    and leaves the unfinished runs ``pending``, so a rerun resumes.
 
@@ -49,6 +50,7 @@ class SweepReport:
     wall_time: float
     interrupted: bool = False
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    retried: int = 0  # runs that had failed before this call and were run again
 
     @property
     def ok(self) -> bool:
@@ -64,9 +66,10 @@ class SweepReport:
         if left:
             parts.append(f"{left} not run")
         head = "interrupted" if self.interrupted else "finished"
+        retried = f" (retried {self.retried} that had failed)" if self.retried else ""
         return (
-            f"sweep {head}: {self.total} runs: {', '.join(parts)}; this call ran {self.ran} "
-            f"in {self.units} computation(s) and skipped {self.skipped} finished, "
+            f"sweep {head}: {self.total} runs: {', '.join(parts)}; this call ran {self.ran}"
+            f"{retried} in {self.units} computation(s) and skipped {self.skipped} finished, "
             f"in {self.wall_time:.1f} s"
         )
 
@@ -145,7 +148,7 @@ def run_sweep(
     db: str | Path,
     executor: str | Executor = "pool",
     workers: int | None = None,
-    retry_failed: bool = False,
+    retry_failed: bool = True,
     interactive: bool = False,
     report_every: float = 30.0,
     executor_options: dict[str, Any] | None = None,
@@ -157,7 +160,7 @@ def run_sweep(
     store = Store(db)
     folder = sweep_folder(db)
     pool: Executor | None = None
-    ran = 0
+    ran = retried = 0
     units: list = []
     interrupted = False
     try:
@@ -168,6 +171,7 @@ def run_sweep(
         statuses = store.statuses(keys)
         wanted = {"pending", "failed"} if retry_failed else {"pending"}
         todo = [run for run in runs if statuses[run.key] in wanted]
+        retried = sum(statuses[run.key] == "failed" for run in todo)
         skipped = len(runs) - len(todo)
         units = spec.units(todo)
         queue = deque(units)
@@ -219,6 +223,7 @@ def run_sweep(
         wall_time=time.time() - started,
         interrupted=interrupted,
         failures=failures,
+        retried=retried,
     )
 
 

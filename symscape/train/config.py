@@ -18,17 +18,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from symscape._version import __version__
 from symscape.config import JsonConfig
-from symscape.data import get_dataset_spec, load
+from symscape.data import dataset_names, get_dataset_spec, load
 from symscape.data.options import parse_device, parse_dtype
-from symscape.errors import InvalidOptionError, UnknownNameError
-from symscape.nets import ARCHITECTURES, build_architecture
-from symscape.nets.base import check_seeds
+from symscape.errors import InvalidOptionError
+from symscape.nets import ACTIVATIONS, ARCHITECTURES, build_architecture
+from symscape.nets.base import PARAMETRIZATIONS, check_seeds
+from symscape.nets.init import INITS
 from symscape.runtime import torch_threads
 from symscape.train.dynamics import DYNAMICS, LBFGS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import StopRules, fit
@@ -44,6 +45,17 @@ _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-4}
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(JsonConfig):
     """Everything that defines a training run (defaults: a small jamming-style run)."""
+
+    NAMES: ClassVar = {
+        "dataset": dataset_names,
+        "arch": lambda: ARCHITECTURES,
+        "activation": lambda: ACTIVATIONS,
+        "parametrization": lambda: PARAMETRIZATIONS,
+        "init": lambda: INITS,
+        "loss": lambda: LOSSES,
+        "dynamics": lambda: DYNAMICS,
+    }
+    UNLIMITED: ClassVar = ("max_time", "max_wall")
 
     # data
     dataset: str = "random"
@@ -106,12 +118,6 @@ class TrainConfig(JsonConfig):
         resolved = spec.resolve(self.data)
         data = {k: v for k, v in resolved.items() if k not in ("dtype", "device")}
         object.__setattr__(self, "data", data)
-        for field, known in (("arch", ARCHITECTURES), ("loss", LOSSES), ("dynamics", DYNAMICS)):
-            if getattr(self, field) not in known:
-                raise UnknownNameError(
-                    f"unknown {field} {getattr(self, field)!r}",
-                    fix=f"use one of {', '.join(known)}",
-                )
         if not self.alpha > 0:
             raise InvalidOptionError(f"alpha={self.alpha} must be > 0", fix="use e.g. alpha=1")
         if self.arch != "linear" and not self.width >= 1:
