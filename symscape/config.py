@@ -74,6 +74,7 @@ class JsonConfig:
         def __post_init__(self):
             JsonConfig._check_declared(self)
             own(self)
+            JsonConfig._check_declared(self)  # again: the values own() converted, e.g. "inf"
 
         __post_init__.__doc__ = own.__doc__
         cls.__post_init__ = __post_init__

@@ -154,9 +154,9 @@ def reproduce(
     figures = _folder(out / "figures", "--out")
     _folder(db.parent, "--db")
     with Store(db) as store:  # a foreign or unwritable --db fails here, before any training
-        for entry in store.sections().values():
-            for path in entry["files"]:
-                _inside(out, path, db)
+        for name, entry in store.sections().items():
+            for path in entry["files"] if name in only and not recompute else ():
+                _inside(out, path, db)  # files it would write back: inside --out
     log = log or (lambda line: None)
     started = time.perf_counter()
     summary: dict[str, Any] = {
@@ -167,8 +167,6 @@ def reproduce(
         "store": str(db),
     }
     failed_before = _failed_runs(db)
-    if failed_before:
-        log(f"reproduce: {len(failed_before)} run(s) in the store failed before: run again")
     failed: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
@@ -181,10 +179,8 @@ def reproduce(
         except Exception as err:  # one section's failure costs that section only
             wall = time.perf_counter() - section_started
             failed[name] = _failure(name, err, out, scale, wall)
-            log(
-                f"reproduce [{i}/{len(only)}] {name}: FAILED after {wall:.1f} s: "
-                f"{failed[name]['reason']} (traceback: {out / failed[name]['traceback']})"
-            )
+            said = _said(out, failed[name])
+            log(f"reproduce [{i}/{len(only)}] {name}: FAILED after {wall:.1f} s: {said}")
             continue
         _forget_failure(out, name)
         how = "taken from the store" if resumed else "done"
@@ -192,21 +188,26 @@ def reproduce(
             f"reproduce [{i}/{len(only)}] {name}: {how} "
             f"in {time.perf_counter() - section_started:.1f} s"
         )
-    if failed_before:
-        failed_after = _failed_runs(db)
-        retried = [key for key, when in failed_before.items() if failed_after.get(key) != when]
-        again = sum(key in failed_after for key in retried)
+    retried = _retried(db, failed_before)
+    if retried:
         log(
-            f"reproduce: retried {len(retried)} run(s) that had failed: "
-            f"{len(retried) - again} finished, {again} failed again"
+            f"reproduce: retried {sum(retried.values())} run(s) that had failed before: "
+            + ", ".join(f"{count} {status}" for status, count in retried.items() if count)
         )
     summary["failed"] = failed
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     summary["report"] = "report.html"
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # the page first: a section the report cannot render is shown as failed there, not fatal
+    write_report(db, out / "report.html", sections=only, failures=failed, broken="show")
     (out / "summary.md").write_text(_markdown(summary))
-    write_report(db, out / "report.html", sections=only, failures=failed)
     return summary
+
+
+def _said(out: Path, failure: dict[str, Any]) -> str:
+    """A failure's reason and where its traceback is, for one line of the log."""
+    where = failure["traceback"]
+    return failure["reason"] + (f" (traceback: {out / where})" if where else "")
 
 
 _FAILURES = "failures"  # the folder of ``out`` where a failed section's traceback is saved
@@ -238,6 +239,23 @@ def _failed_runs(db: Path) -> dict[str, float]:
         return {row["key"]: row["finished"] for row in store.rows("failed")}
 
 
+def _retried(db: Path, failed_before: dict[str, float]) -> dict[str, int]:
+    """How the runs of ``failed_before`` that ran again ended, by status (``done``,
+    ``diverged``, ``failed``; runs not run again are not counted)."""
+    from symscape.sweep import Store
+
+    if not failed_before:
+        return {}
+    failed_now = _failed_runs(db)
+    again = [key for key, when in failed_before.items() if failed_now.get(key) != when]
+    with Store(db) as store:
+        statuses = store.statuses(again)
+    counts = dict.fromkeys(("done", "diverged", "failed"), 0)
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts if again else {}
+
+
 def _folder(path: Path, flag: str) -> Path:
     """``path``, created if needed; a folder that cannot be made is one line naming it."""
     try:
@@ -263,13 +281,15 @@ def _failure(name: str, err: Exception, out: Path, scale: str, wall: float) -> d
     if isinstance(err, RunsFailedError):  # the runs' own tracebacks say more than the driver's
         for key, run_traceback in err.failures:
             text += f"\n--- run {key} ---\n{run_traceback}"
-    path = Path(_FAILURES) / f"{name}.txt"
-    with contextlib.suppress(OSError):  # the reason still reaches the log and the report
+    path: str | None = f"{_FAILURES}/{name}.txt"
+    try:
         (out / _FAILURES).mkdir(exist_ok=True)
         (out / path).write_text(f"symscape reproduce: section {name} failed\n\n{text}")
+    except OSError:  # no traceback file: the reason still reaches the log and the report
+        path = None
     return {
         "reason": reason,
-        "traceback": path.as_posix(),
+        "traceback": path,
         "scale": scale,
         "finished": time.time(),
         "wall_time_s": round(wall, 2),
@@ -469,36 +489,31 @@ def _markdown(summary: dict[str, Any]) -> str:
         f"{summary['date']}, {summary['wall_time_s']} s.",
     ]
     for name, failure in summary.get("failed", {}).items():
-        lines += [
-            "",
-            f"**Section {name} failed:** {failure['reason']} "
-            f"(traceback: [{failure['traceback']}]({failure['traceback']})).",
-        ]
-    if "data" in summary:
-        lines += _data_markdown(summary)
-    if "engine" in summary:
-        lines += _engine_markdown(summary["engine"])
-    if "jamming" in summary:
-        from symscape.experiments.jamming import markdown_section as jamming_markdown
-
-        lines += ["", jamming_markdown(summary["jamming"]).rstrip("\n")]
-    if "double_descent" in summary:
-        from symscape.experiments.double_descent import markdown_section as descent_markdown
-
-        lines += ["", descent_markdown(summary["double_descent"]).rstrip("\n")]
-    if "feature_lazy" in summary:
-        from symscape.experiments.feature_lazy import markdown_section as lazy_markdown
-
-        lines += ["", lazy_markdown(summary["feature_lazy"]).rstrip("\n")]
-    if "stability" in summary:
-        from symscape.experiments.stability import markdown_section
-
-        lines += ["", markdown_section(summary["stability"]).rstrip("\n")]
-    if "equivariance" in summary:
-        from symscape.experiments.equivariance import markdown_section as equivariance_markdown
-
-        lines += ["", equivariance_markdown(summary["equivariance"]).rstrip("\n")]
+        where = failure["traceback"]
+        lines += ["", f"**Section {name} failed:** {failure['reason']}."]
+        if where:
+            lines[-1] += f" Traceback: [{where}]({where})."
+    for name in SECTIONS:
+        if name not in summary:
+            continue
+        try:
+            lines += _section_markdown(name, summary)
+        except Exception as err:  # one section's Markdown never costs the others
+            lines += [
+                "",
+                f"**Section {name}** could not be written here ({err!r}): see report.html.",
+            ]
     return "\n".join(lines) + "\n"
+
+
+def _section_markdown(name: str, summary: dict[str, Any]) -> list[str]:
+    """The Markdown lines of section ``name`` of ``summary``."""
+    if name == "data":
+        return _data_markdown(summary)
+    if name == "engine":
+        return _engine_markdown(summary["engine"])
+    module = __import__(f"symscape.experiments.{name}", fromlist=["markdown_section"])
+    return ["", module.markdown_section(summary[name]).rstrip("\n")]
 
 
 def _data_markdown(summary: dict[str, Any]) -> list[str]:

@@ -85,8 +85,8 @@ def check_finite(value, name: str, unlimited: bool = False):
     ...
     symscape.errors.InvalidOptionError: alphas[1]=inf is not a finite number; give a finite value
     """
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
+    if isinstance(value, bool | numbers.Integral) or value is None or isinstance(value, str):
+        return value  # an integer is finite, however large
     if isinstance(value, numbers.Real):
         if math.isnan(value) or (math.isinf(value) and not (unlimited and value > 0)):
             fix = "give a finite value" + (", or leave it out for no limit" if unlimited else "")

@@ -141,7 +141,7 @@ def test_a_failing_section_keeps_the_report_and_a_rerun_retries_only_what_failed
     assert main(command) == 0
     err = capsys.readouterr().err
     n_failed = sum(status == "failed" for status, _, _ in first.values())
-    assert f"retried {n_failed} run(s) that had failed: {n_failed} finished" in err
+    assert f"retried {n_failed} run(s) that had failed before: {n_failed} done\n" in err
     assert "data: taken from the store" in err
     second = _run_keys(db)
     assert set(second) == set(first)
@@ -238,13 +238,41 @@ def test_the_hyphen_spelling_of_a_name_is_the_same_run(capsys):
         TrainConfig(loss="quadratic-hing")
 
 
-def test_a_choice_flag_takes_the_hyphen_spelling(tmp_path, capsys):
-    """``--only double-descent`` names the section ``double_descent``: the error is about the
-    missing store, not about the choice."""
-    err = _one_line_error(
-        capsys, ["report", "--db", str(tmp_path / "none.db"), "--only", "double-descent"]
-    )
-    assert "no sweep store" in err and "invalid" not in err.lower()
+def test_flags_choices_and_commands_take_either_spelling(tmp_path, capsys):
+    """``--only double-descent`` is the section ``double_descent`` (the error is then about
+    ``--out``, not the choice); ``--max_steps`` is ``--max-steps``; ``double_descent`` is the
+    command ``double-descent``; a misspelt flag is named as ``--help`` writes it."""
+    argv = ["reproduce", "--only", "double-descent", "--out", "/proc/forbidden"]
+    err = _one_line_error(capsys, argv, "/proc/forbidden")
+    assert "invalid" not in err.lower()
+    assert main(["train", "--max_steps", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["max_steps"] == 3
+    assert main(["double_descent", "--help"]) == 0
+    assert "Usage: symscape double-descent" in capsys.readouterr().out
+    err = _one_line_error(capsys, ["train", "--max_stepz", "3"], "--max-stepz")
+    assert "--max-steps" in err
+
+
+def test_reproduce_refuses_an_executor_it_cannot_start_before_anything_runs(tmp_path, capsys):
+    import shutil
+
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has SLURM")
+    out = tmp_path / "results"
+    argv = ["reproduce", "--only", "data", "--executor", "slurm", "--out", str(out)]
+    _one_line_error(capsys, argv, "sbatch")
+    assert not out.exists()
+
+
+def test_integers_are_finite_however_large_and_converted_values_are_checked():
+    from symscape.experiments.double_descent import DoubleDescentConfig
+    from symscape.train import TrainConfig
+    from symscape.validation import check_finite
+
+    assert check_finite(10**400, "max_steps") == 10**400  # no OverflowError from isnan
+    assert TrainConfig(max_steps=10**400).max_steps == 10**400
+    with pytest.raises(ValueError, match=r"widths\[1\]=inf is not a finite number"):
+        DoubleDescentConfig(widths=("2", "inf"))  # the config converts: checked after it too
 
 
 def _configs():

@@ -145,6 +145,10 @@ def test_a_stored_section_of_another_shape_is_named_in_one_error(tmp_path):
         store.put_section("engine", "quick", {"wrong": 1}, {})
     with pytest.raises(DataFormatError, match=r"stored section 'engine'.*--recompute"):
         write_report(tmp_path / "s.db", tmp_path / "r.html")
+    # reproduce's way: the page is written, that part shown as failed with the same reason
+    write_report(tmp_path / "s.db", tmp_path / "r.html", broken="show")
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="engine"' in html and "This section failed" in html and "--recompute" in html
     with pytest.raises(DataNotFoundError, match="cannot write the report"):
         write_report(store_path_of(tmp_path), tmp_path / "s.db" / "r.html")
 

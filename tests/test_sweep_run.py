@@ -126,6 +126,22 @@ def test_a_run_that_raises_is_a_failed_row_and_the_sweep_goes_on(tmp_path):
     assert "retried 1 that had failed" in retried.summary()
 
 
+def test_a_sweep_names_its_own_failures_not_those_of_another_sweep_in_the_store(tmp_path):
+    """reproduce's sections share one store: a section's reason is its own runs' failure."""
+    from symscape.errors import RunsFailedError
+    from symscape.experiments._sweeps import complete
+
+    first = parse_spec(_probe("[zip]\nvalue = [1.0]\nfail = [true]\n"))
+    second = parse_spec(_probe("[zip]\nvalue = [7.0, 8.0]\nfail = [true, false]\n"))
+    db = tmp_path / "s.db"
+    assert run_sweep(first, db, executor="inprocess").counts["failed"] == 1
+    report = run_sweep(second, db, executor="inprocess")
+    [(key, error)] = report.failures
+    assert key in {run.key for run in second.runs()} and "value=7.0" in error
+    with pytest.raises(RunsFailedError, match=r"1 run\(s\) failed: .*value=7\.0"):
+        complete(second, db)
+
+
 def test_a_worker_that_dies_fails_its_run_only(tmp_path):
     text = _probe("[zip]\nvalue = [1.0, 2.0, 3.0, 4.0]\ncrash = [false, true, false, false]\n")
     report = run_sweep(parse_spec(text), tmp_path / "s.db", executor="pool", workers=2)

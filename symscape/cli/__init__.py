@@ -4,10 +4,11 @@ Errors of the user's making (a bad flag, an unknown data set, a missing
 file, a folder that cannot be written) are printed as one line,
 ``symscape: error: ...``, with exit code 2.
 
-Hyphens and underscores are one spelling on the command line: in flags
-(``--max-steps``, ``--max_steps``), in choices (``--only double-descent``)
-and in names (``--loss quadratic-hinge``, which the configs read as
-``quadratic_hinge``; see :func:`symscape.validation.choose`).
+Hyphens and underscores are one spelling on the command line: in commands
+(``double-descent``, ``double_descent``), flags (``--max-steps``,
+``--max_steps``), choices (``--only double-descent``) and names
+(``--loss quadratic-hinge``, which the configs read as ``quadratic_hinge``;
+see :func:`symscape.validation.choose`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ __all__ = ["cli", "main"]
 
 
 def _one_spelling(token: str) -> str:
-    """How click compares flags and choices: a hyphen is an underscore."""
-    return token.replace("-", "_")
+    """How click compares commands, flags and choices: an underscore is a hyphen (errors then
+    name flags as ``--help`` shows them)."""
+    return token.replace("_", "-")
 
 
 @click.group(

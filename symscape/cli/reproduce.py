@@ -153,9 +153,11 @@ def reproduce(
         f"in {summary['wall_time_s']} s; open {out / 'report.html'} in a browser"
     )
     for name, failure in summary["failed"].items():
+        where = failure["traceback"]
         click.echo(
-            f"symscape: section {name} failed: {failure['reason']} "
-            f"(traceback: {out / failure['traceback']}); rerun the same command to retry it",
+            f"symscape: section {name} failed: {failure['reason']}"
+            + (f" (traceback: {out / where})" if where else "")
+            + "; rerun the same command to retry it",
             err=True,
         )
     return 1 if summary["failed"] else 0

@@ -9,6 +9,7 @@ import sys
 import click
 
 from symscape.cli._output import print_table
+from symscape.errors import failure_reason
 
 __all__ = ["results"]
 
@@ -112,7 +113,7 @@ def _cell(name: str, value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4g}"
     if name == "error" and value:
-        return value.strip().splitlines()[-1][:80]
+        return failure_reason(value)[:80]
     return "" if value is None else str(value)
 
 

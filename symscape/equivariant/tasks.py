@@ -43,6 +43,7 @@ import torch
 
 from symscape.data.sampling import rng
 from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.validation import choose
 
 __all__ = [
     "MODELS",
@@ -121,8 +122,7 @@ def point_cloud_task(
     """``P`` training and ``n_test`` test clouds of ``n_points`` points with the ``task`` target."""
     from symscape.equivariant import as_irreps
 
-    if task not in TASKS:
-        raise UnknownNameError(f"unknown task {task!r}", fix=f"use one of {', '.join(TASKS)}")
+    task = choose(task, TASKS, "task")
     P, n_test = _count(P, "P", 1), _count(n_test, "n_test", 1)
     n_points, seed = _count(n_points, "n_points", 2), _count(seed, "seed", 0)
     if not isinstance(spread, numbers.Real) or not spread > 0:

@@ -14,7 +14,7 @@ def section_store(out: str | Path, store: str | Path | None = None) -> Path:
 
 def complete(spec, store_path: str | Path, executor="inprocess", what: str = ""):
     """Run every unfinished run of ``spec`` into ``store_path``
-    (:class:`~symscape.sweep.driver.RunsFailedError` if any failed).
+    (:class:`~symscape.errors.RunsFailedError` if any failed).
 
     ``executor`` is an executor's name or a
     :class:`~symscape.sweep.executors.ExecutorChoice` (a name with options).

@@ -76,7 +76,13 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure
 from symscape.measure.sensitivity import ESTIMATORS, geometric_mean, sensitivities
 from symscape.nets.base import check_seeds
-from symscape.nets.zoo import build_classifier, load_model, n_parameters, parse_classifier
+from symscape.nets.zoo import (
+    build_classifier,
+    load_model,
+    n_parameters,
+    parse_classifier,
+    spelled_classifier,
+)
 from symscape.progress import track
 from symscape.validation import check_integer
 
@@ -203,14 +209,16 @@ class StabilityConfig(JsonConfig):
         archs = (archs,) if isinstance(archs, str) else tuple(archs)
         if not archs:
             raise InvalidOptionError("architectures is empty", fix="give e.g. ['fc', 'lenet']")
-        for arch in archs:
-            parse_classifier(arch)
+        archs = tuple(spelled_classifier(arch) for arch in archs)
         if len(set(archs)) != len(archs):
             raise InvalidOptionError(
                 f"architectures {list(archs)} lists one twice", fix="give each spec once"
             )
         object.__setattr__(self, "architectures", archs)
-        checkpoints = {str(k): str(v) for k, v in dict(self.checkpoints).items()}
+        checkpoints = {
+            spelled_classifier(str(k)) if isinstance(k, str) else str(k): str(v)
+            for k, v in dict(self.checkpoints).items()
+        }
         stray = [k for k in checkpoints if k not in archs]
         if stray:
             raise InvalidOptionError(

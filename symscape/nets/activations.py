@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from symscape.errors import UnknownNameError
+from symscape.validation import choose
 
 __all__ = [
     "ACTIVATIONS",
@@ -78,9 +78,7 @@ def activation_parts(
     every activation: the same function, one pass over memory less.
     """
     if name not in _RAW:
-        raise UnknownNameError(
-            f"unknown activation {name!r}", fix=f"use one of {', '.join(ACTIVATIONS)}"
-        )
+        name = choose(name, ACTIVATIONS, "activation")
     if not normalize or name == "linear":
         return _RAW[name], 1.0
     return _RAW[name], 1.0 / math.sqrt(second_moment(name))
@@ -101,7 +99,5 @@ def activation_derivative(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     [0.0, 0.0, 0.0, 1.0, 1.0]
     """
     if name not in _DERIVATIVES:
-        raise UnknownNameError(
-            f"unknown activation {name!r}", fix=f"use one of {', '.join(ACTIVATIONS)}"
-        )
+        name = choose(name, ACTIVATIONS, "activation")
     return _DERIVATIVES[name]

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from symscape.errors import UnknownNameError
+from symscape.validation import choose
 
 __all__ = ["INITS", "draw_matrix"]
 
@@ -29,7 +29,7 @@ def draw_matrix(
 ) -> torch.Tensor:
     """One float64 weight tensor ``[fan_out, fan_in, *kernel]`` drawn from ``generator``."""
     if init not in INITS:
-        raise UnknownNameError(f"unknown init {init!r}", fix=f"use one of {', '.join(INITS)}")
+        init = choose(init, INITS, "init")
     w = torch.randn(shape, generator=generator, dtype=torch.float64)
     if init == "gaussian":
         return w * std

@@ -30,7 +30,6 @@ written as a spec string ``"name"`` or ``"name:width"`` (:func:`parse_classifier
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from collections.abc import Mapping
@@ -39,7 +38,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError, UnknownNameError
+from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError
+from symscape.validation import choose
 
 __all__ = [
     "CLASSIFIERS",
@@ -48,6 +48,7 @@ __all__ = [
     "load_model",
     "n_parameters",
     "parse_classifier",
+    "spelled_classifier",
 ]
 
 CLASSIFIERS = ("fc", "lenet", "vgg", "resnet18")
@@ -206,13 +207,8 @@ _CLASSES: dict[str, type[Classifier]] = {
 
 
 def _check_name(name) -> str:
-    if name not in _CLASSES:
-        close = difflib.get_close_matches(str(name), CLASSIFIERS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UnknownNameError(
-            f"unknown classifier {name!r}", fix=f"{hint}use one of {', '.join(CLASSIFIERS)}"
-        )
-    return name
+    """The classifier ``name`` as the zoo writes it (``ResNet18`` is ``resnet18``)."""
+    return choose(name, CLASSIFIERS, "classifier")
 
 
 def _check_width(width) -> float:
@@ -235,7 +231,7 @@ def parse_classifier(spec: str) -> tuple[str, float]:
             f"architecture {spec!r} is not a string", fix="write e.g. 'lenet' or 'resnet18:0.25'"
         )
     name, sep, width = spec.strip().partition(":")
-    _check_name(name)
+    name = _check_name(name)
     if not sep:
         return name, 1.0
     try:
@@ -246,6 +242,15 @@ def parse_classifier(spec: str) -> tuple[str, float]:
             fix="write name:width, e.g. resnet18:0.25",
         ) from None
     return name, _check_width(value)
+
+
+def spelled_classifier(spec: str) -> str:
+    """``spec`` checked, its name as the zoo writes it and the rest as typed (the spec is part
+    of a run's key): ``"ResNet18:0.25"`` → ``"resnet18:0.25"``, ``"vgg:0.5"`` unchanged."""
+    parse_classifier(spec)
+    name, sep, width = spec.strip().partition(":")
+    canonical = _check_name(name)
+    return spec if canonical == name else canonical + sep + width
 
 
 def _check_shape(input_shape, minimum: int, name: str) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from symscape._version import __version__
-from symscape.errors import DataFormatError, DataNotFoundError
+from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError
 from symscape.report.html import render
 from symscape.report.sections import Comparison, Figure, Part, describe, failed_part
 
@@ -43,6 +43,7 @@ def write_report(
     out: str | Path,
     sections: Sequence[str] | None = None,
     failures: Mapping[str, Mapping[str, Any]] | None = None,
+    broken: str = "raise",
 ) -> Path:
     """Write the HTML report of the sections stored in ``db`` to the file ``out``.
 
@@ -53,11 +54,16 @@ def write_report(
     ``reason`` (one line), ``traceback`` (where the full traceback was saved,
     relative to the report), ``scale`` and ``wall_time_s``: they are shown as
     failed, in their place, instead of anything the store holds for them.
+    ``broken`` says what a stored section the report cannot describe (a
+    summary of another shape) does: ``"raise"`` a one-line error naming it,
+    or ``"show"`` it as failed with that reason and write the rest.
     A store without any finished section (and no failure to show) is an error
     that says how to get one.
     """
     from symscape.sweep import Store
 
+    if broken not in ("raise", "show"):
+        raise InvalidOptionError(f"broken={broken!r}", fix="use 'raise' or 'show'")
     failures = dict(failures or {})
     with Store(db, create=False) as store:
         stored = store.sections()
@@ -84,13 +90,18 @@ def write_report(
 
             try:
                 part = describe(name, entry["summary"], read)
-            except (KeyError, TypeError, ValueError, IndexError) as err:
-                raise DataFormatError(
+            except Exception as err:
+                error = DataFormatError(
                     f"the stored section {name!r} (symscape {entry['version']}) is not what this "
                     f"symscape {__version__} reports on ({type(err).__name__}: {err})",
                     fix="rerun it: 'symscape reproduce --only "
                     f"{name} --recompute --db {db}', or use the symscape that wrote it",
-                ) from None
+                )
+                if broken != "show":
+                    raise error from None
+                failure = {"reason": str(error), "scale": entry["scale"], **_times(entry)}
+                parts.append(_failed(name, failure))
+                continue
             parts.append((part, entry, _embedded(part, read)))
         html = render(parts)
     out = Path(out)
@@ -103,6 +114,10 @@ def write_report(
             fix="give an --out in a folder you can write to",
         ) from None
     return out
+
+
+def _times(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {"finished": entry["finished"], "wall_time_s": entry.get("wall_s")}
 
 
 def _failed(name: str, failure: Mapping[str, Any]) -> tuple[Part, dict[str, Any], dict]:

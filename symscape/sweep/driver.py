@@ -212,7 +212,7 @@ def run_sweep(
     counts = dict.fromkeys(("pending", "running", "done", "diverged", "failed"), 0)
     for status in store.statuses(keys).values():
         counts[status] += 1
-    failures = store.failures() if counts["failed"] else []
+    failures = store.failures(keys=keys) if counts["failed"] else []
     store.close()
     return SweepReport(
         total=len(runs),

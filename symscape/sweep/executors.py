@@ -283,6 +283,17 @@ class RayExecutor(Executor):
 
     name = "ray"
 
+    @staticmethod
+    def preflight(**options):
+        """Ray, imported, or the one-line error saying how to install it (before any run)."""
+        try:
+            import ray
+        except ImportError:
+            raise MissingDependencyError(
+                "the ray executor needs Ray", fix="pip install 'symscape[ray]'"
+            ) from None
+        return ray
+
     def __init__(
         self,
         address: str | None = None,
@@ -291,12 +302,7 @@ class RayExecutor(Executor):
         gpus_per_run: float = 0,
         threads: int = 1,
     ):
-        try:
-            import ray
-        except ImportError:
-            raise MissingDependencyError(
-                "the ray executor needs Ray", fix="pip install 'symscape[ray]'"
-            ) from None
+        ray = self.preflight()
         self.ray = ray
         self.started_ray = False
         if not ray.is_initialized():
@@ -391,19 +397,10 @@ class SlurmExecutor(Executor):
 
     name = "slurm"
 
-    def __init__(
-        self,
-        folder: str | os.PathLike,
-        partition: str | None = None,
-        time_min: int = 60,
-        gpus_per_task: int = 0,
-        cpus_per_task: int = 1,
-        array_parallelism: int = 256,
-        runs_per_job: int = 1,
-        mem_gb: float | None = None,
-        cluster: str | None = None,
-        threads: int = 1,
-    ):
+    @staticmethod
+    def preflight(runs_per_job: int = 1, cluster: str | None = None, **options):
+        """submitit, imported, after the checks that need no cluster: one-line errors before
+        any run (submitit missing, ``runs_per_job`` < 1, no ``sbatch`` and no ``cluster``)."""
         try:
             import submitit
         except ImportError:
@@ -418,6 +415,22 @@ class SlurmExecutor(Executor):
                 fix="run the driver on a SLURM login node, or pass --cluster local to try the "
                 "set-up on this machine",
             )
+        return submitit
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        partition: str | None = None,
+        time_min: int = 60,
+        gpus_per_task: int = 0,
+        cpus_per_task: int = 1,
+        array_parallelism: int = 256,
+        runs_per_job: int = 1,
+        mem_gb: float | None = None,
+        cluster: str | None = None,
+        threads: int = 1,
+    ):
+        submitit = self.preflight(runs_per_job=runs_per_job, cluster=cluster)
         self.folder = Path(folder).resolve()  # jobs run elsewhere: no relative paths
         self.outbox = self.folder / "outbox"
         self.outbox.mkdir(parents=True, exist_ok=True)
@@ -572,6 +585,7 @@ class ExecutorChoice:
                 f"executor {self.name!r} has no option {', '.join(unknown)}",
                 fix=f"use among {', '.join(sorted(known))}",
             )
+        cls.preflight(**self.options)  # a missing package or sbatch: said before any run
 
 
 def make_executor(name: str, folder: Path, workers: int | None = None, **options) -> Executor:

@@ -452,12 +452,15 @@ class Store:
         row = self.db.execute("SELECT npz FROM arrays WHERE key = ?", (key,)).fetchone()
         return load_npz(row[0]) if row else {}
 
-    def failures(self, limit: int = 5) -> list[tuple[str, str]]:
+    def failures(self, limit: int = 5, keys: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """``(key, traceback)`` of up to ``limit`` failed runs, the first to fail first;
+        ``keys``: among those runs only (one sweep's), not the whole store's."""
         rows = self.db.execute(
-            "SELECT key, error FROM runs WHERE status = 'failed' ORDER BY finished LIMIT ?",
-            (limit,),
+            "SELECT key, error FROM runs WHERE status = 'failed' ORDER BY finished"
         )
-        return [(row[0], row[1] or "") for row in rows]
+        wanted = None if keys is None else set(keys)
+        found = [(row[0], row[1] or "") for row in rows if wanted is None or row[0] in wanted]
+        return found[:limit]
 
 
 def _decoded(row: sqlite3.Row) -> dict[str, Any]:

@@ -34,7 +34,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.errors import InvalidOptionError
+from symscape.validation import choose
 
 __all__ = ["LOSSES", "error_rate", "errors", "gaps", "loss_per_point", "n_delta"]
 
@@ -98,7 +99,8 @@ def loss_per_point(
         shifted = output - kappa * F.one_hot(y, output.shape[-1]).to(output.dtype)
         logp = torch.log_softmax(shifted, dim=-1)
         return -logp.gather(-1, y.view(1, -1, 1).expand(output.shape[0], -1, 1))[..., 0]
-    raise UnknownNameError(f"unknown loss {name!r}", fix=f"use one of {', '.join(LOSSES)}")
+    # another spelling of a known loss (quadratic-hinge), or the one-line error
+    return loss_per_point(choose(name, LOSSES, "loss"), output, y, kappa, beta)
 
 
 def errors(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
