@@ -21,7 +21,8 @@ so that ``width = 32`` and ``width = 32.0`` are the same run (and the same
 run key in a sweep).
 
 Two checks every config gets at construction, before its own
-``__post_init__``, from two class-level declarations:
+``__post_init__`` and again after it (on the values it converted), from
+two class-level declarations:
 
 - every number in every field (nested ones too) is finite: ``inf`` and
   ``nan`` are refused, except ``+inf`` in the fields listed in ``UNLIMITED``
