@@ -11,6 +11,7 @@ CIFAR-10 on disk and checks that they are all present before doing anything.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import json
@@ -248,12 +249,10 @@ def _retried(db: Path, failed_before: dict[str, float]) -> dict[str, int]:
         return {}
     failed_now = _failed_runs(db)
     again = [key for key, when in failed_before.items() if failed_now.get(key) != when]
+    if not again:
+        return {}
     with Store(db) as store:
-        statuses = store.statuses(again)
-    counts = dict.fromkeys(("done", "diverged", "failed"), 0)
-    for status in statuses.values():
-        counts[status] = counts.get(status, 0) + 1
-    return counts if again else {}
+        return dict(collections.Counter(store.statuses(again).values()))
 
 
 def _folder(path: Path, flag: str) -> Path:
@@ -271,16 +270,15 @@ def _folder(path: Path, flag: str) -> Path:
 def _failure(name: str, err: Exception, out: Path, scale: str, wall: float) -> dict[str, Any]:
     """What the summary and the report say of a section that raised ``err``: its one-line
     reason, and the file (relative to ``out``) where its full traceback is saved."""
+    text = "".join(traceback.format_exception(err))
     if isinstance(err, RunsFailedError):  # the runs' reason; the rerun advice is the report's
         reason = err.problem
+        for key, run_traceback in err.failures:  # the runs' tracebacks say more than the driver's
+            text += f"\n--- run {key} ---\n{run_traceback}"
     elif isinstance(err, SymscapeError):
         reason = str(err)
     else:
         reason = one_line(f"{type(err).__name__}: {err}")
-    text = "".join(traceback.format_exception(err))
-    if isinstance(err, RunsFailedError):  # the runs' own tracebacks say more than the driver's
-        for key, run_traceback in err.failures:
-            text += f"\n--- run {key} ---\n{run_traceback}"
     path: str | None = f"{_FAILURES}/{name}.txt"
     try:
         (out / _FAILURES).mkdir(exist_ok=True)

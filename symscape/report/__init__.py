@@ -99,7 +99,12 @@ def write_report(
                 )
                 if broken != "show":
                     raise error from None
-                failure = {"reason": str(error), "scale": entry["scale"], **_times(entry)}
+                failure = {
+                    "reason": str(error),
+                    "scale": entry["scale"],
+                    "finished": entry["finished"],
+                    "wall_time_s": entry.get("wall_s"),
+                }
                 parts.append(_failed(name, failure))
                 continue
             parts.append((part, entry, _embedded(part, read)))
@@ -114,10 +119,6 @@ def write_report(
             fix="give an --out in a folder you can write to",
         ) from None
     return out
-
-
-def _times(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {"finished": entry["finished"], "wall_time_s": entry.get("wall_s")}
 
 
 def _failed(name: str, failure: Mapping[str, Any]) -> tuple[Part, dict[str, Any], dict]:
