@@ -1,7 +1,7 @@
 """Power-law fits with bootstrap intervals: now in :mod:`symscape.analysis` (this name is an alias).
 
->>> from symscape.experiments._fits import fit_exponent
->>> fit_exponent is __import__("symscape.analysis").analysis.fit_exponent
+>>> from symscape.analysis import fit_exponent as shared
+>>> fit_exponent is shared
 True
 """
 
