@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from symscape._version import __version__
+from symscape.analysis import bootstrap_interval, fit_line
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
@@ -150,16 +151,10 @@ def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, see
     and counted.
     """
     x = np.log(np.asarray(N, float))
-
-    def slope_of(values) -> tuple[float, float]:
-        y_log = np.log(values)
-        slope = float(np.polyfit(x, y_log, 1)[0])
-        return slope, float(y_log.mean() - slope * x.mean())
-
     values = np.array([statistic(f, y) for f in sets])
     if not np.all(values > 0):
         return None
-    slope, intercept = slope_of(values)
+    slope, intercept = fit_line(x, np.log(values), solver="polyfit")
     out = {
         "slope": slope,
         "intercept": intercept,
@@ -173,17 +168,15 @@ def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, see
         "dropped": 0,
     }
     if n_bootstrap > 0 and len(sets[0]) > 1:
-        rng = np.random.default_rng(seed)
-        slopes = []
-        for draw in rng.integers(0, len(sets[0]), size=(n_bootstrap, len(sets[0]))):
+
+        def slope_of(draw: np.ndarray) -> float | None:
             sample = np.array([statistic(f[draw], y) for f in sets])
-            if np.all(sample > 0):
-                slopes.append(slope_of(sample)[0])
-        out["dropped"] = n_bootstrap - len(slopes)
-        if slopes:
-            tail = (1 - level) / 2
-            low, high = np.quantile(slopes, [tail, 1 - tail])
-            out["ci_low"], out["ci_high"] = float(low), float(high)
+            return fit_line(x, np.log(sample), solver="polyfit")[0] if np.all(sample > 0) else None
+
+        interval = bootstrap_interval(
+            slope_of, len(sets[0]), n_bootstrap=n_bootstrap, level=level, seed=seed
+        )
+        out["ci_low"], out["ci_high"], out["dropped"] = interval
     return out
 
 

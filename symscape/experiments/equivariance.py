@@ -50,9 +50,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from symscape._version import __version__
+from symscape.analysis import fit_exponent, geometric_mean
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure
 from symscape.experiments._protocols import protocol_cases
 from symscape.runtime import torch_threads
@@ -189,7 +189,7 @@ def _curve(points: Sequence, sizes: Sequence[int], seeds: Sequence[int]) -> list
                 "P": P,
                 "test_error_mean": float(test.mean()),
                 "test_error_std": float(test.std(ddof=1)) if len(test) > 1 else 0.0,
-                "test_error_geomean": float(np.exp(np.log(test).mean())),
+                "test_error_geomean": geometric_mean(test),
                 "test_error_min": float(test.min()),
                 "test_error_max": float(test.max()),
                 "train_error_mean": float(np.mean([mine[s].train_error for s in seeds])),

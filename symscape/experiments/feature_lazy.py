@@ -43,7 +43,6 @@ import dataclasses
 import json
 import math
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +50,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from symscape._version import __version__
+from symscape.analysis import bootstrap_interval, crossing, nan_geometric_mean, power_law_fit
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
@@ -195,49 +195,12 @@ def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
     return error_rate(f[alive].mean(0), y) if alive.any() else float("nan")
 
 
-def _geometric_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Geometric mean over the finite values (NaN where there are none)."""
-    values = np.asarray(values, float)
-    logs = np.where(np.isfinite(values), np.log(np.maximum(values, 1e-300)), np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN, said so
-        return np.exp(np.nanmean(logs, axis=axis))
-
-
-def crossing(alphas, values, threshold: float = 1.0) -> float | None:
-    """The α where ``values`` (positive, falling with α) first cross ``threshold``.
-
-    Linear interpolation of ``ln values`` against ``ln α`` between the two grid
-    points around the first downward crossing; ``None`` when the values never
-    go from ``≥ threshold`` to ``< threshold``. Non-finite values (diverged
-    runs) are left out, and the crossing is sought between the remaining points.
-
-    >>> round(crossing([0.1, 1.0, 10.0], [100.0, 10.0, 0.1]), 6)
-    3.162278
-    >>> crossing([0.1, 1.0], [0.5, 0.1]) is None
-    True
-    """
-    values = np.asarray(values, float)
-    keep = np.isfinite(values)
-    la = np.log(np.asarray(alphas, float)[keep])
-    lv = np.log(np.maximum(values[keep], 1e-300))
-    lt = math.log(threshold)
-    for i in range(len(la) - 1):
-        if lv[i] >= lt > lv[i + 1]:
-            frac = (lv[i] - lt) / (lv[i] - lv[i + 1])
-            return float(math.exp(la[i] + frac * (la[i + 1] - la[i])))
-    return None
-
-
-def _slope(x, y) -> tuple[float, float]:
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    slope = float(np.polyfit(lx, ly, 1)[0])
-    return slope, float(ly.mean() - slope * lx.mean())
+_geometric_mean = nan_geometric_mean  # the old private name
 
 
 def _alpha_stars(config, changes: np.ndarray) -> list[float | None]:
     """α*(h) per width from per-seed kernel changes ``[widths, alphas, seeds]``."""
-    geometric = _geometric_mean(changes)
+    geometric = nan_geometric_mean(changes)
     return [crossing(config.alphas, row, config.kernel_threshold) for row in geometric]
 
 
@@ -250,7 +213,7 @@ def _fit_alpha_star(
     if len(have) < 2:
         return None
     widths = np.array(config.widths)
-    slope, intercept = _slope(widths[have], [stars[i] for i in have])
+    slope, intercept = power_law_fit(widths[have], [stars[i] for i in have], solver="polyfit")
     out = {
         "slope": slope,
         "intercept": intercept,
@@ -264,18 +227,15 @@ def _fit_alpha_star(
     }
     E = changes.shape[-1]
     if config.n_bootstrap > 0:
-        rng = np.random.default_rng(0)
-        slopes = []
-        for draw in rng.integers(0, E, size=(config.n_bootstrap, E)):
+
+        def slope_of(draw: np.ndarray) -> float | None:
             sample = _alpha_stars(config, changes[:, :, draw])
-            if all(sample[i] is not None for i in have):
-                slopes.append(_slope(widths[have], [sample[i] for i in have])[0])
-        out["dropped"] = config.n_bootstrap - len(slopes)
-        if slopes:
-            tail = (1 - level) / 2
-            out["ci_low"], out["ci_high"] = (
-                float(q) for q in np.quantile(slopes, [tail, 1 - tail])
-            )
+            if any(sample[i] is None for i in have):
+                return None
+            return power_law_fit(widths[have], [sample[i] for i in have], solver="polyfit")[0]
+
+        interval = bootstrap_interval(slope_of, E, n_bootstrap=config.n_bootstrap, level=level)
+        out["ci_low"], out["ci_high"], out["dropped"] = interval
     return out
 
 
@@ -308,7 +268,7 @@ def analyse(
                     "test_error": float(single.mean()),
                     "test_error_std": float(single.std()),
                     "ensemble_test_error": _ensemble_error(f, y_test),
-                    "kernel_change": float(_geometric_mean(kernel)),
+                    "kernel_change": float(nan_geometric_mean(kernel)),
                     "weight_change": float(np.mean([s["final"]["weight_change"] for s in scalars])),
                     "output_variance": float(f.var(0).mean()),
                     "per_seed_error": single.tolist(),
@@ -330,7 +290,11 @@ def analyse(
     lazy_end = [p for p in points if p["alpha"] == config.alphas[-1]]
     variance_fit = None
     if len(lazy_end) >= 2 and all(p["output_variance"] > 0 for p in lazy_end):
-        slope, _ = _slope([p["width"] for p in lazy_end], [p["output_variance"] for p in lazy_end])
+        slope, _ = power_law_fit(
+            [p["width"] for p in lazy_end],
+            [p["output_variance"] for p in lazy_end],
+            solver="polyfit",
+        )
         variance_fit = {"alpha": config.alphas[-1], "slope": slope}
     widest = config.widths[-1]
     by_key = {(p["width"], p["alpha"]): p for p in points}

@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from symscape._version import __version__
+from symscape.analysis import bootstrap_interval, slope_stderr
+from symscape.analysis import fit_line as _least_squares
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
@@ -226,14 +228,9 @@ def fit_line(P: Sequence[float], N: Sequence[float]) -> dict[str, Any] | None:
     x, y = np.log(np.asarray(P, float)), np.log(np.asarray(N, float))
     if len(x) < 2:
         return None
-    A = np.stack([x, np.ones_like(x)], axis=1)
-    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
-    residual = y - A @ np.array([slope, intercept])
-    dof = len(x) - 2
-    stderr = (
-        float(np.sqrt(residual @ residual / dof / ((x - x.mean()) ** 2).sum())) if dof else None
-    )
-    return {"slope": float(slope), "intercept": float(intercept), "slope_stderr": stderr}
+    slope, intercept = _least_squares(x, y, solver="lstsq")
+    stderr = slope_stderr(x, y, slope, intercept)
+    return {"slope": slope, "intercept": intercept, "slope_stderr": stderr}
 
 
 # --------------------------------------------------------------------------- the minimum
@@ -450,20 +447,17 @@ def gap_exponents(
         entry: dict[str, Any] = {"n": n, "value": value, "ci_low": None, "ci_high": None}
         entry["drift"] = {str(f): estimate(clusters, sign, f) for f in GAP_FRACTIONS}
         if value is not None and n_bootstrap > 0:
-            draws = []
-            for _ in range(n_bootstrap):
+
+            def resampled(draw: np.ndarray, sign: float = sign) -> float | None:
                 if len(clusters) > 1:
-                    parts = [clusters[i] for i in rng.integers(0, len(clusters), len(clusters))]
-                else:
-                    parts = [rng.choice(clusters[0], len(clusters[0]))]
-                draw = estimate(parts, sign, fraction)
-                if draw is not None:
-                    draws.append(draw)
-            if draws:
-                tail = (1 - level) / 2
-                entry["ci_low"], entry["ci_high"] = (
-                    float(q) for q in np.quantile(draws, [tail, 1 - tail])
-                )
+                    return estimate([clusters[i] for i in draw], sign, fraction)
+                return estimate([clusters[0][draw]], sign, fraction)
+
+            n = len(clusters) if len(clusters) > 1 else len(clusters[0])
+            interval = bootstrap_interval(
+                resampled, n, n_bootstrap=n_bootstrap, level=level, seed=rng
+            )
+            entry["ci_low"], entry["ci_high"] = interval.low, interval.high
         out[name] = entry
     return out
 

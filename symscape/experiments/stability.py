@@ -61,6 +61,7 @@ import torch
 import torch.nn.functional as F
 
 from symscape._version import __version__
+from symscape.analysis import fit_line, geometric_mean
 from symscape.config import JsonConfig
 from symscape.data import dataset_names, get_dataset_spec, load
 from symscape.data.options import parse_device, parse_dtype
@@ -75,7 +76,7 @@ from symscape.diffeo import (
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure
 from symscape.experiments._protocols import protocol_cases
-from symscape.measure.sensitivity import ESTIMATORS, geometric_mean, sensitivities
+from symscape.measure.sensitivity import ESTIMATORS, sensitivities
 from symscape.nets.base import check_seeds
 from symscape.nets.zoo import (
     build_classifier,
@@ -698,9 +699,7 @@ def fit_power_law(errors: Sequence[float], R: Sequence[float]) -> dict[str, Any]
             f"got {int(keep.sum())} usable of {e.size}",
             fix="measure more architectures (a test error of 0 cannot be fitted in log scale)",
         )
-    centred = log_r - log_r.mean()
-    b = float((centred * (log_e - log_e.mean())).sum() / (centred**2).sum())
-    log_a = float(log_e.mean() - b * log_r.mean())
+    b, log_a = fit_line(log_r, log_e)
     residual = log_e - (log_a + b * log_r)
     return {
         "a": math.exp(log_a),

@@ -41,11 +41,12 @@ import dataclasses
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
+from symscape.analysis.means import geometric_mean
 from symscape.diffeo import (
     deform,
     same_norm_noise,
@@ -95,27 +96,6 @@ class Sensitivity:
             return v
 
         return {k: clean(v) for k, v in dataclasses.asdict(self).items()}
-
-
-def geometric_mean(values: Iterable[float]) -> float:
-    """``exp(mean(log v))``: how seeds and models are combined. ``nan`` if any value is."""
-    try:
-        v = np.asarray([float(u) for u in values], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(
-            f"geometric_mean needs numbers, got {values!r}", fix="pass a list of floats"
-        ) from None
-    if v.size == 0:
-        raise InvalidOptionError("geometric_mean of no values", fix="pass at least one value")
-    if np.isnan(v).any():
-        return math.nan
-    if (v < 0).any():
-        raise InvalidOptionError(
-            f"geometric_mean of negative values {v[v < 0].tolist()}",
-            fix="pass non-negative values such as D_f, G_f or R_f",
-        )
-    with np.errstate(divide="ignore"):
-        return float(np.exp(np.log(v).mean()))
 
 
 # --------------------------------------------------------------------------- validation
