@@ -8,6 +8,7 @@ import click
 
 from symscape.cli._options import executor_flags, executor_options_of
 from symscape.cli._output import print_table
+from symscape.experiments import registry
 
 __all__ = ["reproduce"]
 
@@ -31,17 +32,7 @@ __all__ = ["reproduce"]
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(
-        [
-            "data",
-            "engine",
-            "jamming",
-            "double_descent",
-            "feature_lazy",
-            "stability",
-            "equivariance",
-        ]
-    ),
+    type=click.Choice(registry.names()),
     help="run only this section (repeatable) [default: all]",
 )
 @click.option(

@@ -504,6 +504,9 @@ def equivariance_section(
     return summary
 
 
+section = equivariance_section  # the registry's hook (symscape.experiments.registry)
+
+
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
     lines = [

@@ -745,6 +745,9 @@ def feature_lazy_section(
     return {"protocols": summaries}
 
 
+section = feature_lazy_section  # the registry's hook (symscape.experiments.registry)
+
+
 def markdown_section(section: Mapping[str, Any]) -> str:
     lines = ["## Feature vs lazy training", ""]
     for summary in section["protocols"]:

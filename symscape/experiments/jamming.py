@@ -755,6 +755,9 @@ def jamming_section(
     return {"scale": scale, "datasets": datasets}
 
 
+section = jamming_section  # the registry's hook (symscape.experiments.registry)
+
+
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary as a Markdown section (one table per data set at the paper scale)."""
     if "datasets" in summary:

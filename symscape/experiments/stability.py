@@ -944,6 +944,9 @@ def stability_section(
     return summary
 
 
+section = stability_section  # the registry's hook (symscape.experiments.registry)
+
+
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary of :func:`save_results` as a Markdown section (for ``summary.md``)."""
     fit, law = summary["fit"], summary["reported"]

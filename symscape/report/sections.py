@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from symscape.experiments import registry
+
 __all__ = ["HEADINGS", "Comparison", "Figure", "Part", "describe", "failed_part"]
 
 ReadFile = Callable[[str], bytes]
@@ -60,47 +62,7 @@ class Part:
 
 
 # the title and question of each section's part (also shown when the section failed)
-HEADINGS: dict[str, tuple[str, str]] = {
-    "jamming": (
-        "1. The jamming transition",
-        "Where does training stop fitting all the data as the number of parameters N "
-        "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
-        "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
-    ),
-    "double_descent": (
-        "2. Double descent and the N^−1/2 law",
-        "Why does the test error fall as N grows past N*? It peaks at the jamming transition, "
-        "where the output norm diverges; beyond it, the fluctuations of the network around its "
-        "ensemble average decay like N^−1/4, so the excess test error decays like N^−1/2.",
-    ),
-    "feature_lazy": (
-        "3. Feature and lazy training",
-        "When does a network learn features, and when does it stay a kernel machine? The "
-        "output scale α sets it: the neural tangent kernel moves for α below a crossover "
-        "α* ~ 1/√h and stays frozen above it (the lazy regime).",
-    ),
-    "stability": (
-        "4. Relative stability toward diffeomorphisms",
-        "Do networks that generalise well become stable to small smooth deformations of "
-        "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
-        "initialisation and falls with training for good architectures; the test error "
-        "follows √R_f.",
-    ),
-    "equivariance": (
-        "5. Equivariant networks",
-        "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
-        "conventions) make it exactly equivariant and learn from fewer examples than a "
-        "network that has to learn the symmetry?",
-    ),
-    "data": (
-        "Appendix A. Data sets",
-        "What does each data set symscape can load look like, and which are on this machine?",
-    ),
-    "engine": (
-        "Appendix B. The training engine",
-        "Does one batched computation train an ensemble of networks to zero training error?",
-    ),
-}
+HEADINGS: dict[str, tuple[str, str]] = {s.name: (s.title, s.question) for s in registry.REGISTRY}
 
 
 # --------------------------------------------------------------------------- formatting
