@@ -55,3 +55,82 @@ def test_old_names_still_import():
 
     assert ENGINE_CONFIGS is configs and callable(engine_section)
     assert check_sections(["double-descent"]) == ("double_descent",)
+
+
+# --------------------------------------------------------------------------- figures
+EXPERIMENTS = [section for section in registry.REGISTRY if not section.appendix]
+
+
+def _tiny_records(name: str, db) -> list:
+    """Small real records of experiment ``name`` (seconds each)."""
+    module = registry.get(name).load()
+    if name == "jamming":
+        config = module.JammingConfig(
+            data={"d": 5, "n_test": 20}, P_values=(24,), seeds=(0, 1), width_max=8.0, bisections=1
+        )
+        return [module.run(config, db)]
+    if name == "double_descent":
+        config = module.DoubleDescentConfig(
+            data={"P": 60, "n_test": 100, "labels": "parity", "pca": 10},
+            widths=(2.0, 4.0),
+            seeds=(0, 1),
+            max_steps=500,
+            n_bootstrap=0,
+        )
+        return [module.run(config, db)]
+    if name == "feature_lazy":
+        config = module.FeatureLazyConfig(
+            data={"P": 32, "n_test": 100, "d": 4},
+            widths=(8.0, 16.0),
+            alphas=(0.1, 10.0),
+            seeds=(0, 1),
+            max_steps=200,
+            kernel_points=8,
+            n_bootstrap=0,
+        )
+        return [module.run(config, db)]
+    if name == "equivariance":
+        config = module.EquivarianceConfig(
+            P=(4, 8), seeds=(0, 1), steps=5, n_points=4, n_test=16, l_max=1, layers=1,
+            multiplicity=4, width=16, n_bootstrap=10, threads=1,
+        )  # fmt: skip
+        return [module.run(config, db)]
+    assert name == "stability"
+    config = module.quick_config(
+        architectures=("fc:0.25", "lenet:0.5"),
+        seeds=(0, 1),
+        epochs=1,
+        n_points=20,
+        deltas=(0.5, 1.0),
+        n_bootstrap=10,
+        data={"image_size": 16, "P": 100, "n_test": 50},
+    )
+    return [module.run(config)]
+
+
+def _listing(folder) -> set:
+    return {str(path) for path in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("section", EXPERIMENTS, ids=[s.name for s in EXPERIMENTS])
+def test_figures_are_pure_functions_of_a_record(section, tmp_path, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    module = section.load()
+    records = _tiny_records(section.name, tmp_path / "store.db")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    users = plt.figure()  # a notebook user's open figure: it must stay open
+    backend = matplotlib.get_backend()
+    before, open_before = (_listing(tmp_path), _listing(work)), plt.get_fignums()
+    for record in records:
+        drawn = module.figures(record)
+        assert drawn and all(isinstance(fig, Figure) for fig in drawn.values())
+        assert all(isinstance(stem, str) and stem for stem in drawn)
+    assert (_listing(tmp_path), _listing(work)) == before  # nothing written
+    assert plt.get_fignums() == open_before  # no pyplot figure opened (or closed)
+    assert plt.fignum_exists(users.number) and matplotlib.get_backend() == backend
+    plt.close(users)

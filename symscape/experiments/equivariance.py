@@ -53,7 +53,7 @@ from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
-from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
@@ -62,6 +62,7 @@ __all__ = [
     "EquivarianceConfig",
     "LearningPointConfig",
     "equivariance_section",
+    "figures",
     "fit_exponent",
     "learning_curve_figure",
     "markdown_section",
@@ -70,6 +71,7 @@ __all__ = [
     "run",
     "save_figure",
     "save_results",
+    "section",
     "sweep_spec",
 ]
 
@@ -415,6 +417,15 @@ def learning_curve_figure(record: Mapping[str, Any]):
     return fig
 
 
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``{task: Figure}``: the :func:`learning_curve_figure` of one task's record (saved as
+    ``equivariance_TASK``). Pure: no file is written and no pyplot figure opened."""
+    return {record["config"]["task"]: learning_curve_figure(record)}
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -454,8 +465,7 @@ def save_results(
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
     written = []
     for record in records:
-        fig = learning_curve_figure(record)
-        written += save_figure(fig, figures / f"equivariance_{record['config']['task']}")
+        written += save_figures(_draw(record), figures, "equivariance")
 
     def relative(p: Path) -> str:
         try:
