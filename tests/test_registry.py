@@ -134,3 +134,52 @@ def test_figures_are_pure_functions_of_a_record(section, tmp_path, monkeypatch):
     assert plt.get_fignums() == open_before  # no pyplot figure opened (or closed)
     assert plt.fignum_exists(users.number) and matplotlib.get_backend() == backend
     plt.close(users)
+
+
+# --------------------------------------------------------------------------- describe
+def test_every_experiment_exposes_every_part():
+    for section in EXPERIMENTS:
+        module = section.load()
+        assert isinstance(module.PROTOCOLS, dict), section.name
+        assert {"quick", "paper"} <= set(module.PROTOCOLS), section.name
+        for name in ("run", "figures", "describe", "section", "markdown_section"):
+            assert callable(getattr(module, name)), f"{section.name} lacks {name}"
+        configs = [c for cases in module.PROTOCOLS.values() for c in cases.values()]
+        assert configs and all(hasattr(c, "to_dict") for c in configs), section.name
+        assert module.describe is section.describer()
+
+
+APPENDICES = {
+    "data": [
+        {"name": "lost", "kind": "files", "status": "not found", "reason": "no folder"},
+        {"name": "teacher", "kind": "synthetic", "status": "ok", "input_shape": [10], "P": 200,
+         "n_test": 1000, "preview": "figures/data_teacher.png"},
+    ],
+    "engine": {
+        "config": {"dataset": "teacher"},
+        "status": ["fitted", "fitted"],
+        "final": {"test_error": [0.2, 0.3], "ensemble_test_error": 0.1},
+        "figure": "figures/engine_training.png",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("section", registry.REGISTRY, ids=registry.names())
+def test_describe_returns_comparisons_for_a_stored_summary(section):
+    import json
+    from pathlib import Path
+
+    from symscape.comparisons import Comparison, Part
+
+    summaries = json.loads((Path(__file__).parent / "data" / "quick_sections.json").read_text())
+    summaries |= APPENDICES  # the stored quick sections are the thesis's results only
+    part = section.describer()(summaries[section.name])
+    assert isinstance(part, Part) and part.key == section.name
+    assert (part.title, part.question) == section.heading
+    if section.name != "data":  # the data sets' appendix is a table, not a comparison
+        assert part.comparisons
+    for row in part.comparisons:
+        assert isinstance(row, Comparison)
+        for field in ("quantity", "measured", "interval", "reported", "verdict"):
+            assert isinstance(getattr(row, field), str), (section.name, field)
+        assert row.quantity and row.measured

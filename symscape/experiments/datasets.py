@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from symscape.comparisons import Figure, Part, ReadFile
 from symscape.data import get_dataset_spec, list_datasets, load
 from symscape.data.preview import save_preview
 from symscape.errors import DataNotFoundError, SymscapeError
+from symscape.experiments import registry
 from symscape.progress import track
 
-__all__ = ["markdown_section", "section", "summarise"]
+__all__ = ["describe", "markdown_section", "section", "summarise"]
 
 
 def summarise(name: str, root: str | None, figures: Path, out: Path) -> dict[str, Any]:
@@ -81,3 +83,22 @@ def markdown_section(summary: Sequence[Mapping[str, Any]]) -> str:
             f"{e['labels']} | {balance} | [png]({e['preview']}) |"
         )
     return "\n".join(lines) + "\n"
+
+
+def describe(summary: Sequence[Mapping[str, Any]], read: ReadFile | None = None) -> Part:
+    """The report's part: a table of the data sets and their previews."""
+    part = Part(
+        "data",
+        *registry.get("data").heading,
+        small_figures=True,
+    )
+    rows = []
+    for e in summary:
+        if e["status"] != "ok":
+            rows.append([e["name"], e["kind"], f"{e['status']}: {e['reason']}", "", "", ""])
+            continue
+        shape = "×".join(map(str, e["input_shape"]))
+        rows.append([e["name"], e["kind"], "ok", shape, str(e["P"]), str(e["n_test"])])
+        part.figures.append(Figure(e["preview"], f"{e['name']}: a preview of the training set."))
+    part.tables.append(("Data sets", ["data set", "kind", "status", "input", "P", "n_test"], rows))
+    return part

@@ -38,6 +38,7 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.double_descent_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import error_rate
 from symscape.validation import check_integer
@@ -45,6 +46,7 @@ from symscape.validation import check_integer
 __all__ = [
     "DoubleDescentConfig",
     "analyse",
+    "describe",
     "double_descent_section",
     "figures",
     "markdown_section",

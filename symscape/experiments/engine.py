@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENGINE_CONFIGS", "engine_section", "figures", "markdown_section", "section"]
+from symscape.comparisons import Comparison, Figure, Part, ReadFile
+from symscape.experiments import registry
+
+__all__ = ["ENGINE_CONFIGS", "describe", "engine_section", "figures", "markdown_section", "section"]
 
 ENGINE_CONFIGS = {
     "quick": dict(
@@ -129,3 +132,39 @@ def markdown_section(engine: Mapping[str, Any]) -> str:
         )
     lines += ["", f"Test error of the ensemble-mean predictor: {final['ensemble_test_error']:.4f}."]
     return "\n".join(lines) + "\n"
+
+
+def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
+    """The report's part: is the ensemble mean not worse, did every member fit."""
+    final = summary["final"]
+    part = Part(
+        "engine",
+        *registry.get("engine").heading,
+    )
+    mean = sum(final["test_error"]) / len(final["test_error"])
+    part.comparisons.append(
+        Comparison(
+            "test error of the ensemble-mean predictor vs the mean member",
+            f"{final['ensemble_test_error']:.3f} vs {mean:.3f}",
+            "not worse",
+            "holds" if final["ensemble_test_error"] <= mean else "worse",
+        )
+    )
+    fitted = sum(s == "fitted" for s in summary["status"])
+    part.comparisons.append(
+        Comparison(
+            "members that reached N_Δ = 0",
+            f"{fitted} of {len(summary['status'])}",
+            "all (an over-parametrised net on a teacher task)",
+            "holds" if fitted == len(summary["status"]) else "not all",
+        )
+    )
+    part.figures.append(
+        Figure(
+            summary["figure"],
+            "Loss, N_Δ/P and test error along training, per member "
+            "(black: the ensemble-mean predictor).",
+        )
+    )
+    part.configs.append(("engine", summary["config"]))
+    return part

@@ -55,12 +55,14 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments.equivariance_report import describe
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
 
 __all__ = [
     "EquivarianceConfig",
     "LearningPointConfig",
+    "describe",
     "equivariance_section",
     "figures",
     "fit_exponent",

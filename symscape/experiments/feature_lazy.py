@@ -57,6 +57,7 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.feature_lazy_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import LOSSES, error_rate
 from symscape.validation import check_integer
@@ -66,6 +67,7 @@ __all__ = [
     "FeatureLazyConfig",
     "analyse",
     "crossing",
+    "describe",
     "feature_lazy_configs",
     "feature_lazy_section",
     "figures",

@@ -42,12 +42,14 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.jamming_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.validation import check_integer
 
 __all__ = [
     "REPORTED_GAPS",
     "JammingConfig",
+    "describe",
     "figures",
     "gap_exponents",
     "hessian_at_minimum",

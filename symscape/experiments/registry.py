@@ -13,8 +13,11 @@ Every section module exposes the same hooks, which the framework calls:
   run protocol ``scale``, write its records and figures, return its summary
   (JSON values);
 * ``markdown_section(summary) -> str``: the section in ``summary.md``;
-* ``describe(summary, read) -> Part``: the section in the report
-  (:mod:`symscape.report` until each experiment holds its own).
+* ``figures(record) -> {stem: Figure}`` (the experiments): pure, object-oriented
+  matplotlib; the section writes them once (``_output.save_figures``);
+* ``describe(summary, read) -> Part``: the comparisons, tables, figures and
+  configs that the report, ``summary.md`` and the terminal render
+  (:mod:`symscape.comparisons`).
 
 The registry itself imports no experiment: :meth:`Section.load` does, when
 the section runs.
@@ -43,7 +46,9 @@ class Section:
     """One section of the main job: its name, its module and what the report shows of it.
 
     ``in_store`` is false for a section that trains in the calling process
-    whatever executor is asked for (the log says so).
+    whatever executor is asked for (the log says so). ``report`` is the module
+    that holds its ``describe`` (default: ``module``; the experiments keep it
+    in a sibling ``*_report`` module, which imports no training code).
     """
 
     name: str
@@ -52,10 +57,20 @@ class Section:
     question: str
     appendix: bool = False
     in_store: bool = True
+    report: str = ""
+
+    @property
+    def heading(self) -> tuple[str, str]:
+        """``(title, question)`` as the report shows them."""
+        return self.title, self.question
 
     def load(self) -> ModuleType:
         """The section's module (imported on first use)."""
         return importlib.import_module(self.module)
+
+    def describer(self):
+        """The section's ``describe(summary, read) -> Part``."""
+        return importlib.import_module(self.report or self.module).describe
 
 
 REGISTRY: tuple[Section, ...] = (
@@ -80,6 +95,7 @@ REGISTRY: tuple[Section, ...] = (
         "Where does training stop fitting all the data as the number of parameters N "
         "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
         "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
+        report="symscape.experiments.jamming_report",
     ),
     Section(
         "double_descent",
@@ -88,6 +104,7 @@ REGISTRY: tuple[Section, ...] = (
         "Why does the test error fall as N grows past N*? It peaks at the jamming transition, "
         "where the output norm diverges; beyond it, the fluctuations of the network around its "
         "ensemble average decay like N^−1/4, so the excess test error decays like N^−1/2.",
+        report="symscape.experiments.double_descent_report",
     ),
     Section(
         "feature_lazy",
@@ -96,6 +113,7 @@ REGISTRY: tuple[Section, ...] = (
         "When does a network learn features, and when does it stay a kernel machine? The "
         "output scale α sets it: the neural tangent kernel moves for α below a crossover "
         "α* ~ 1/√h and stays frozen above it (the lazy regime).",
+        report="symscape.experiments.feature_lazy_report",
     ),
     Section(
         "stability",
@@ -106,6 +124,7 @@ REGISTRY: tuple[Section, ...] = (
         "initialisation and falls with training for good architectures; the test error "
         "follows √R_f.",
         in_store=False,
+        report="symscape.experiments.stability_report",
     ),
     Section(
         "equivariance",
@@ -114,6 +133,7 @@ REGISTRY: tuple[Section, ...] = (
         "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
         "conventions) make it exactly equivariant and learn from fewer examples than a "
         "network that has to learn the symmetry?",
+        report="symscape.experiments.equivariance_report",
     ),
 )
 

@@ -75,6 +75,7 @@ from symscape.diffeo import (
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments.stability_report import describe
 from symscape.measure.sensitivity import ESTIMATORS, geometric_mean, sensitivities
 from symscape.nets.base import check_seeds
 from symscape.nets.zoo import (
@@ -92,6 +93,7 @@ __all__ = [
     "SCHEDULES",
     "StabilityConfig",
     "classification_error",
+    "describe",
     "error_vs_stability_figure",
     "figures",
     "fit_power_law",
