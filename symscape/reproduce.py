@@ -389,6 +389,9 @@ def _markdown(summary: dict[str, Any]) -> str:
 
 
 def _section_markdown(name: str, summary: dict[str, Any]) -> list[str]:
-    """The Markdown lines of section ``name`` of ``summary``."""
-    module = registry.get(name).load()
-    return ["", module.markdown_section(summary[name]).rstrip("\n")]
+    """The Markdown lines of section ``name`` of ``summary``: its report part
+    (:func:`symscape.report.markdown.markdown`), figures linked."""
+    from symscape.report.markdown import markdown
+
+    part = registry.get(name).describer()(summary[name])
+    return ["", markdown(part).rstrip("\n")]
