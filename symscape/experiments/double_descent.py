@@ -31,12 +31,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.double_descent_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
@@ -277,12 +277,7 @@ def run(
     ds = load(config.dataset, **config.data, dtype="float64")
     y_test = ds.y_test.cpu().numpy()
     record = analyse(config, rows, outputs, y_test, early)
-    record.update(
-        experiment="double_descent",
-        version=__version__,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - started,
-    )
+    stamp(record, "double_descent", config, started)
     return record
 
 

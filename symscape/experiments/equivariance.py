@@ -55,6 +55,7 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments.equivariance_report import describe
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
@@ -362,7 +363,7 @@ def run(
             config.P, table, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed
         )
         rotation[name] = max(q.rotation_error for q in mine)
-    return {
+    record = {
         "experiment": "equivariance",
         "version": __version__,
         "config": config.to_dict(),
@@ -370,8 +371,9 @@ def run(
         "curves": curves,
         "exponents": exponents,
         "rotation_error": rotation,
-        "timing": {"total_s": round(time.perf_counter() - started, 2)},
+        "timing": {"total_s": round(time.perf_counter() - started, 2)},  # kept for readers
     }
+    return stamp(record, "equivariance", config, started)
 
 
 # --------------------------------------------------------------------------- figures

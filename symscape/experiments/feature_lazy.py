@@ -50,12 +50,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.feature_lazy_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
@@ -465,12 +465,7 @@ def run(
         lazy = _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else None
     jamming = _jamming_line(config, store_path, executor) if config.jamming else None
     record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy, jamming)
-    record.update(
-        experiment="feature_lazy",
-        version=__version__,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - started,
-    )
+    stamp(record, "feature_lazy", config, started)
     return record
 
 

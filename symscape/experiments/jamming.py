@@ -35,12 +35,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.jamming_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
@@ -530,15 +530,8 @@ def run(
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
     transition = at_transition(located[-1], store_path) if located else None
-    return {
-        "experiment": "jamming",
-        "version": __version__,
-        "config": config.to_dict(),
-        "searches": searches,
-        "line": line,
-        "transition": transition,
-        "wall_time_s": time.perf_counter() - started,
-    }
+    record = {"searches": searches, "line": line, "transition": transition}
+    return stamp(record, "jamming", config, started)
 
 
 # --------------------------------------------------------------------------- figures
