@@ -26,9 +26,8 @@ from typing import Any
 import torch
 
 from symscape._version import __version__
-from symscape.data import get_dataset_spec, list_datasets, load
+from symscape.data import list_datasets
 from symscape.data.options import parse_device
-from symscape.data.preview import save_preview
 from symscape.errors import (
     DataFormatError,
     DataNotFoundError,
@@ -37,13 +36,14 @@ from symscape.errors import (
     SymscapeError,
     one_line,
 )
+from symscape.experiments import registry
 from symscape.experiments._sweeps import section_store
-from symscape.progress import track
+from symscape.experiments.engine import ENGINE_CONFIGS, engine_section
 from symscape.report import write_report
 from symscape.sweep.executors import ExecutorChoice
 from symscape.validation import spelling
 
-__all__ = ["SCALES", "reproduce"]
+__all__ = ["ENGINE_CONFIGS", "SCALES", "SECTIONS", "check_sections", "engine_section", "reproduce"]
 
 SCALES = ("quick", "paper")
 
@@ -75,15 +75,7 @@ def _check_files_present(root: str | None) -> None:
         )
 
 
-SECTIONS = (
-    "data",
-    "engine",
-    "jamming",
-    "double_descent",
-    "feature_lazy",
-    "stability",
-    "equivariance",
-)
+SECTIONS = registry.names()  # in the order they run (symscape.experiments.registry)
 
 
 def check_sections(names) -> tuple[str, ...]:
@@ -171,8 +163,8 @@ def reproduce(
     failed: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
-        if name == "stability" and executor is not None:
-            log(f"reproduce: stability trains in this process, not on --executor {executor.name}")
+        if not registry.get(name).in_store and executor is not None:
+            log(f"reproduce: {name} trains in this process, not on --executor {executor.name}")
         try:
             summary[name], resumed = _section(
                 name, scale, out, figures, root, db, executor, device, recompute
@@ -333,18 +325,8 @@ def _section(
             return stored["summary"], True
     before = _files(out, db)
     started = time.perf_counter()
-    if name == "data":
-        specs = list_datasets()
-        result: Any = [
-            _summarise(spec.name, root, figures, out)
-            for spec in track(specs, "data sets", total=len(specs))
-        ]
-    elif name == "engine":
-        result = engine_section(scale, figures, out, device)
-    else:
-        module = __import__(f"symscape.experiments.{name}", fromlist=["_"])
-        section = getattr(module, f"{name}_section")
-        result = section(scale, figures, out, root=root, store=db, executor=executor, device=device)
+    section = registry.get(name).load().section
+    result = section(scale, figures, out, root=root, store=db, executor=executor, device=device)
     after = _files(out, db)
     written = {
         path: (out / path).read_bytes()
@@ -381,104 +363,6 @@ def _files(out: Path, db: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-ENGINE_CONFIGS = {
-    "quick": dict(
-        dataset="teacher",
-        data={"P": 200, "n_test": 1000, "d": 10},
-        depth=2,
-        width=64,
-        activation="softplus",
-        loss="soft_hinge",
-        seeds=(0, 1, 2, 3),
-        max_steps=5000,
-    ),
-    "paper": dict(
-        dataset="teacher",
-        data={"P": 2000, "n_test": 10000, "d": 30},
-        depth=3,
-        width=256,
-        activation="softplus",
-        loss="soft_hinge",
-        seeds=tuple(range(8)),
-        max_steps=100_000,
-    ),
-}
-
-
-def engine_section(scale: str, figures: Path, out: Path, device: str = "cpu") -> dict[str, Any]:
-    """Train one ensemble with the adaptive gradient flow and report its observables."""
-    from symscape.train import TrainConfig, train
-
-    config = TrainConfig(**ENGINE_CONFIGS[scale], device=device)
-    result = train(config)
-    path = figures / "engine_training.png"
-    _training_figure(result, path)
-    final = result["final"]
-    return {
-        "config": result["config"],
-        "n_weights": result["n_weights"],
-        "status": result["status"],
-        "stop_step": result["stop_step"],
-        "final": {
-            k: final[k]
-            for k in (
-                "t",
-                "loss",
-                "n_delta",
-                "train_error",
-                "test_error",
-                "weight_change",
-                "ensemble_test_error",
-            )
-        },
-        "wall_time_s": round(result["wall_time"], 2),
-        "figure": str(path.relative_to(out)),
-    }
-
-
-def _training_figure(result: dict[str, Any], path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    traj = result["trajectory"]
-    fig = Figure(figsize=(10, 3.4), layout="constrained")
-    axes = fig.subplots(1, 3)
-    t = traj["t"]
-    for e in range(t.shape[1]):
-        axes[0].loglog(t[1:, e], traj["loss"][1:, e], lw=1)
-        axes[1].semilogx(t[1:, e], traj["n_delta"][1:, e] / result["P"], lw=1)
-        axes[2].semilogx(t[1:, e], traj["test_error"][1:, e], lw=1, alpha=0.7)
-    axes[2].semilogx(
-        t[1:].mean(1), traj["ensemble_test_error"][1:], "k", lw=2, label="ensemble mean f̄"
-    )
-    axes[2].legend()
-    for ax, label in zip(axes, ("loss", "N_Δ / P", "test error"), strict=True):
-        ax.set_xlabel("time t")
-        ax.set_ylabel(label)
-    c = result["config"]
-    fig.suptitle(
-        f"{len(c['seeds'])} {c['arch']} nets, depth {c['depth']}, width {c['width']:g} "
-        f"(N = {result['n_weights']}) on {c['dataset']}, P = {result['P']}",
-        fontsize=10,
-    )
-    fig.savefig(path, dpi=110)
-
-
-def _summarise(name: str, root: str | None, figures: Path, out: Path) -> dict[str, Any]:
-    spec = get_dataset_spec(name)
-    options = {"root": root} if spec.kind == "files" else {}
-    started = time.perf_counter()
-    try:
-        ds = load(name, **options)
-    except DataNotFoundError as err:
-        return {"name": name, "kind": spec.kind, "status": "not found", "reason": err.problem}
-    except SymscapeError as err:  # a damaged file: say so, keep going
-        return {"name": name, "kind": spec.kind, "status": "error", "reason": str(err)}
-    entry = {"name": name, "kind": spec.kind, "status": "ok", **ds.summary()}
-    entry["load_time_s"] = round(time.perf_counter() - started, 3)
-    entry["preview"] = str(save_preview(ds, figures / f"data_{name}.png").relative_to(out))
-    return entry
-
-
 def _markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# symscape reproduce --scale {summary['scale']}",
@@ -505,56 +389,9 @@ def _markdown(summary: dict[str, Any]) -> str:
 
 
 def _section_markdown(name: str, summary: dict[str, Any]) -> list[str]:
-    """The Markdown lines of section ``name`` of ``summary``."""
-    if name == "data":
-        return _data_markdown(summary)
-    if name == "engine":
-        return _engine_markdown(summary["engine"])
-    module = __import__(f"symscape.experiments.{name}", fromlist=["markdown_section"])
-    return ["", module.markdown_section(summary[name]).rstrip("\n")]
+    """The Markdown lines of section ``name`` of ``summary``: its report part
+    (:func:`symscape.report.markdown.markdown`), figures linked."""
+    from symscape.report.markdown import markdown
 
-
-def _data_markdown(summary: dict[str, Any]) -> list[str]:
-    lines = [
-        "",
-        "## Data sets",
-        "",
-        "| data set | kind | status | input shape | P | n_test | labels | train balance "
-        "| preview |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for e in summary["data"]:
-        if e["status"] != "ok":
-            lines.append(
-                f"| {e['name']} | {e['kind']} | {e['status']}: {e['reason']} | | | | | | |"
-            )
-            continue
-        balance = ", ".join(f"{k}: {v}" for k, v in e["class_counts_train"].items())
-        shape = "×".join(map(str, e["input_shape"]))
-        lines.append(
-            f"| {e['name']} | {e['kind']} | ok | {shape} | {e['P']} | {e['n_test']} | "
-            f"{e['labels']} | {balance} | [png]({e['preview']}) |"
-        )
-    return lines
-
-
-def _engine_markdown(engine: dict[str, Any]) -> list[str]:
-    final = engine["final"]
-    lines = [
-        "",
-        "## Training engine",
-        "",
-        f"{len(final['t'])} networks, N = {engine['n_weights']} weights each, trained as one "
-        f"batched computation in {engine['wall_time_s']} s ([figure]({engine['figure']})).",
-        "",
-        "| member | status | steps | t | loss | N_Δ | train error | test error | ‖w−w₀‖/‖w₀‖ |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for i, status in enumerate(engine["status"]):
-        lines.append(
-            f"| {i} | {status} | {engine['stop_step'][i]} | {final['t'][i]:.4g} | "
-            f"{final['loss'][i]:.3e} | {final['n_delta'][i]} | {final['train_error'][i]:.3f} | "
-            f"{final['test_error'][i]:.3f} | {final['weight_change'][i]:.3g} |"
-        )
-    lines += ["", f"Test error of the ensemble-mean predictor: {final['ensemble_test_error']:.4f}."]
-    return lines
+    part = registry.get(name).describer()(summary[name])
+    return ["", markdown(part).rstrip("\n")]

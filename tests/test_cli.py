@@ -251,7 +251,7 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
     for e in summary["data"]:
         if e["status"] == "ok":
             assert (out_dir / e["preview"]).stat().st_size > 1000
-    assert "## Data sets" in (out_dir / "summary.md").read_text()
+    assert "## Appendix A. Data sets" in (out_dir / "summary.md").read_text()
     engine = summary["engine"]
     assert engine["status"] == ["fitted"] * 4
     assert engine["final"]["ensemble_test_error"] < 0.25  # a teacher task is learnable

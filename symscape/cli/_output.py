@@ -6,7 +6,7 @@ import sys
 
 import click
 
-__all__ = ["print_table"]
+__all__ = ["print_part", "print_table"]
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
@@ -27,3 +27,14 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     with console.capture() as capture:
         console.print(table)
     click.echo("\n".join(line.rstrip() for line in capture.get().splitlines()).strip("\n"))
+
+
+def print_part(part) -> None:
+    """Print a report :class:`~symscape.comparisons.Part`: its comparisons (measured,
+    reported, verdict) as one table, or its own tables when it has no comparison."""
+    if part.comparisons:
+        rows = [[c.quantity, c.measured, c.reported, c.comparison] for c in part.comparisons]
+        print_table(part.title, ["quantity", "symscape", "reported", "comparison"], rows)
+        return
+    for title, header, rows in part.tables:
+        print_table(f"{part.title}: {title}", header, rows)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["cell", "ci_text", "save_figure"]
+__all__ = ["cell", "ci_text", "save_figure", "save_figures"]
 
 
 def save_figure(fig, stem: str | Path) -> list[Path]:
@@ -15,6 +17,16 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
     fig.savefig(paths[0], dpi=120)
     fig.savefig(paths[1])
     return paths
+
+
+def save_figures(figures: Mapping[str, Any], folder: str | Path, prefix: str) -> list[Path]:
+    """Write each ``{stem: Figure}`` of an experiment's ``figures(record)`` as
+    ``folder/PREFIX_STEM.png`` and ``.pdf`` (:func:`save_figure`), in their order; returns the
+    paths written."""
+    written = []
+    for stem, fig in figures.items():
+        written += save_figure(fig, Path(folder) / f"{prefix}_{stem}")
+    return written
 
 
 def cell(value, digits: int = 3) -> str:

@@ -31,14 +31,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.analysis import bootstrap_interval, fit_line
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.double_descent_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import error_rate
 from symscape.validation import check_integer
@@ -46,10 +47,13 @@ from symscape.validation import check_integer
 __all__ = [
     "DoubleDescentConfig",
     "analyse",
+    "describe",
     "double_descent_section",
+    "figures",
     "markdown_section",
     "run",
     "save_results",
+    "section",
 ]
 
 REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
@@ -266,26 +270,23 @@ def run(
     ds = load(config.dataset, **config.data, dtype="float64")
     y_test = ds.y_test.cpu().numpy()
     record = analyse(config, rows, outputs, y_test, early)
-    record.update(
-        experiment="double_descent",
-        version=__version__,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - started,
-    )
+    stamp(record, "double_descent", config, started)
     return record
 
 
-def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
+    ``double_descent_STEM``): ``error`` (test errors against N/N*) and ``fluctuations``
+    (‖f_N − f̄_N‖ and ε_N − ε̄_N against N, with their fits). Pure: no file is written and
+    no pyplot figure opened."""
+    from matplotlib.figure import Figure
 
     points = record["points"]
     N = np.array([p["N"] for p in points], float)
     star = record["N_star"] or 1.0
-    written = []
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    drawn = {}
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.errorbar(
         N / star,
         [p["test_error"] for p in points],
@@ -305,10 +306,10 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
     ax.set(xscale="log", xlabel="N / N*", ylabel="test error", title="Double descent")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written += save_figure(fig, folder / "double_descent_error")
-    plt.close(fig)
+    drawn["error"] = fig
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.plot(N, [p["fluctuation"] for p in points], "o-", label="‖f_N − f̄_N‖")
     gap = [max(p["test_error"] - p["ensemble_test_error"], np.nan) for p in points]
     ax.plot(N, gap, "s-", label="ε_N − ε̄_N")
@@ -326,9 +327,11 @@ def _figures(record: Mapping[str, Any], folder: Path) -> list[Path]:
     ax.set(xscale="log", yscale="log", xlabel="N", title="What the ensemble average removes")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    written += save_figure(fig, folder / "double_descent_fluctuations")
-    plt.close(fig)
-    return written
+    drawn["fluctuations"] = fig
+    return drawn
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
 
 
 def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None):
@@ -337,7 +340,7 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
     figures = out if figures is None else Path(figures)
     out.mkdir(parents=True, exist_ok=True)
     (out / "double_descent.json").write_text(json.dumps(record, indent=1) + "\n")
-    written = _figures(record, figures)
+    written = save_figures(_draw(record), figures, "double_descent")
     fits = {
         name: {k: fit[k] for k in ("slope", "ci_low", "ci_high")}
         for name, fit in record["fits"].items()
@@ -415,6 +418,9 @@ def double_descent_section(
     summary = save_results(record, out, figures)
     summary["scale"] = scale
     return summary
+
+
+section = double_descent_section  # the registry's hook (symscape.experiments.registry)
 
 
 def markdown_section(summary: Mapping[str, Any]) -> str:

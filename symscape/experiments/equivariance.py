@@ -53,15 +53,19 @@ from symscape._version import __version__
 from symscape.analysis import fit_exponent, geometric_mean
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._output import cell, ci_text, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
+from symscape.experiments.equivariance_report import describe
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
 
 __all__ = [
     "EquivarianceConfig",
     "LearningPointConfig",
+    "describe",
     "equivariance_section",
+    "figures",
     "fit_exponent",
     "learning_curve_figure",
     "markdown_section",
@@ -70,6 +74,7 @@ __all__ = [
     "run",
     "save_figure",
     "save_results",
+    "section",
     "sweep_spec",
 ]
 
@@ -358,7 +363,7 @@ def run(
             config.P, table, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed
         )
         rotation[name] = max(q.rotation_error for q in mine)
-    return {
+    record = {
         "experiment": "equivariance",
         "version": __version__,
         "config": config.to_dict(),
@@ -366,8 +371,9 @@ def run(
         "curves": curves,
         "exponents": exponents,
         "rotation_error": rotation,
-        "timing": {"total_s": round(time.perf_counter() - started, 2)},
+        "timing": {"total_s": round(time.perf_counter() - started, 2)},  # kept for readers
     }
+    return stamp(record, "equivariance", config, started)
 
 
 # --------------------------------------------------------------------------- figures
@@ -415,6 +421,15 @@ def learning_curve_figure(record: Mapping[str, Any]):
     return fig
 
 
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``{task: Figure}``: the :func:`learning_curve_figure` of one task's record (saved as
+    ``equivariance_TASK``). Pure: no file is written and no pyplot figure opened."""
+    return {record["config"]["task"]: learning_curve_figure(record)}
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -454,8 +469,7 @@ def save_results(
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
     written = []
     for record in records:
-        fig = learning_curve_figure(record)
-        written += save_figure(fig, figures / f"equivariance_{record['config']['task']}")
+        written += save_figures(_draw(record), figures, "equivariance")
 
     def relative(p: Path) -> str:
         try:
@@ -502,6 +516,9 @@ def equivariance_section(
     summary["scale"] = scale
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+section = equivariance_section  # the registry's hook (symscape.experiments.registry)
 
 
 def markdown_section(summary: Mapping[str, Any]) -> str:

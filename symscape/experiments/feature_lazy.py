@@ -49,14 +49,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.analysis import bootstrap_interval, crossing, nan_geometric_mean, power_law_fit
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.feature_lazy_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import LOSSES, error_rate
 from symscape.validation import check_integer
@@ -66,11 +67,14 @@ __all__ = [
     "FeatureLazyConfig",
     "analyse",
     "crossing",
+    "describe",
     "feature_lazy_configs",
     "feature_lazy_section",
+    "figures",
     "markdown_section",
     "run",
     "save_results",
+    "section",
 ]
 
 REPORTED = {"alpha_star_exponent": -0.5}
@@ -425,12 +429,7 @@ def run(
         lazy = _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else None
     jamming = _jamming_line(config, store_path, executor) if config.jamming else None
     record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy, jamming)
-    record.update(
-        experiment="feature_lazy",
-        version=__version__,
-        config=config.to_dict(),
-        wall_time_s=time.perf_counter() - started,
-    )
+    stamp(record, "feature_lazy", config, started)
     return record
 
 
@@ -449,23 +448,26 @@ def _edges(values) -> np.ndarray:
     return np.exp(np.concatenate([[first], mids, [last]]))
 
 
-def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
-    import matplotlib
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
+    ``NAME_STEM``): ``kernel_change``, ``test_error``, ``crossover`` and ``phase_diagram``.
+    Pure: no file is written and no pyplot figure opened."""
     import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     config = record["config"]
     widths, alphas = np.array(config["widths"]), np.array(config["alphas"])
     kernel, error = _grid(record, "kernel_change"), _grid(record, "test_error")
     ensemble, variance = _grid(record, "ensemble_test_error"), _grid(record, "output_variance")
-    colours = plt.cm.viridis(np.linspace(0, 0.9, len(widths)))
+    colours = colormaps["viridis"](np.linspace(0, 0.9, len(widths)))
     stars = {c["width"]: c["alpha_star"] for c in record["crossover"]}
-    written = []
+    drawn = {}
 
     # 1. the kernel change against α, and against α√h (the collapse of the crossover)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2)
     for i, w in enumerate(widths):
         for ax, x in ((axes[0], alphas), (axes[1], alphas * np.sqrt(w))):
             ax.plot(x, kernel[i], "o-", color=colours[i], ms=3, label=f"h = {w:g}")
@@ -478,11 +480,11 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
     axes[1].set_title("The same against α√h")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{stem}_kernel_change")
-    plt.close(fig)
+    drawn["kernel_change"] = fig
 
     # 2. test error against α, single networks, ensemble and the lazy references
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig = Figure(figsize=(5.5, 3.8))
+    ax = fig.subplots()
     lazy = {ref["width"]: ref for ref in record["lazy"]}
     for i, w in enumerate(widths):
         ax.plot(alphas, error[i], "o-", color=colours[i], ms=3, label=f"h = {w:g}")
@@ -493,11 +495,11 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
     ax.set_title("Test error (dashed: ensemble; dotted: frozen-kernel flow)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{stem}_test_error")
-    plt.close(fig)
+    drawn["test_error"] = fig
 
     # 3. α*(h) with its fit, and the output variance over seeds against h
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2)
     have = [(w, s) for w, s in stars.items() if s is not None]
     if have:
         axes[0].plot(*zip(*have, strict=True), "ko", label="α*(h)")
@@ -532,11 +534,11 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
         ax.set_xticks(widths, [f"{w:g}" for w in widths])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{stem}_crossover")
-    plt.close(fig)
+    drawn["crossover"] = fig
 
     # 4. the phase diagram: test error in the (h, α) plane, α*(h), the fitting boundary
-    fig, ax = plt.subplots(figsize=(5.8, 4.8))
+    fig = Figure(figsize=(5.8, 4.8))
+    ax = fig.subplots()
     mesh = ax.pcolormesh(_edges(widths), _edges(alphas), error.T, cmap="magma_r", shading="flat")
     fig.colorbar(mesh, ax=ax, label="test error")
     if have:
@@ -575,7 +577,7 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
         ax.axvspan(min(wx[0], h_star / 1.5), h_star, color="c", alpha=0.15, lw=0)
         ax.set_xlim(min(wx[0], h_star / 1.5), wx[-1])
         handles.append(
-            plt.Line2D(
+            Line2D(
                 [],
                 [],
                 color="c",
@@ -594,9 +596,11 @@ def _figures(record: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
     )
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{stem}_phase_diagram")
-    plt.close(fig)
-    return written
+    drawn["phase_diagram"] = fig
+    return drawn
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
 
 
 def save_results(
@@ -610,7 +614,7 @@ def save_results(
     figures = out if figures is None else Path(figures)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
-    written = _figures(record, figures, name)
+    written = save_figures(_draw(record), figures, name)
     fit = record["alpha_star_fit"]
     return {
         "name": name,
@@ -707,6 +711,9 @@ def feature_lazy_section(
         summary["scale"] = scale
         summaries.append(summary)
     return {"protocols": summaries}
+
+
+section = feature_lazy_section  # the registry's hook (symscape.experiments.registry)
 
 
 def markdown_section(section: Mapping[str, Any]) -> str:

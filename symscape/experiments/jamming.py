@@ -35,21 +35,24 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from symscape._version import __version__
 from symscape.analysis import bootstrap_interval, slope_stderr
 from symscape.analysis import fit_line as _least_squares
 from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.jamming_report import describe
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.validation import check_integer
 
 __all__ = [
     "REPORTED_GAPS",
     "JammingConfig",
+    "describe",
+    "figures",
     "gap_exponents",
     "hessian_at_minimum",
     "jamming_section",
@@ -57,6 +60,7 @@ __all__ = [
     "quick_configs",
     "run",
     "save_results",
+    "section",
 ]
 
 
@@ -520,28 +524,24 @@ def run(
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
     transition = at_transition(located[-1], store_path) if located else None
-    return {
-        "experiment": "jamming",
-        "version": __version__,
-        "config": config.to_dict(),
-        "searches": searches,
-        "line": line,
-        "transition": transition,
-        "wall_time_s": time.perf_counter() - started,
-    }
+    record = {"searches": searches, "line": line, "transition": transition}
+    return stamp(record, "jamming", config, started)
 
 
 # --------------------------------------------------------------------------- figures
-def _figures(record: Mapping[str, Any], folder: Path, name: str = "jamming") -> list[Path]:
-    import matplotlib
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
+    ``NAME_STEM``): ``ndelta`` (⟨N_Δ⟩/N against N/P), ``phase_diagram`` (the widths tried
+    and N*(P)) and, with a jammed minimum, ``transition`` (its gaps and Hessian spectrum).
+    Pure: no file is written and no pyplot figure opened."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    drawn = {}
+    colors = colormaps["viridis"](np.linspace(0, 0.85, len(record["searches"])))
 
-    written: list[Path] = []
-    colors = plt.cm.viridis(np.linspace(0, 0.85, len(record["searches"])))
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     for search, color in zip(record["searches"], colors, strict=True):
         tried = search["tried"]
         x = [t["N"] / search["P"] for t in tried]
@@ -550,10 +550,10 @@ def _figures(record: Mapping[str, Any], folder: Path, name: str = "jamming") -> 
     ax.set(xscale="log", xlabel="N / P", ylabel="⟨N_Δ⟩ / N", title="Unsatisfied constraints")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{name}_ndelta")
-    plt.close(fig)
+    drawn["ndelta"] = fig
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     for search in record["searches"]:
         for t in search["tried"]:
             ax.scatter(search["P"], t["N"], c=[[1 - t["fitted"], 0.2, t["fitted"]]], s=25)
@@ -583,13 +583,13 @@ def _figures(record: Mapping[str, Any], folder: Path, name: str = "jamming") -> 
     if located:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    written += save_figure(fig, folder / f"{name}_phase_diagram")
-    plt.close(fig)
+    drawn["phase_diagram"] = fig
 
     transition = record.get("transition")
     if transition and "gaps" in transition:
         gaps = np.asarray(transition["gaps"])
-        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
+        fig = Figure(figsize=(8, 3.4))
+        left, right = fig.subplots(1, 2)
         for values, label in (
             (gaps[gaps > 0], "Δ > 0 (unsatisfied)"),
             (-gaps[gaps < 0], "−Δ, Δ < 0 (satisfied)"),
@@ -620,9 +620,11 @@ def _figures(record: Mapping[str, Any], folder: Path, name: str = "jamming") -> 
         right.set(yscale="symlog", xlabel="index", ylabel="eigenvalue", title=title)
         right.legend(fontsize=7)
         fig.tight_layout()
-        written += save_figure(fig, folder / f"{name}_transition")
-        plt.close(fig)
-    return written
+        drawn["transition"] = fig
+    return drawn
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
 
 
 def _jsonable(value):
@@ -648,7 +650,7 @@ def save_results(
     figures = out if figures is None else Path(figures)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(_jsonable(record), indent=1) + "\n")
-    written = _figures(record, figures, name)
+    written = save_figures(_draw(record), figures, name)
     transition = record.get("transition") or {}
     return {
         "N_star": {str(s["P"]): s["N_star"] for s in record["searches"]},
@@ -747,6 +749,9 @@ def jamming_section(
         record = run(dataclasses.replace(config, device=device), store, executor)
         datasets[name] = save_results(record, out, figures, name=f"jamming_{name}")
     return {"scale": scale, "datasets": datasets}
+
+
+section = jamming_section  # the registry's hook (symscape.experiments.registry)
 
 
 def markdown_section(summary: Mapping[str, Any]) -> str:

@@ -74,8 +74,9 @@ from symscape.diffeo import (
     typical_displacement,
 )
 from symscape.errors import InvalidOptionError
-from symscape.experiments._output import cell, save_figure
+from symscape.experiments._output import cell, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
+from symscape.experiments.stability_report import describe
 from symscape.measure.sensitivity import ESTIMATORS, sensitivities
 from symscape.nets.base import check_seeds
 from symscape.nets.zoo import (
@@ -93,7 +94,9 @@ __all__ = [
     "SCHEDULES",
     "StabilityConfig",
     "classification_error",
+    "describe",
     "error_vs_stability_figure",
+    "figures",
     "fit_power_law",
     "gallery_figure",
     "layers_figure",
@@ -103,6 +106,7 @@ __all__ = [
     "run",
     "save_figure",
     "save_results",
+    "section",
     "sensitivity_curves_figure",
     "stability_section",
     "train_classifier",
@@ -855,6 +859,24 @@ def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
 # --------------------------------------------------------------------------- outputs
 
 
+def figures(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The four figures of a :func:`run` record, ``{stem: Figure}`` (saved as
+    ``stability_STEM``): ``error_vs_stability``, ``sensitivity_curves``, ``layers`` and
+    ``gallery`` (which loads two images of the record's data set). Pure: no file is written
+    and no pyplot figure opened."""
+    config = StabilityConfig.from_dict(record["config"])
+    image = _load_data(dataclasses.replace(config, n_points=2)).raw_image
+    return {
+        "error_vs_stability": error_vs_stability_figure(record),
+        "sensitivity_curves": sensitivity_curves_figure(record),
+        "layers": layers_figure(record),
+        "gallery": gallery_figure(image, c=config.c),
+    }
+
+
+_draw = figures  # save_results's argument ``figures`` (a folder) hides the function
+
+
 def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per architecture: test error and the sensitivities at the reference δ."""
     return [
@@ -884,17 +906,7 @@ def save_results(
     out.mkdir(parents=True, exist_ok=True)
     path = out / "stability.json"
     path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-    config = StabilityConfig.from_dict(record["config"])
-    image = _load_data(dataclasses.replace(config, n_points=2)).raw_image
-    drawn = {
-        "error_vs_stability": error_vs_stability_figure(record),
-        "sensitivity_curves": sensitivity_curves_figure(record),
-        "layers": layers_figure(record),
-        "gallery": gallery_figure(image, c=config.c),
-    }
-    written = []
-    for name, fig in drawn.items():
-        written += save_figure(fig, figures / f"stability_{name}")
+    written = save_figures(_draw(record), figures, "stability")
 
     def relative(p: Path) -> str:
         try:
@@ -941,6 +953,9 @@ def stability_section(
     summary["scale"] = scale
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+section = stability_section  # the registry's hook (symscape.experiments.registry)
 
 
 def markdown_section(summary: Mapping[str, Any]) -> str:

@@ -22,20 +22,13 @@ from typing import Any
 
 from symscape._version import __version__
 from symscape.errors import DataFormatError, DataNotFoundError, InvalidOptionError
+from symscape.experiments import registry
 from symscape.report.html import render
 from symscape.report.sections import Comparison, Figure, Part, describe, failed_part
 
 __all__ = ["ORDER", "Comparison", "Figure", "Part", "describe", "render", "write_report"]
 
-ORDER = (
-    "jamming",
-    "double_descent",
-    "feature_lazy",
-    "stability",
-    "equivariance",
-    "data",
-    "engine",
-)
+ORDER = registry.report_order()  # the thesis's results, then the appendices
 
 
 def write_report(

@@ -1,0 +1,158 @@
+"""The registry of ``symscape reproduce``'s sections: one ordered list, read by everyone.
+
+Each :class:`Section` names the module that computes it (an experiment or an
+appendix of the main job), the heading and the question the report and
+``summary.md`` show, and whether it is an appendix (the report puts those
+last). ``symscape reproduce`` runs :data:`REGISTRY` in order, the report
+renders it, the command line offers its names to ``--only``: none of them
+knows a section by name.
+
+Every section module exposes the same hooks, which the framework calls:
+
+* ``section(scale, figures, out, *, root, store, executor, device) -> summary``:
+  run protocol ``scale``, write its records and figures, return its summary
+  (JSON values);
+* ``markdown_section(summary) -> str``: the section in ``summary.md``;
+* ``figures(record) -> {stem: Figure}`` (the experiments): pure, object-oriented
+  matplotlib; the section writes them once (``_output.save_figures``);
+* ``describe(summary, read) -> Part``: the comparisons, tables, figures and
+  configs that the report, ``summary.md`` and the terminal render
+  (:mod:`symscape.comparisons`).
+
+The registry itself imports no experiment: :meth:`Section.load` does, when
+the section runs.
+
+>>> names()
+('data', 'engine', 'jamming', 'double_descent', 'feature_lazy', 'stability', 'equivariance')
+>>> get("double_descent").module
+'symscape.experiments.double_descent'
+>>> report_order()[-2:]
+('data', 'engine')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import ModuleType
+
+from symscape.errors import InvalidOptionError
+
+__all__ = ["REGISTRY", "Section", "get", "names", "report_order"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """One section of the main job: its name, its module and what the report shows of it.
+
+    ``in_store`` is false for a section that trains in the calling process
+    whatever executor is asked for (the log says so). ``report`` is the module
+    that holds its ``describe`` (default: ``module``; the experiments keep it
+    in a sibling ``*_report`` module, which imports no training code).
+    """
+
+    name: str
+    module: str
+    title: str
+    question: str
+    appendix: bool = False
+    in_store: bool = True
+    report: str = ""
+
+    @property
+    def heading(self) -> tuple[str, str]:
+        """``(title, question)`` as the report shows them."""
+        return self.title, self.question
+
+    def load(self) -> ModuleType:
+        """The section's module (imported on first use)."""
+        return importlib.import_module(self.module)
+
+    def describer(self):
+        """The section's ``describe(summary, read) -> Part``."""
+        return importlib.import_module(self.report or self.module).describe
+
+
+REGISTRY: tuple[Section, ...] = (
+    Section(
+        "data",
+        "symscape.experiments.datasets",
+        "Appendix A. Data sets",
+        "What does each data set symscape can load look like, and which are on this machine?",
+        appendix=True,
+    ),
+    Section(
+        "engine",
+        "symscape.experiments.engine",
+        "Appendix B. The training engine",
+        "Does one batched computation train an ensemble of networks to zero training error?",
+        appendix=True,
+    ),
+    Section(
+        "jamming",
+        "symscape.experiments.jamming",
+        "1. The jamming transition",
+        "Where does training stop fitting all the data as the number of parameters N "
+        "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
+        "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
+        report="symscape.experiments.jamming_report",
+    ),
+    Section(
+        "double_descent",
+        "symscape.experiments.double_descent",
+        "2. Double descent and the N^−1/2 law",
+        "Why does the test error fall as N grows past N*? It peaks at the jamming transition, "
+        "where the output norm diverges; beyond it, the fluctuations of the network around its "
+        "ensemble average decay like N^−1/4, so the excess test error decays like N^−1/2.",
+        report="symscape.experiments.double_descent_report",
+    ),
+    Section(
+        "feature_lazy",
+        "symscape.experiments.feature_lazy",
+        "3. Feature and lazy training",
+        "When does a network learn features, and when does it stay a kernel machine? The "
+        "output scale α sets it: the neural tangent kernel moves for α below a crossover "
+        "α* ~ 1/√h and stays frozen above it (the lazy regime).",
+        report="symscape.experiments.feature_lazy_report",
+    ),
+    Section(
+        "stability",
+        "symscape.experiments.stability",
+        "4. Relative stability toward diffeomorphisms",
+        "Do networks that generalise well become stable to small smooth deformations of "
+        "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
+        "initialisation and falls with training for good architectures; the test error "
+        "follows √R_f.",
+        in_store=False,
+        report="symscape.experiments.stability_report",
+    ),
+    Section(
+        "equivariance",
+        "symscape.experiments.equivariance",
+        "5. Equivariant networks",
+        "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
+        "conventions) make it exactly equivariant and learn from fewer examples than a "
+        "network that has to learn the symmetry?",
+        report="symscape.experiments.equivariance_report",
+    ),
+)
+
+
+def names() -> tuple[str, ...]:
+    """The section names, in the order ``symscape reproduce`` runs them."""
+    return tuple(section.name for section in REGISTRY)
+
+
+def report_order() -> tuple[str, ...]:
+    """The section names in the report's order: the thesis's results, then the appendices."""
+    return tuple(s.name for s in REGISTRY if not s.appendix) + tuple(
+        s.name for s in REGISTRY if s.appendix
+    )
+
+
+def get(name: str) -> Section:
+    """The section called ``name`` (an unknown name is one line listing the known ones)."""
+    for section in REGISTRY:
+        if section.name == name:
+            return section
+    raise InvalidOptionError(f"unknown section {name!r}", fix=f"choose among {', '.join(names())}")
