@@ -54,6 +54,7 @@ from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.runnable import Experiment
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
 
@@ -276,18 +277,20 @@ def _point_status(record: Mapping[str, Any]) -> str:
     return "done" if math.isfinite(record["test_error"]) else "diverged"
 
 
-def point_experiment():
-    """The sweep's view of one learning-curve point (registered as ``equivariance-point``)."""
-    from symscape.sweep import Experiment
+# the sweep's view of one learning-curve point (registered as ``equivariance-point``)
+POINT_EXPERIMENT = Experiment(
+    name="equivariance-point",
+    config=LearningPointConfig,
+    run=_point_run,
+    seed_field="seeds",
+    split=_point_split,
+    status=_point_status,
+)
 
-    return Experiment(
-        name="equivariance-point",
-        config=LearningPointConfig,
-        run=_point_run,
-        seed_field="seeds",
-        split=_point_split,
-        status=_point_status,
-    )
+
+def point_experiment() -> Experiment:
+    """The sweep's view of one learning-curve point (:data:`POINT_EXPERIMENT`)."""
+    return POINT_EXPERIMENT
 
 
 def sweep_spec(config: EquivarianceConfig):
