@@ -1,10 +1,10 @@
 r"""What symmetry buys: learning curves of an equivariant network and of MLP baselines.
 
 On a synthetic point-cloud task with an exact E(3) symmetry
-(:func:`symscape.equivariant.tasks.point_cloud_task`: a Morse energy, ``0e``,
+(:func:`symscape.data.pointclouds.point_cloud_task`: a Morse energy, ``0e``,
 or a coordination dipole, ``1o``), :func:`run` trains, for each training-set
 size P and each seed, the models of
-:func:`symscape.equivariant.tasks.learning_curves`:
+:func:`symscape.train.learning_curves.learning_curves`:
 
 * ``equivariant``: the E(3)-equivariant message-passing network;
 * ``mlp``: an MLP on the flattened coordinates;
@@ -197,7 +197,7 @@ def _curve(points: Sequence, sizes: Sequence[int], seeds: Sequence[int]) -> list
 
 
 def _learning_points(config, sizes, models) -> list:
-    from symscape.equivariant.tasks import learning_curves
+    from symscape.train.learning_curves import learning_curves
 
     with torch_threads(config.threads):
         return learning_curves(
@@ -313,7 +313,7 @@ def run(
     (``executor`` decides where), so that a rerun resumes and reads back what
     is done; the record is the same either way.
     """
-    from symscape.equivariant.tasks import LearningPoint
+    from symscape.train.learning_curves import LearningPoint
 
     if not isinstance(config, EquivarianceConfig):
         raise InvalidOptionError(
