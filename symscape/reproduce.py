@@ -171,8 +171,6 @@ def reproduce(
     failed: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
-        if name == "stability" and executor is not None:
-            log(f"reproduce: stability trains in this process, not on --executor {executor.name}")
         try:
             summary[name], resumed = _section(
                 name, scale, out, figures, root, db, executor, device, recompute
