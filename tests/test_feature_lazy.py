@@ -150,7 +150,7 @@ def test_every_protocol_is_a_valid_config():
     paper = dict(feature_lazy_configs("paper", root="/nowhere"))
     assert paper["feature_lazy_cifar10_cnn"].arch == "cnn"
     assert paper["feature_lazy_mnist_fc"].data["root"] == "/nowhere"
-    with pytest.raises(InvalidOptionError, match="is not a scale"):
+    with pytest.raises(InvalidOptionError, match="no protocol 'huge'; use one of quick, paper"):
         feature_lazy_configs("huge")
 
 

@@ -36,6 +36,7 @@ from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import error_rate
@@ -373,6 +374,31 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
     }
 
 
+PROTOCOLS = {
+    "quick": {"digits": DoubleDescentConfig()},
+    "paper": {
+        "mnist": DoubleDescentConfig(
+            dataset="mnist",
+            data={
+                "P": 10_000,
+                "n_test": 10_000,
+                "labels": "parity",
+                "pca": 10,
+                "center": True,
+                "sphere": True,
+            },
+            depth=5,
+            activation="relu",
+            widths=(8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 128.0, 256.0),
+            seeds=tuple(range(20)),
+            max_steps=500_000,
+        )
+    },
+}
+"""The protocols: ``quick`` (digits parity, 10 PCA components, P = 200) and ``paper``
+(MNIST parity, depth-5 ReLU nets, 20 seeds)."""
+
+
 def double_descent_section(
     scale: str,
     figures: Path,
@@ -389,28 +415,7 @@ def double_descent_section(
     ``executor`` (default ``pool``: the widths train in parallel), every
     network on ``device``.
     """
-    if scale == "quick":
-        config = DoubleDescentConfig()
-    elif scale == "paper":
-        config = DoubleDescentConfig(
-            dataset="mnist",
-            data={
-                "P": 10_000,
-                "n_test": 10_000,
-                "labels": "parity",
-                "pca": 10,
-                "center": True,
-                "sphere": True,
-                **({"root": root} if root else {}),
-            },
-            depth=5,
-            activation="relu",
-            widths=(8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 128.0, 256.0),
-            seeds=tuple(range(20)),
-            max_steps=500_000,
-        )
-    else:
-        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    (config,) = protocol_cases(PROTOCOLS, scale, "double descent", root).values()
     store = section_store(out, store)
     config = dataclasses.replace(config, device=device)
     record = run(config, store, executor=executor or "pool")

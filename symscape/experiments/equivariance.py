@@ -54,6 +54,7 @@ from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._protocols import protocol_cases
 from symscape.runnable import Experiment
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
@@ -168,7 +169,11 @@ def paper_config(task: str = "energy", **changes: Any) -> EquivarianceConfig:
     return EquivarianceConfig(**{**settings, **changes})
 
 
-# --------------------------------------------------------------------------- fits
+PROTOCOLS = {
+    "quick": {"energy": quick_config()},
+    "paper": {task: paper_config(task) for task in _TASKS},
+}
+"""The protocols: ``quick`` (the energy task, seconds) and ``paper`` (both tasks)."""
 
 
 # --------------------------------------------------------------------------- run
@@ -489,13 +494,8 @@ def equivariance_section(
     equivariant networks run on the CPU whatever ``device`` is (the GPU path
     of e3nn's kernels is not wired here yet).
     """
-    del root, device
-    if scale == "quick":
-        configs = [quick_config()]
-    elif scale == "paper":
-        configs = [paper_config(task) for task in _TASKS]
-    else:
-        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    del device
+    configs = list(protocol_cases(PROTOCOLS, scale, "equivariance", root).values())
     started = time.perf_counter()
     from symscape.experiments._sweeps import section_store
 

@@ -55,6 +55,7 @@ from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.train.losses import LOSSES, error_rate
@@ -667,64 +668,57 @@ def save_results(
     }
 
 
+def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
+    digits = {"P": 256, "n_test": 1000, "labels": "parity", "pca": 10}
+    digits.update(center=True, sphere=True)
+    mnist = {"P": 10_000, "n_test": 10_000, "labels": "parity"}
+    cifar = {"P": 10_000, "n_test": 10_000, "labels": "halves"}
+    alphas = tuple(float(10**e) for e in np.arange(-3.0, 4.01, 0.5))
+    common = dict(alphas=alphas, seeds=tuple(range(10)), max_steps=200_000, kernel_points=256)
+    return {
+        "quick": {
+            "stripe": FeatureLazyConfig(),
+            "digits": FeatureLazyConfig(
+                dataset="digits",
+                data=digits,
+                widths=(16.0, 64.0),
+                alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
+                jamming=False,
+            ),
+        },
+        "paper": {
+            "mnist_fc": FeatureLazyConfig(
+                dataset="mnist",
+                data=mnist,
+                depth=3,
+                activation="relu",
+                widths=(100.0, 300.0, 1000.0, 3000.0),
+                **common,
+            ),
+            "cifar10_cnn": FeatureLazyConfig(
+                dataset="cifar10",
+                data=cifar,
+                arch="cnn",
+                depth=5,
+                activation="relu",
+                widths=(16.0, 32.0, 64.0, 128.0),
+                **common,
+            ),
+        },
+    }
+
+
+PROTOCOLS = _protocols()
+"""The protocols: ``quick`` (the stripe model, digits parity) and ``paper`` (MNIST with
+fully connected nets, CIFAR10 with CNNs), each case one phase diagram."""
+
+
 def feature_lazy_configs(
     scale: str, root: str | None = None
 ) -> list[tuple[str, FeatureLazyConfig]]:
-    """The protocols of ``scale``: ``quick`` (stripe model, digits parity) or ``paper``."""
-    if scale == "quick":
-        digits = {
-            "P": 256,
-            "n_test": 1000,
-            "labels": "parity",
-            "pca": 10,
-            "center": True,
-            "sphere": True,
-        }
-        return [
-            ("feature_lazy_stripe", FeatureLazyConfig()),
-            (
-                "feature_lazy_digits",
-                FeatureLazyConfig(
-                    dataset="digits",
-                    data=digits,
-                    widths=(16.0, 64.0),
-                    alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
-                    jamming=False,
-                ),
-            ),
-        ]
-    if scale == "paper":
-        extra = {"root": root} if root else {}
-        mnist = {"P": 10_000, "n_test": 10_000, "labels": "parity", **extra}
-        cifar = {"P": 10_000, "n_test": 10_000, "labels": "halves", **extra}
-        alphas = tuple(float(10**e) for e in np.arange(-3.0, 4.01, 0.5))
-        common = dict(alphas=alphas, seeds=tuple(range(10)), max_steps=200_000, kernel_points=256)
-        return [
-            (
-                "feature_lazy_mnist_fc",
-                FeatureLazyConfig(
-                    dataset="mnist",
-                    data=mnist,
-                    depth=3,
-                    activation="relu",
-                    widths=(100.0, 300.0, 1000.0, 3000.0),
-                    **common,
-                ),
-            ),
-            (
-                "feature_lazy_cifar10_cnn",
-                FeatureLazyConfig(
-                    dataset="cifar10",
-                    data=cifar,
-                    arch="cnn",
-                    depth=5,
-                    activation="relu",
-                    widths=(16.0, 32.0, 64.0, 128.0),
-                    **common,
-                ),
-            ),
-        ]
-    raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    """The cases of protocol ``scale`` as ``(feature_lazy_<case>, config)`` pairs."""
+    cases = protocol_cases(PROTOCOLS, scale, "feature vs lazy", root)
+    return [(f"feature_lazy_{case}", config) for case, config in cases.items()]
 
 
 def feature_lazy_section(

@@ -40,6 +40,7 @@ from symscape.config import JsonConfig
 from symscape.data import dataset_names
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure
+from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._sweeps import complete, section_store
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
@@ -619,6 +620,9 @@ def paper_configs(root: str | None = None) -> dict[str, JammingConfig]:
     }
 
 
+PROTOCOLS = {"quick": quick_configs(), "paper": paper_configs()}
+
+
 def jamming_section(
     scale: str,
     figures: Path,
@@ -638,12 +642,7 @@ def jamming_section(
     """
     store = section_store(out, store)
     executor = executor or "inprocess"
-    if scale == "quick":
-        configs = quick_configs()
-    elif scale == "paper":
-        configs = paper_configs(root)
-    else:
-        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    configs = protocol_cases(PROTOCOLS, scale, "jamming", root)
     datasets = {}
     for name, config in configs.items():
         record = run(dataclasses.replace(config, device=device), store, executor)

@@ -72,6 +72,7 @@ from symscape.diffeo import (
 )
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure
+from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._stability_network import (
     _load_data,
     _one_network,
@@ -274,6 +275,10 @@ def quick_config(**changes: Any) -> StabilityConfig:
 def paper_config(**changes: Any) -> StabilityConfig:
     """The paper's protocol on CIFAR10 (the config's defaults), with changes."""
     return StabilityConfig(**changes)
+
+
+PROTOCOLS = {"quick": {"digits": quick_config()}, "paper": {"cifar10": paper_config()}}
+"""The protocols: ``quick`` (digits at 28×28, four small nets) and ``paper`` (CIFAR10)."""
 
 
 # --------------------------------------------------------------------------- one network
@@ -795,13 +800,8 @@ def stability_section(
     """
     store = section_store(out, store)
     executor = executor or "inprocess"
-    changes = {"device": device}
-    if scale == "quick":
-        config = quick_config(**changes)
-    elif scale == "paper":
-        config = paper_config(data={} if root is None else {"root": root}, **changes)
-    else:
-        raise InvalidOptionError(f"scale={scale!r} is not a scale", fix="use quick or paper")
+    (config,) = protocol_cases(PROTOCOLS, scale, "stability", root).values()
+    config = dataclasses.replace(config, device=device)
     started = time.perf_counter()
     record = run(config, store, executor)
     summary = save_results(record, out, figures)
