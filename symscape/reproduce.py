@@ -163,8 +163,6 @@ def reproduce(
     failed: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(only, 1):
         section_started = time.perf_counter()
-        if not registry.get(name).in_store and executor is not None:
-            log(f"reproduce: {name} trains in this process, not on --executor {executor.name}")
         try:
             summary[name], resumed = _section(
                 name, scale, out, figures, root, db, executor, device, recompute

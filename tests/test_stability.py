@@ -230,6 +230,74 @@ def test_run_record_is_json_and_reproducible(tiny_record):
     assert without_timing(again) == without_timing(tiny_record)
 
 
+def test_each_network_is_one_run_of_the_store(tiny_record, tmp_path):
+    """One ``stability-network`` run per architecture and seed; the same record as without a
+    store given; a rerun trains nothing (every row keeps its finishing time)."""
+    from symscape.sweep import Store
+
+    stored = run(tiny_config(), tmp_path / "s.db")
+    assert without_timing(stored) == without_timing(tiny_record)
+    with Store(tmp_path / "s.db", create=False) as store:
+        rows = store.rows()
+    assert {r["experiment"] for r in rows} == {"stability-network"}
+    assert [(r["config"]["architecture"], r["config"]["seed"]) for r in rows] == [
+        ("fc:0.25", 0),
+        ("fc:0.25", 1),
+        ("lenet:0.5", 0),
+        ("lenet:0.5", 1),
+    ]
+    assert {r["status"] for r in rows} == {"done"}
+    run(tiny_config(), tmp_path / "s.db")
+    with Store(tmp_path / "s.db", create=False) as store:
+        again = store.rows()
+    assert [(r["key"], r["finished"]) for r in again] == [(r["key"], r["finished"]) for r in rows]
+
+
+def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, monkeypatch):
+    """Stopped (Ctrl-C) while training the third network, a rerun trains only the third and
+    the fourth; the record then equals the uninterrupted one."""
+    import symscape.experiments.stability as stability
+
+    trained = []
+    one_network = stability._one_network
+
+    def counted(spec, seed, *args):
+        trained.append((spec, seed))
+        if (spec, seed) == ("lenet:0.5", 0) and interrupted:
+            raise KeyboardInterrupt("stopped by the test")
+        return one_network(spec, seed, *args)
+
+    monkeypatch.setattr(stability, "_one_network", counted)
+    interrupted = True
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_config(), tmp_path / "s.db")
+    assert trained == [("fc:0.25", 0), ("fc:0.25", 1), ("lenet:0.5", 0)]
+    interrupted, trained[:] = False, []
+    resumed = run(tiny_config(), tmp_path / "s.db")
+    assert trained == [("lenet:0.5", 0), ("lenet:0.5", 1)]
+    assert without_timing(resumed) == without_timing(tiny_record)
+
+
+def test_network_config_is_one_network_of_a_stability_config():
+    from symscape.experiments.stability import NetworkConfig, network_configs
+
+    config = tiny_config(checkpoints={"lenet:0.5": "lenet.pt"})
+    networks = network_configs(config)
+    assert [(n.architecture, n.seed, n.checkpoint) for n in networks] == [
+        ("fc:0.25", 0, ""),
+        ("fc:0.25", 1, ""),
+        ("lenet:0.5", 0, "lenet.pt"),
+        ("lenet:0.5", 1, "lenet.pt"),
+    ]
+    one = networks[2]
+    assert NetworkConfig.from_dict(json.loads(one.to_json())) == one
+    assert one.stability_config() == tiny_config(
+        architectures=("lenet:0.5",), seeds=(0,), checkpoints={"lenet:0.5": "lenet.pt"}
+    )
+    with pytest.raises(InvalidOptionError, match="momentum"):
+        NetworkConfig(momentum=1.5)
+
+
 def test_run_record_structure_and_geometric_means(tiny_record):
     record = tiny_record
     config = tiny_config()

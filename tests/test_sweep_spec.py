@@ -154,6 +154,20 @@ def test_experiments_resolve_by_import_path():
     assert spec.runs()[0].experiment == "symscape.sweep.experiments:PROBE"
 
 
+def test_every_registered_name_is_an_import_path_to_its_experiment():
+    """The registry holds import paths, resolved when asked: the experiment stored under a
+    name is the one registered under it, and a sweep spec names it by that name."""
+    from symscape.runnable import Experiment
+    from symscape.sweep.experiments import EXPERIMENTS
+
+    assert set(EXPERIMENTS) == {"equivariance-point", "probe", "stability-network", "train"}
+    for name, path in EXPERIMENTS.items():
+        assert isinstance(path, str) and ":" in path
+        experiment = resolve_experiment(name)
+        assert isinstance(experiment, Experiment) and experiment.name == name
+        assert resolve_experiment(path) is experiment
+
+
 @pytest.mark.parametrize(
     ("text", "needle", "line"),
     [

@@ -5,8 +5,9 @@ passing on a radius graph with tensor-product convolutions and gated
 non-linearities, and :class:`EquivariantEnsemble`, E of them built from seeds.
 :mod:`~symscape.equivariant.fast`: the same tensor products through
 ``torch.compile`` or NVIDIA cuEquivariance, checked against eager e3nn.
-:mod:`~symscape.equivariant.tasks`: synthetic point-cloud tasks with an exact
-symmetry, and learning curves of equivariant against plain models.
+:mod:`~symscape.equivariant.tasks`: an alias of :mod:`symscape.data.pointclouds`
+(point-cloud tasks with an exact symmetry) and :mod:`symscape.train.learning_curves`
+(learning curves of equivariant against plain models).
 
 e3nn is one of symscape's dependencies (``pip install symscape`` installs
 it): equivariant networks are one of the thesis's five results. This package

@@ -1,10 +1,10 @@
 r"""What symmetry buys: learning curves of an equivariant network and of MLP baselines.
 
 On a synthetic point-cloud task with an exact E(3) symmetry
-(:func:`symscape.equivariant.tasks.point_cloud_task`: a Morse energy, ``0e``,
+(:func:`symscape.data.pointclouds.point_cloud_task`: a Morse energy, ``0e``,
 or a coordination dipole, ``1o``), :func:`run` trains, for each training-set
 size P and each seed, the models of
-:func:`symscape.equivariant.tasks.learning_curves`:
+:func:`symscape.train.learning_curves.learning_curves`:
 
 * ``equivariant``: the E(3)-equivariant message-passing network;
 * ``mlp``: an MLP on the flattened coordinates;
@@ -57,6 +57,7 @@ from symscape.experiments._output import cell, ci_text, save_figure, save_figure
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments.equivariance_report import describe
+from symscape.runnable import Experiment
 from symscape.runtime import torch_threads
 from symscape.validation import check_integer
 
@@ -206,7 +207,7 @@ def _curve(points: Sequence, sizes: Sequence[int], seeds: Sequence[int]) -> list
 
 
 def _learning_points(config, sizes, models) -> list:
-    from symscape.equivariant.tasks import learning_curves
+    from symscape.train.learning_curves import learning_curves
 
     with torch_threads(config.threads):
         return learning_curves(
@@ -286,18 +287,20 @@ def _point_status(record: Mapping[str, Any]) -> str:
     return "done" if math.isfinite(record["test_error"]) else "diverged"
 
 
-def point_experiment():
-    """The sweep's view of one learning-curve point (registered as ``equivariance-point``)."""
-    from symscape.sweep import Experiment
+# the sweep's view of one learning-curve point (registered as ``equivariance-point``)
+POINT_EXPERIMENT = Experiment(
+    name="equivariance-point",
+    config=LearningPointConfig,
+    run=_point_run,
+    seed_field="seeds",
+    split=_point_split,
+    status=_point_status,
+)
 
-    return Experiment(
-        name="equivariance-point",
-        config=LearningPointConfig,
-        run=_point_run,
-        seed_field="seeds",
-        split=_point_split,
-        status=_point_status,
-    )
+
+def point_experiment() -> Experiment:
+    """The sweep's view of one learning-curve point (:data:`POINT_EXPERIMENT`)."""
+    return POINT_EXPERIMENT
 
 
 def sweep_spec(config: EquivarianceConfig):
@@ -320,7 +323,7 @@ def run(
     (``executor`` decides where), so that a rerun resumes and reads back what
     is done; the record is the same either way.
     """
-    from symscape.equivariant.tasks import LearningPoint
+    from symscape.train.learning_curves import LearningPoint
 
     if not isinstance(config, EquivarianceConfig):
         raise InvalidOptionError(

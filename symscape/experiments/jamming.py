@@ -45,6 +45,7 @@ from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.jamming_report import describe
+from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 from symscape.nets import ACTIVATIONS, ARCHITECTURES
 from symscape.validation import check_integer
 
@@ -259,112 +260,6 @@ def _model_of_row(row: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
         if name.startswith("params/")
     }
     return model, params
-
-
-def hessian_at_minimum(model, params, max_weights: int = 4000) -> dict[str, Any]:
-    """Exact Hessian H = H₀ + H_p of one member's loss, with H₀ from per-sample gradients.
-
-    Returns the eigenvalues of H, of H₀ and of H_p, the numerical rank of H₀,
-    N_Δ, and the number of negative eigenvalues of H. Only for the quadratic
-    hinge (where H₀ is the Gauss–Newton part) and N ≤ ``max_weights``.
-    """
-    import torch
-    from torch.func import jacrev
-
-    from symscape.train.dynamics import flat_params, unflat_params
-    from symscape.train.loop import StopRules
-
-    if model.loss.name != "quadratic_hinge":
-        raise InvalidOptionError(
-            f"the H0 + Hp split is for the quadratic hinge, not {model.loss.name}",
-            fix="use loss='quadratic_hinge'",
-        )
-    flat = flat_params(params)[0].detach()
-    N = len(flat)
-    if max_weights < N:
-        raise InvalidOptionError(
-            f"N={N} weights: the exact Hessian is for N <= {max_weights}",
-            fix="use a narrower network",
-        )
-    y = model.y_train.reshape(-1)
-    f0 = model.f0_train[:1]
-    P = len(y)
-    alpha = model.alpha
-
-    def gaps_of(w):
-        F = model.outputs(unflat_params(w[None], params), model.x_train, f0).reshape(-1)
-        return model.loss.kappa - y * F
-
-    def loss_of(w):
-        delta = gaps_of(w)
-        return 0.5 * (delta.clamp(min=0) ** 2).sum() / (P * alpha**2)
-
-    delta = gaps_of(flat).detach()
-    gap_tol = StopRules().tolerance(delta.dtype, model.loss.kappa)  # as the loop counts N_Δ
-    H = jacrev(jacrev(loss_of))(flat).detach()  # reverse over reverse: no forward-mode AD
-    J = jacrev(gaps_of)(flat).detach()  # [P, N]: ∇Δ_μ
-    active = delta > 0  # every term of the loss, however small
-    H0 = J[active].T @ J[active] / (P * alpha**2)
-    Hp = H - H0
-    eig_H = torch.linalg.eigvalsh(H).cpu().numpy()
-    eig_H0 = torch.linalg.eigvalsh(H0).cpu().numpy()
-    eig_Hp = torch.linalg.eigvalsh(Hp).cpu().numpy()
-    scale = max(float(np.abs(eig_H0).max()), 1e-300)
-    tol = scale * N * float(torch.finfo(H.dtype).eps) * 10
-    expected = min(N, int((delta > gap_tol).sum()))  # rank H0 for generic gradients
-    return {
-        "N": N,
-        "P": P,
-        "n_delta": int((delta > gap_tol).sum()),  # as the training loop counts them
-        "rank_H0": int((eig_H0 > tol).sum()),
-        "negative_H": int((eig_H < -tol).sum()),
-        # how far from flat: H's lowest eigenvalue and H0's smallest one, over H0's largest
-        "lowest_H_relative": float(eig_H.min()) / scale,
-        # the min(N, N_Δ)-th largest eigenvalue of H0, zero when H0's rank falls short
-        "smallest_H0_relative": float(np.sort(eig_H0)[::-1][max(expected - 1, 0)]) / scale,
-        "H": H.cpu().numpy(),
-        "eig_H": eig_H,
-        "eig_H0": eig_H0,
-        "eig_Hp": eig_Hp,
-        "gaps": delta.cpu().numpy(),
-    }
-
-
-def hessian_extremes(model, params, k: int = 10) -> dict[str, Any]:
-    """The ``k`` largest and ``k`` smallest eigenvalues of H, for any N (Lanczos).
-
-    SciPy's ``eigsh`` on a ``LinearOperator`` whose products are exact
-    Hessian-vector products (double backward through the training loss);
-    N_Δ and the gaps as in :func:`hessian_at_minimum`.
-    """
-    import torch
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    from symscape.train.dynamics import flat_params, unflat_params
-    from symscape.train.loop import StopRules
-
-    flat = flat_params(params)
-    N = flat.shape[1]
-
-    def product(vector: np.ndarray) -> np.ndarray:
-        v = torch.as_tensor(vector.reshape(1, -1), dtype=flat.dtype, device=flat.device)
-        return flat_params(model.hessian_vector(params, unflat_params(v, params)))[0].cpu().numpy()
-
-    operator = LinearOperator((N, N), matvec=product, dtype=np.float64)
-    k = min(k, N - 1)
-    top = eigsh(operator, k=k, which="LA", return_eigenvectors=False)
-    bottom = eigsh(operator, k=k, which="SA", return_eigenvectors=False)
-    F = model.train_outputs(params)[0].reshape(-1)
-    gaps = (model.loss.kappa - model.y_train.reshape(-1) * F).cpu().numpy()
-    gap_tol = StopRules().tolerance(F.dtype, model.loss.kappa)
-    return {
-        "N": N,
-        "P": len(gaps),
-        "n_delta": int((gaps > gap_tol).sum()),
-        "eig_H_top": np.sort(top)[::-1],
-        "eig_H_bottom": np.sort(bottom),
-        "gaps": gaps,
-    }
 
 
 REPORTED_GAPS = {"theta": 0.3, "gamma": 0.2}

@@ -45,8 +45,7 @@ __all__ = ["REGISTRY", "Section", "get", "names", "report_order"]
 class Section:
     """One section of the main job: its name, its module and what the report shows of it.
 
-    ``in_store`` is false for a section that trains in the calling process
-    whatever executor is asked for (the log says so). ``report`` is the module
+    ``report`` is the module
     that holds its ``describe`` (default: ``module``; the experiments keep it
     in a sibling ``*_report`` module, which imports no training code).
     """
@@ -56,7 +55,6 @@ class Section:
     title: str
     question: str
     appendix: bool = False
-    in_store: bool = True
     report: str = ""
 
     @property
@@ -123,7 +121,6 @@ REGISTRY: tuple[Section, ...] = (
         "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
         "initialisation and falls with training for good architectures; the test error "
         "follows √R_f.",
-        in_store=False,
         report="symscape.experiments.stability_report",
     ),
     Section(

@@ -58,15 +58,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from symscape._version import __version__
 from symscape.analysis import fit_line, geometric_mean
 from symscape.config import JsonConfig
-from symscape.data import dataset_names, get_dataset_spec, load
+from symscape.data import dataset_names, get_dataset_spec
 from symscape.data.options import parse_device, parse_dtype
 from symscape.diffeo import (
-    RandomDiffeo,
     deform,
     same_norm_noise,
     temperature_from_displacement,
@@ -76,22 +74,34 @@ from symscape.diffeo import (
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
-from symscape.experiments.stability_report import describe
-from symscape.measure.sensitivity import ESTIMATORS, sensitivities
-from symscape.nets.base import check_seeds
-from symscape.nets.zoo import (
-    build_classifier,
-    load_model,
-    n_parameters,
-    parse_classifier,
-    spelled_classifier,
+from symscape.experiments._stability_network import (
+    _load_data,
+    _one_network,
+    _reference,
+    _scales,
 )
-from symscape.progress import track
+from symscape.experiments._sweeps import complete, section_store
+from symscape.experiments.stability_report import describe
+from symscape.measure.sensitivity import ESTIMATORS
+from symscape.nets.base import check_seeds
+from symscape.nets.zoo import spelled_classifier
+from symscape.runnable import Experiment
+from symscape.runtime import torch_threads
+from symscape.train.classifier import (  # noqa: F401  (_random_crop, _random_flip: old paths)
+    SCHEDULES,
+    _positive,
+    _random_crop,
+    _random_flip,
+    classification_error,
+    train_classifier,
+)
 from symscape.validation import check_integer
 
 __all__ = [
+    "NETWORK_EXPERIMENT",
     "REPORTED_LAW",
     "SCHEDULES",
+    "NetworkConfig",
     "StabilityConfig",
     "classification_error",
     "describe",
@@ -112,20 +122,9 @@ __all__ = [
     "train_classifier",
 ]
 
-SCHEDULES = ("cosine", "constant")
 # ε ≈ a R_f^b across 15 architectures on CIFAR10, as reported (SCIENCE.md §4)
 REPORTED_LAW = {"a": 0.2, "b": 0.5}
 _FORBIDDEN_DATA = ("labels", "dtype", "device", "flatten", "pca", "sphere")
-
-
-def _positive(value, name: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidOptionError(
-            f"{name}={value!r} must be a number {bound}", fix=f"use {name} {bound}"
-        )
-    return float(value)
 
 
 def _number_list(values, name: str) -> tuple[float, ...]:
@@ -287,272 +286,138 @@ PROTOCOLS = {"quick": {"digits": quick_config()}, "paper": {"cifar10": paper_con
 """The protocols: ``quick`` (digits at 28×28, four small nets) and ``paper`` (CIFAR10)."""
 
 
-# --------------------------------------------------------------------------- training
+# --------------------------------------------------------------------------- one network
+# a stability run's fields that one network shares with the others; the rest is per network
+_PER_NETWORK = {"architectures": "architecture", "seeds": "seed", "checkpoints": "checkpoint"}
+_SHARED = tuple(f.name for f in dataclasses.fields(StabilityConfig) if f.name not in _PER_NETWORK)
 
 
-def _random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image shifted by up to ``padding`` pixels, zeros (the mean) coming in."""
-    b, _, h, w = x.shape
-    padded = F.pad(x, (padding,) * 4).permute(0, 2, 3, 1)
-    dy, dx = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(x.device)
-    rows = dy[:, None, None] + torch.arange(h, device=x.device)[None, :, None]
-    cols = dx[:, None, None] + torch.arange(w, device=x.device)[None, None, :]
-    index = torch.arange(b, device=x.device)[:, None, None]
-    return padded[index, rows, cols].permute(0, 3, 1, 2).contiguous()
+def _network_post_init(self) -> None:
+    """Checked as the stability run of this one network; values as that run spells them."""
+    config = self.stability_config()
+    for name in _SHARED:
+        object.__setattr__(self, name, getattr(config, name))
+    object.__setattr__(self, "architecture", config.architectures[0])
+    object.__setattr__(self, "seed", config.seeds[0])
 
 
-def _random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+def _stability_config(self) -> StabilityConfig:
+    """The :class:`StabilityConfig` of this one network (one architecture, one seed)."""
+    return StabilityConfig(
+        **{name: getattr(self, name) for name in _SHARED},
+        architectures=(self.architecture,),
+        seeds=(self.seed,),
+        checkpoints={self.architecture: self.checkpoint} if self.checkpoint else {},
+    )
 
 
-def classification_error(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size=500
-) -> float:
-    """Fraction of ``x`` that ``model`` (put in ``eval()`` mode) does not classify as ``y``."""
-    model.eval()
-    wrong = 0
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            out = model(x[start : start + batch_size])
-            wrong += int((out.argmax(1) != y[start : start + batch_size]).sum())
-    return wrong / max(len(x), 1)
+def _network_fields() -> list[tuple[str, Any, dataclasses.Field]]:
+    """The fields of :class:`NetworkConfig`: the per-network three, then the shared ones."""
+    out: list[tuple[str, Any, dataclasses.Field]] = [
+        ("architecture", "str", dataclasses.field(default=StabilityConfig.architectures[0])),
+        ("seed", "int", dataclasses.field(default=0)),
+        ("checkpoint", "str", dataclasses.field(default="")),
+    ]
+    for f in dataclasses.fields(StabilityConfig):
+        if f.name in _SHARED:
+            copy = dataclasses.field(
+                default=f.default, default_factory=f.default_factory, metadata=f.metadata
+            )
+            out.append((f.name, f.type, copy))
+    return out
 
 
-def train_classifier(
-    model: torch.nn.Module,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_test: torch.Tensor,
-    y_test: torch.Tensor,
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    schedule: str = "cosine",
-    crop_padding: int = 0,
-    flip: bool = False,
-    diffeo_delta: float | None = None,
-    c: float = 3.0,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Train ``model`` in place with SGD on cross-entropy; returns its test error and history.
+# One network of a stability run, a sweep run of its own (``stability-network``): the
+# architecture spec, the seed, the checkpoint to load instead of training ("": train), and
+# every other field of StabilityConfig, declared there once and copied here.
+NetworkConfig = dataclasses.make_dataclass(
+    "NetworkConfig",
+    _network_fields(),
+    bases=(JsonConfig,),
+    frozen=True,
+    namespace={
+        "__module__": __name__,
+        "__doc__": "One network (architecture, seed, checkpoint) of a stability run.",
+        "NAMES": StabilityConfig.NAMES,
+        "UNLIMITED": StabilityConfig.UNLIMITED,
+        "__post_init__": _network_post_init,
+        "stability_config": _stability_config,
+    },
+)
 
-    SGD with ``momentum`` and ``weight_decay``; the learning rate follows a
-    cosine from ``lr`` to 0 over all steps (``schedule="cosine"``) or stays
-    at ``lr``. Each batch is augmented, in this order, by random crops
-    (``crop_padding > 0``), horizontal flips (``flip``) and a random
-    diffeomorphism of typical displacement ``diffeo_delta`` pixels
-    (:class:`~symscape.diffeo.RandomDiffeo`, cut-off ``c``). The order of the
-    batches and the augmentations follow from ``seed``: the same model,
-    data and seed give the same numbers on a CPU. Training stops early, with
-    status ``"diverged"``, if the loss is not finite. The model is left in
-    ``eval()`` mode.
-    """
-    epochs = check_integer(epochs, "epochs", 0)
-    batch_size = check_integer(batch_size, "batch_size", 2)
-    seed = check_integer(seed, "seed", 0)
-    crop_padding = check_integer(crop_padding, "crop_padding", 0)
-    lr = _positive(lr, "lr")
-    weight_decay = _positive(weight_decay, "weight_decay", allow_zero=True)
-    if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-        raise InvalidOptionError(f"momentum={momentum!r} must be in [0, 1)", fix="use e.g. 0.9")
-    if schedule not in SCHEDULES:
-        raise InvalidOptionError(
-            f"schedule={schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
+
+def network_configs(config: StabilityConfig) -> list:
+    """One :class:`NetworkConfig` per network of ``config``: architecture by architecture,
+    seed by seed (the order of ``record["runs"]``)."""
+    shared = {name: getattr(config, name) for name in _SHARED}
+    return [
+        NetworkConfig(
+            architecture=spec, seed=seed, checkpoint=config.checkpoints.get(spec, ""), **shared
         )
-    generator = torch.Generator().manual_seed(
-        int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-    )
-    diffeo = None
-    if diffeo_delta is not None:
-        diffeo = RandomDiffeo(delta=diffeo_delta, c=c, generator=generator)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-    )
-    n = len(x_train)
-    steps_per_epoch = sum(1 for s in range(0, n, batch_size) if min(batch_size, n - s) >= 2)
-    total = max(epochs * steps_per_epoch, 1)
-    step, status = 0, "ok"
-    losses, errors = [], []
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(n, generator=generator).to(x_train.device)
-        loss_sum, wrong, seen = 0.0, 0, 0
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
-            if len(index) < 2:  # batch norm needs two points
-                continue
-            xb, yb = x_train[index], y_train[index]
-            if crop_padding > 0:
-                xb = _random_crop(xb, crop_padding, generator)
-            if flip:
-                xb = _random_flip(xb, generator)
-            if diffeo is not None:
-                xb = diffeo(xb)
-            if schedule == "cosine":
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            if not torch.isfinite(loss):
-                status = "diverged"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            loss_sum += loss.detach().item() * len(index)
-            wrong += int((out.argmax(1) != yb).sum())
-            seen += len(index)
-        if status != "ok":
-            break
-        losses.append(loss_sum / max(seen, 1))
-        errors.append(wrong / max(seen, 1))
-    return {
-        "test_error": classification_error(model, x_test, y_test),
-        "train_loss": losses,
-        "train_error": errors,
-        "steps": step,
-        "status": status,
+        for spec in config.architectures
+        for seed in config.seeds
+    ]
+
+
+def _network_run(network) -> dict[str, Any]:
+    """The entry of one network (see :func:`run`) and its ``seconds``."""
+    config = network.stability_config()
+    with torch_threads(config.threads):
+        data = _load_data(config)
+        temps, deltas = _scales(config, tuple(data.x_test.shape[-2:]))
+        entry, seconds = _one_network(
+            network.architecture, network.seed, data, config, temps, _reference(deltas)
+        )
+    return {**entry, "seconds": seconds}
+
+
+def _network_status(record: Mapping[str, Any]) -> str:
+    return "diverged" if record["trained"].get("status") == "diverged" else "done"
+
+
+NETWORK_EXPERIMENT = Experiment(
+    name="stability-network",
+    config=NetworkConfig,
+    run=_network_run,
+    status=_network_status,
+)
+
+
+def sweep_spec(config: StabilityConfig):
+    """The sweep of ``config``: one run per network, in the order of :func:`network_configs`."""
+    from symscape.sweep import SweepSpec
+
+    networks = network_configs(config)
+    fixed = {name: value for name, value in networks[0].to_dict().items() if name in _SHARED}
+    per_network = {
+        name: [network.to_dict()[name] for network in networks]
+        for name in ("architecture", "seed", "checkpoint")
     }
+    return SweepSpec(
+        "stability-network", f"stability-{config.dataset}", fixed, {}, (per_network,), None
+    )
+
+
+# --------------------------------------------------------------------------- training
 
 
 # --------------------------------------------------------------------------- the run
 
 
-@dataclasses.dataclass(frozen=True)
-class _Data:
-    """Normalised train/test tensors, the raw first test image, and the statistics used."""
+def _trained_networks(config: StabilityConfig, store_path, executor) -> list[dict[str, Any]]:
+    """The entry and ``seconds`` of every network, through the sweep store (in run order)."""
+    import tempfile
 
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    raw_image: torch.Tensor
-    num_classes: int
-    mean: list[float]
-    std: list[float]
-    options: dict[str, Any]
+    from symscape.sweep import Store
 
-
-def _load_data(config: StabilityConfig) -> _Data:
-    ds = load(
-        config.dataset,
-        **config.data,
-        labels="multiclass",
-        dtype=config.dtype,
-        device=config.device,
-    )
-    if ds.n_test < config.n_points:
-        raise InvalidOptionError(
-            f"n_points={config.n_points} is more than the {ds.n_test} test points of "
-            f"{config.dataset}",
-            fix=f"use n_points <= {ds.n_test} or a larger n_test",
-        )
-    if ds.P < 2:
-        raise InvalidOptionError(f"P={ds.P} training points", fix="use P >= 2")
-    mean = ds.x_train.mean(dim=(0, 2, 3), keepdim=True)
-    std = ds.x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
-    return _Data(
-        x_train=(ds.x_train - mean) / std,
-        y_train=ds.y_train,
-        x_test=(ds.x_test - mean) / std,
-        y_test=ds.y_test,
-        raw_image=ds.x_test[0].cpu(),
-        num_classes=ds.num_classes,
-        mean=mean.flatten().tolist(),
-        std=std.flatten().tolist(),
-        options=dict(ds.options),
-    )
-
-
-def _scales(config: StabilityConfig, size: tuple[int, int]) -> tuple[list[float], list[float]]:
-    """The temperatures and typical displacements δ (papers' convention) of the config."""
-    temperature_range(size, config.c)  # validates c against the image size
-    if config.deltas is not None:
-        temps = [temperature_from_displacement(d, config.c, size) for d in config.deltas]
-    else:
-        temps = list(config.temperatures)
-    return temps, [typical_displacement(T, config.c, size) for T in temps]
-
-
-def _reference(deltas: Sequence[float]) -> int:
-    """Index of the displacement closest to 1 pixel (the papers' evaluation point)."""
-    return min(range(len(deltas)), key=lambda i: (abs(math.log(deltas[i])), i))
-
-
-def _measure(model, x, config: StabilityConfig, temps, reference: int, seed: int) -> dict:
-    """Output sensitivities at every T (with bootstrap); stages' at the reference T (without)."""
-    model.eval()
-    common = dict(c=config.c, estimator=config.estimator, seed=seed)
-    output = sensitivities(model, x, temperatures=temps, n_bootstrap=config.n_bootstrap, **common)
-    stages = sensitivities(
-        model,
-        x,
-        temperatures=[temps[reference]],
-        layers=list(model.stages),
-        n_bootstrap=0,
-        **common,
-    )
-    return {
-        "output": [s.as_dict() for s in output],
-        "layers": [s.as_dict() for s in stages],
-    }
-
-
-def _one_network(spec: str, seed: int, data: _Data, config: StabilityConfig, temps, reference):
-    name, width = parse_classifier(spec)
-    shape, k = tuple(data.x_train.shape[1:]), data.num_classes
-    dtype = parse_dtype(config.dtype)
-    x_eval = data.x_test[: config.n_points]
-    started = time.perf_counter()
-    model = build_classifier(
-        name, shape, k, width=width, seed=seed, dtype=dtype, device=config.device
-    )
-    init = {"test_error": classification_error(model, data.x_test, data.y_test)}
-    init.update(_measure(model, x_eval, config, temps, reference, seed))
-    if spec in config.checkpoints:
-        path = config.checkpoints[spec]
-        model = load_model(path, name, shape, k, width=width, dtype=dtype, device=config.device)
-        trained = {"source": str(path), "status": "loaded"}
-        trained["test_error"] = classification_error(model, data.x_test, data.y_test)
-    else:
-        trained = {"source": "trained"}
-        trained.update(
-            train_classifier(
-                model,
-                data.x_train,
-                data.y_train,
-                data.x_test,
-                data.y_test,
-                epochs=config.epochs,
-                batch_size=config.batch_size,
-                lr=config.lr,
-                momentum=config.momentum,
-                weight_decay=config.weight_decay,
-                schedule=config.schedule,
-                crop_padding=config.crop_padding if config.crop else 0,
-                flip=config.flip,
-                diffeo_delta=config.diffeo_delta if config.diffeo_augment else None,
-                c=config.c,
-                seed=seed,
-            )
-        )
-    trained.update(_measure(model, x_eval, config, temps, reference, seed))
-    entry = {
-        "architecture": spec,
-        "name": name,
-        "width": width,
-        "seed": seed,
-        "n_parameters": n_parameters(model),
-        "stages": list(model.stages),
-        "init": init,
-        "trained": trained,
-    }
-    return entry, time.perf_counter() - started
+    if store_path is None:
+        with tempfile.TemporaryDirectory(prefix="symscape-stability-") as folder:
+            return _trained_networks(config, Path(folder) / "stability.db", executor)
+    spec = sweep_spec(config)
+    keys = [run.key for run in spec.runs()]
+    complete(spec, store_path, executor, "of the stability zoo")
+    with Store(store_path, create=False) as store:
+        return [row["scalars"] for row in store.get(keys)]
 
 
 def _geometric(values: list[float | None]) -> float | None:
@@ -597,19 +462,23 @@ def _correlation(x: list, y: list) -> float | None:
     return float(np.corrcoef(lx, ly)[0, 1])
 
 
-def run(config: StabilityConfig) -> dict[str, Any]:
+def run(
+    config: StabilityConfig, store_path: str | Path | None = None, executor="inprocess"
+) -> dict[str, Any]:
     """Train (or load) and measure every architecture and seed; returns a JSON-able record.
 
+    Each network is one run of the sweep store ``store_path`` (a temporary
+    store when ``None``) on ``executor`` (a name or an
+    :class:`~symscape.sweep.executors.ExecutorChoice`): a rerun into the same
+    store trains only the networks it does not hold yet.
     ``record["runs"]`` holds one entry per network (architecture and seed):
     test error and D_f, G_f, R_f (with bootstrap intervals) at every δ, at
     initialisation and after training, and R_f per stage at the reference δ.
     ``record["summary"]`` combines the seeds (geometric means; arithmetic
     mean of the test error); ``record["fit"]`` is :func:`fit_power_law`
     across architectures. Everything but ``record["timing"]`` is the same
-    for the same config on a CPU.
+    for the same config on a CPU, whatever the executor.
     """
-    from symscape.runtime import torch_threads
-
     if not isinstance(config, StabilityConfig):
         raise InvalidOptionError(
             f"run needs a StabilityConfig, got {type(config).__name__}",
@@ -621,12 +490,8 @@ def run(config: StabilityConfig) -> dict[str, Any]:
         size = tuple(data.x_test.shape[-2:])
         temps, deltas = _scales(config, size)
         reference = _reference(deltas)
-        pairs = [(spec, seed) for spec in config.architectures for seed in config.seeds]
-        runs, times = [], {}
-        for spec, seed in track(pairs, "stability: train and measure", total=len(pairs)):
-            entry, seconds = _one_network(spec, seed, data, config, temps, reference)
-            runs.append(entry)
-            times[f"{spec} seed {seed}"] = round(seconds, 2)
+    runs = _trained_networks(config, store_path, executor)
+    times = {f"{r['architecture']} seed {r['seed']}": round(r.pop("seconds"), 2) for r in runs}
     summary = [_summarise(runs, spec, reference) for spec in config.architectures]
     errors = [s["test_error"] for s in summary]
     try:
@@ -940,15 +805,16 @@ def stability_section(
     """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
 
     ``root`` is the data folder of the paper protocol (default ``$SYMSCAPE_DATA``).
-    The protocol trains its networks in this process, one after another:
-    ``store`` and ``executor`` are accepted for the signature of the other
-    sections and unused (``symscape reproduce`` stores the finished section).
+    Each network is one run of the sweep store ``store`` (default
+    ``out/symscape.db``) on ``executor`` (default ``inprocess``), so that an
+    interrupted section resumes without retraining the networks it finished.
     """
-    del store, executor
+    store = section_store(out, store)
+    executor = executor or "inprocess"
     (config,) = protocol_cases(PROTOCOLS, scale, "stability", root).values()
     config = dataclasses.replace(config, device=device)
     started = time.perf_counter()
-    record = run(config)
+    record = run(config, store, executor)
     summary = save_results(record, out, figures)
     summary["scale"] = scale
     summary["wall_time_s"] = round(time.perf_counter() - started, 2)

@@ -8,9 +8,12 @@ differ only in seed are *packed*: one call of ``run`` with all their seeds, then
 have given alone.
 
 A sweep names its experiment either by a registered name (``train``,
-``probe``, ``equivariance-point``) or by an import path ``"package.module:attribute"`` to an
-:class:`Experiment` object, so that every worker process, Ray worker or SLURM
-job can find it by importing.
+``probe``, ``equivariance-point``, ``stability-network``) or by an import path
+``"package.module:attribute"`` to an :class:`Experiment` object, so that every
+worker process, Ray worker or SLURM job can find it by importing. A registered
+name is itself an import path (:data:`EXPERIMENTS`), resolved at call time: this
+layer knows the :class:`Experiment` interface (:mod:`symscape.runnable`), not
+the experiments.
 
 >>> from symscape.sweep.experiments import resolve_experiment
 >>> resolve_experiment("train").config.__name__
@@ -28,13 +31,12 @@ import importlib
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.runnable import Experiment, Record
 
 __all__ = [
     "EXPERIMENTS",
@@ -43,120 +45,6 @@ __all__ = [
     "ProbeError",
     "resolve_experiment",
 ]
-
-Record = dict[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A run function and its config, as a sweep sees them.
-
-    Parameters
-    ----------
-    name:
-        The name stored with every run.
-    config:
-        The frozen config dataclass; ``config.from_dict`` validates a run.
-    run:
-        ``run(config) -> record``: a dict of JSON values and numpy arrays
-        (nested dicts allowed). Pure: the same config gives the same record.
-    seed_field:
-        The config's tuple-of-seeds field, or ``None`` when runs have no seeds.
-    split:
-        ``split(record, config) -> [record per seed]`` for a packed run; needed
-        when ``seed_field`` is set.
-    status:
-        ``status(record) -> "done" | "diverged"`` of a per-seed record.
-    """
-
-    name: str
-    config: type[JsonConfig]
-    run: Callable[[Any], Record]
-    seed_field: str | None = None
-    split: Callable[[Record, Any], list[Record]] | None = None
-    status: Callable[[Record], str] = lambda record: "done"
-
-    def __post_init__(self):
-        if self.seed_field is not None and self.split is None:
-            raise InvalidOptionError(
-                f"experiment {self.name!r} has a seed field but no split function",
-                fix="give split(record, config) -> one record per seed",
-            )
-
-
-# ------------------------------------------------------------------ train
-def _train_run(config) -> Record:
-    from symscape.train import train
-
-    return train(config)
-
-
-def _member_rows(steps: np.ndarray, stop: int) -> tuple[np.ndarray, int]:
-    """Rows of a packed trajectory that a member stopped at ``stop`` would have recorded.
-
-    Every record strictly before its stop, then the first record at or after
-    it: the member is frozen once stopped, so that record is its final state.
-    """
-    before = np.flatnonzero(steps < stop)
-    after = np.flatnonzero(steps >= stop)
-    last = int(after[0]) if after.size else len(steps) - 1
-    return np.append(before, last), stop
-
-
-def _train_split(record: Record, config) -> list[Record]:
-    """One record per seed of a packed ``train`` record (see :func:`symscape.train.train`)."""
-    trajectory = record["trajectory"]
-    steps = np.asarray(trajectory["step"])
-    E = len(config.seeds)
-    out = []
-    for i in range(E):
-        rows, stop = _member_rows(steps, int(record["stop_step"][i]))
-        traj = {}
-        for key, value in trajectory.items():
-            if key.startswith("ensemble_"):  # of the packed ensemble, not of this seed
-                continue
-            value = np.asarray(value)
-            traj[key] = value[rows, i] if value.ndim >= 2 and value.shape[1] == E else value[rows]
-        traj["step"] = traj["step"].copy()
-        traj["step"][-1] = stop
-        final = {
-            key: value[i]
-            for key, value in record["final"].items()
-            if not key.startswith("ensemble_")
-        }
-        out.append(
-            {
-                "outcome": record["status"][i],
-                "stop_step": int(record["stop_step"][i]),
-                "n_weights": record["n_weights"],
-                "n_parameters": record["n_parameters"],
-                "P": record["P"],
-                "ensemble_evaluations": record["evaluations"],
-                "final": final,
-                "trajectory": traj,
-                "train_output": np.asarray(record["train_output"])[i],
-                "test_output": np.asarray(record["test_output"])[i],
-                "params": {name: np.asarray(p)[i] for name, p in record["params"].items()},
-            }
-        )
-    return out
-
-
-def _train_status(record: Record) -> str:
-    return "diverged" if record["outcome"] == "diverged" else "done"
-
-
-def _train_experiment() -> Experiment:
-    from symscape.train import TrainConfig
-
-    return Experiment(
-        name="train",
-        config=TrainConfig,
-        run=_train_run,
-        seed_field="seeds",
-        split=_train_split,
-        status=_train_status,
-    )
 
 
 # ------------------------------------------------------------------ probe
@@ -233,16 +121,13 @@ PROBE = Experiment(
 
 
 # ------------------------------------------------------------------ registry
-def _equivariance_point() -> Experiment:
-    from symscape.experiments.equivariance import point_experiment
-
-    return point_experiment()
-
-
-EXPERIMENTS: dict[str, Callable[[], Experiment]] = {
-    "equivariance-point": _equivariance_point,
-    "probe": lambda: PROBE,
-    "train": _train_experiment,
+# name -> "module:attribute" of its declaration, imported when a run needs it: the sweep
+# layer imports no experiment (each lives in the layer that owns its run)
+EXPERIMENTS: dict[str, str] = {
+    "equivariance-point": "symscape.experiments.equivariance:POINT_EXPERIMENT",
+    "probe": "symscape.sweep.experiments:PROBE",
+    "stability-network": "symscape.experiments.stability:NETWORK_EXPERIMENT",
+    "train": "symscape.train.experiment:TRAIN",
 }
 
 
@@ -250,15 +135,13 @@ def resolve_experiment(name: str) -> Experiment:
     """The experiment registered as ``name``, or imported from ``"module:attribute"``."""
     if not isinstance(name, str) or not name:
         raise InvalidOptionError(f"experiment {name!r} is not a name", fix="e.g. 'train'")
-    if name in EXPERIMENTS:
-        return EXPERIMENTS[name]()
-    if ":" not in name:
+    if ":" not in name and name not in EXPERIMENTS:
         raise UnknownNameError(
             f"unknown experiment {name!r}",
             fix=f"use one of {', '.join(sorted(EXPERIMENTS))}, "
             "or an import path 'package.module:attribute'",
         )
-    module_name, _, attribute = name.partition(":")
+    module_name, _, attribute = EXPERIMENTS.get(name, name).partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -46,6 +46,7 @@ import torch
 
 from symscape.errors import InvalidOptionError
 from symscape.nets import Params
+from symscape.nets.flat import flat_params, unflat_params
 
 __all__ = [
     "DYNAMICS",
@@ -273,21 +274,6 @@ class Adam:
         state.extra["count"] = count
         state.dt = torch.where(active, lr, state.dt)
         return _advance(model, state, _where(active, new, state.params), active, lr)
-
-
-def flat_params(params: Params) -> torch.Tensor:
-    """The parameters of each member as one vector: ``[E, N]``."""
-    return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
-
-
-def unflat_params(vector: torch.Tensor, like: Params) -> Params:
-    """The inverse of :func:`flat_params`: ``[E, N]`` back to parameters shaped as ``like``."""
-    out, start = {}, 0
-    for name, p in like.items():
-        size = p[0].numel()
-        out[name] = vector[:, start : start + size].reshape(p.shape)
-        start += size
-    return out
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

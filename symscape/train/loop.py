@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from symscape.errors import InvalidOptionError
+from symscape.measure.hessian import gap_tolerance
 from symscape.train.dynamics import FlowState, log_checkpoints
 from symscape.train.losses import errors, gaps, loss_per_point, n_delta
 
@@ -78,7 +79,7 @@ class StopRules:
         """The Δ below which a constraint counts as satisfied."""
         if self.gap_tol is not None:
             return self.gap_tol
-        return float(torch.finfo(dtype).eps) ** 0.5 * max(abs(kappa), 1.0)
+        return gap_tolerance(dtype, kappa)
 
     def __post_init__(self):
         if self.max_steps < 0:
