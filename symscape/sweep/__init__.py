@@ -15,6 +15,7 @@ from symscape.sweep.driver import SweepReport, run_sweep, sweep_folder
 from symscape.sweep.executors import EXECUTORS, Executor, make_executor
 from symscape.sweep.experiments import EXPERIMENTS, Experiment, ProbeConfig, resolve_experiment
 from symscape.sweep.records import Outcome
+from symscape.sweep.runner import Runner, as_runner
 from symscape.sweep.spec import Run, SpecError, SweepSpec, Unit, load_spec, parse_spec, run_key
 from symscape.sweep.store import Store, StoreBusyError
 
@@ -26,12 +27,14 @@ __all__ = [
     "Outcome",
     "ProbeConfig",
     "Run",
+    "Runner",
     "SpecError",
     "Store",
     "StoreBusyError",
     "SweepReport",
     "SweepSpec",
     "Unit",
+    "as_runner",
     "load_spec",
     "make_executor",
     "parse_spec",
