@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from symscape._version import __version__
-from symscape.data import list_datasets
+from symscape.data import get_dataset_spec
 from symscape.data.options import parse_device
 from symscape.errors import (
     DataFormatError,
@@ -58,10 +58,13 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _check_files_present(root: str | None) -> None:
-    """At paper scale: every on-disk data set must be there; list the missing ones at once."""
+def _check_files_present(root: str | None, sections: tuple[str, ...]) -> None:
+    """At paper scale: every on-disk data set that the paper protocols of ``sections``
+    train on must be there; list the missing ones at once."""
+    needed = sorted({name for s in sections for name in registry.get(s).datasets("paper")})
     missing = []
-    for spec in list_datasets():
+    for name in needed:
+        spec = get_dataset_spec(name)
         if spec.kind != "files":
             continue
         try:
@@ -70,8 +73,10 @@ def _check_files_present(root: str | None) -> None:
             missing.append(f"{spec.name} ({err.problem})")
     if missing:
         raise DataNotFoundError(
-            f"--scale paper needs data sets that are not on disk: {'; '.join(missing)}",
-            fix="put them under $SYMSCAPE_DATA (see 'symscape data list') or use --scale quick",
+            f"--scale paper (sections {', '.join(sections)}) needs data sets that are not on "
+            f"disk: {'; '.join(missing)}",
+            fix="put them under $SYMSCAPE_DATA (see 'symscape data list'), choose other "
+            "sections with --only, or use --scale quick",
         )
 
 
@@ -141,7 +146,7 @@ def reproduce(
         executor = ExecutorChoice(executor)  # an unknown name fails here
     parse_device(device)
     if scale == "paper":
-        _check_files_present(root)
+        _check_files_present(root, only)
     out = Path(out)
     db = section_store(out, db)
     figures = _folder(out / "figures", "--out")

@@ -307,9 +307,22 @@ def test_reproduce_paper_lists_missing_data_before_running(capsys, tmp_path):
         capsys, "reproduce", "--scale", "paper", "--root", str(tmp_path), "--out", str(out_dir)
     )
     assert code == 2
-    assert "fashion-mnist (" in err and "cifar10 (" in err
+    assert "cifar10 (" in err  # jamming, feature-lazy and stability train on it
     assert ": mnist (" not in err and "; mnist (" not in err
+    assert "fashion-mnist" not in err  # no paper protocol uses it
     assert not out_dir.exists()
+
+
+def test_the_paper_data_check_follows_the_selected_sections(tmp_path):
+    from symscape.errors import DataNotFoundError
+    from symscape.reproduce import _check_files_present
+
+    write_mnist(tmp_path / "mnist")
+    _check_files_present(str(tmp_path), ("data", "engine", "double_descent", "equivariance"))
+    with pytest.raises(DataNotFoundError, match=r"sections jamming\) needs .*: cifar10 \("):
+        _check_files_present(str(tmp_path), ("jamming",))
+    with pytest.raises(DataNotFoundError, match=r"disk: mnist \("):
+        _check_files_present(str(tmp_path / "empty"), ("double_descent",))
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,13 @@ class Section:
         """The section's module (imported on first use)."""
         return importlib.import_module(self.module)
 
+    def datasets(self, protocol: str) -> tuple[str, ...]:
+        """The data sets that protocol ``protocol`` of this section trains on (sorted):
+        the ``dataset`` of each case of the module's ``PROTOCOLS[protocol]``; none for a
+        section without protocols (the data-set summary reads whatever is there)."""
+        cases = getattr(self.load(), "PROTOCOLS", {}).get(protocol, {})
+        return tuple(sorted({c.dataset for c in cases.values() if hasattr(c, "dataset")}))
+
     def describer(self):
         """The section's ``describe(summary, read) -> Part``."""
         return importlib.import_module(self.report or self.module).describe
