@@ -66,39 +66,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from symscape import params
 from symscape.errors import InvalidOptionError
-from symscape.params import (
-    Constraint,
-    Flag,
-    Interval,
-    Items,
-    Options,
-    OrNone,
-    Param,
-    Seeds,
-    Table,
-    Text,
-    declared,
-    param,
-)
+from symscape.params import *  # noqa: F403 - config fields are declared with these
 from symscape.validation import check_finite, choose
 
-__all__ = [
-    "Constraint",
-    "Flag",
-    "Interval",
-    "Items",
-    "JsonConfig",
-    "Options",
-    "OrNone",
-    "Param",
-    "Seeds",
-    "Table",
-    "Text",
-    "declared",
-    "dotted",
-    "param",
-]
+__all__ = ["JsonConfig", "dotted", *params.__all__]
 
 
 class _Unlimited:
@@ -109,10 +82,10 @@ class _Unlimited:
             return ()
         out = []
         for field in dataclasses.fields(owner):
-            constraint = getattr(declared(field), "constraint", None)
-            while isinstance(constraint, OrNone):
+            constraint = getattr(params.declared(field), "constraint", None)
+            while isinstance(constraint, params.OrNone):
                 constraint = constraint.inner
-            if isinstance(constraint, Interval) and constraint.high == math.inf:
+            if isinstance(constraint, params.Interval) and constraint.high == math.inf:
                 out.append(field.name)
         return tuple(out)
 
@@ -147,7 +120,7 @@ class JsonConfig:
         """The declared constraints, and ``NAMES`` and ``UNLIMITED`` (see the module docstring)."""
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            declaration = declared(field)
+            declaration = params.declared(field)
             if declaration is not None:
                 object.__setattr__(
                     self, field.name, declaration.constraint.check(value, field.name)
@@ -178,6 +151,12 @@ class JsonConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
         """The config of :meth:`to_dict`; an unknown field is an error."""
+        return cls(**cls.canonical_values(values))
+
+    @classmethod
+    def canonical_values(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON or TOML values as the fields hold them (lists as tuples, an int for a float
+        field as a float); an unknown field is an error that lists the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -186,7 +165,7 @@ class JsonConfig:
                 fix=f"known fields: {', '.join(sorted(known))}",
             )
         types = {f.name: f.type for f in dataclasses.fields(cls)}
-        return cls(**{k: _canonical(v, types[k]) for k, v in values.items()})
+        return {k: _canonical(v, types[k]) for k, v in values.items()}
 
 
 def _canonical(value: Any, annotation: Any) -> Any:

@@ -174,6 +174,8 @@ def test_bad_configs_are_named():
 def test_command_line(tmp_path, capsys):
     argv = [
         "feature-lazy",
+        "--protocol",
+        "quick.stripe",
         "--widths",
         "8,16",
         "--alphas",

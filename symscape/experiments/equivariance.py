@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from symscape._version import __version__
-from symscape.config import Interval, Items, JsonConfig, Options, declared, param
+from symscape.config import Interval, Items, JsonConfig, Options, Seeds, declared, param
 from symscape.errors import InvalidOptionError
 from symscape.experiments._fits import fit_exponent
 from symscape.experiments._output import cell, ci_text, save_figure
@@ -79,7 +79,7 @@ _LABELS = {"equivariant": "equivariant", "mlp": "MLP", "mlp_augmented": "MLP + r
 
 _TASK = Options(_TASKS, what="task")
 _MODEL = Options(_MODELS, what="model")
-_SEEDS = Items(Interval(int, 0, None), distinct=True)
+_SEEDS = Seeds(distinct=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,7 +55,7 @@ _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-4}
 DATASET = Options(dataset_names, what="data set")
 ARCH = Options(lambda: ARCHITECTURES, what="arch")
 ACTIVATION = Options(lambda: ACTIVATIONS, what="activation")
-DTYPE = Text("a floating dtype: float32 or float64", validate=parse_dtype)
+DTYPE = Text("float32 or float64", validate=parse_dtype)
 DEVICE = Text("cpu, cuda or cuda:N", validate=parse_device)
 
 _POSITIVE = Interval(float, 0, None, closed="neither")
