@@ -149,3 +149,23 @@ def test_help_lists_choices_defaults_and_protocols():
         text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
         for part in expected:
             assert part in text, (command, part)
+
+
+def test_train(monkeypatch, tmp_path):
+    import symscape.train
+    from symscape.train import TrainConfig
+
+    configs = []
+
+    def keep(config, *args, **kwargs):
+        configs.append(config)
+        raise _Stop
+
+    monkeypatch.setattr(symscape.train, "train", keep)
+    path = tmp_path / "train.toml"
+    path.write_text('dynamics = "sgd"\nlr = 0.5\n')
+    argv = ["train", "--config", str(path), "--P", "50", "--seeds", "0-1", "--width", "8"]
+    result = CliRunner().invoke(cli, argv)
+    assert isinstance(result.exception, _Stop), result.output
+    expected = TrainConfig(data={"P": 50}, seeds=(0, 1), width=8.0, dynamics="sgd", lr=0.5)
+    assert configs == [expected]

@@ -76,7 +76,11 @@ class TrainConfig(JsonConfig):
     # network
     arch: str = param("fc", "architecture", ARCH)
     depth: int = param(2, "hidden layers", Interval(int, 0, None))
-    width: float = param(32.0, "hidden width (fractional widths allowed)", _POSITIVE)
+    width: float = param(
+        32.0,
+        "hidden width (fractional widths allowed; a linear network has none)",
+        Interval(float, 1, None),
+    )
     activation: str = param("relu", "activation function", ACTIVATION)
     bias: bool = param(False, "biases in every layer", Flag())
     parametrization: str = param(
@@ -169,8 +173,6 @@ class TrainConfig(JsonConfig):
         resolved = spec.resolve(self.data)
         data = {k: v for k, v in resolved.items() if k not in ("dtype", "device")}
         object.__setattr__(self, "data", data)
-        if self.arch != "linear" and not self.width >= 1:
-            raise InvalidOptionError(f"width={self.width} must be >= 1", fix="use a width >= 1")
         if self.dynamics == "momentum_flow" and self.tau is None:
             raise InvalidOptionError("dynamics='momentum_flow' needs tau", fix="set tau, e.g. 1000")
         self._reject_unused()
