@@ -33,6 +33,7 @@ from symscape.config import (
     Seeds,
     Table,
     Text,
+    declared,
     param,
 )
 from symscape.data import dataset_names, get_dataset_spec, load
@@ -62,6 +63,7 @@ _POSITIVE = Interval(float, 0, None, closed="neither")
 _UNLIMITED = Interval(float, 0, math.inf, closed="both")  # +inf: no limit
 _FLOWS = ("flow", "momentum_flow", "kernel_flow")
 _NOT_KERNEL = ("flow", "momentum_flow", "sgd", "adam", "lbfgs")
+_UNUSED_NOTES = {"alpha": "alpha (kernel_flow is the alpha -> infinity limit)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +138,7 @@ class TrainConfig(JsonConfig):
     )
     # stopping and recording
     max_steps: int = param(10_000, "steps at most", Interval(int, 0, None))
-    max_time: float | None = param(
-        None, "flows: time t at most", OrNone(_UNLIMITED, "no limit"), dynamics=_FLOWS
-    )
+    max_time: float | None = param(None, "time t at most", OrNone(_UNLIMITED, "no limit"))
     max_wall: float | None = param(
         None, "wall-clock seconds at most", OrNone(_UNLIMITED, "no limit")
     )
@@ -186,20 +186,16 @@ class TrainConfig(JsonConfig):
         self.make_dynamics()
 
     def _reject_unused(self) -> None:
-        """A field the chosen dynamics ignores is an error, not a silent no-op."""
-        flows = ("flow", "momentum_flow", "kernel_flow")
+        """A field the chosen dynamics ignores (its declaration lists the dynamics that use
+        it) set to other than its default is an error, not a silent no-op."""
         unused = []
-        if self.tau is not None and self.dynamics != "momentum_flow":
-            unused.append("tau")
-        if self.alpha != 1.0 and self.dynamics == "kernel_flow":
-            unused.append("alpha (kernel_flow is the alpha -> infinity limit)")
-        if self.dynamics in (*flows, "lbfgs"):
-            unused += [name for name in ("lr", "batch_size") if getattr(self, name) is not None]
-        elif self.dynamics == "adam" and self.batch_size is not None:
-            unused.append("batch_size")
-        if self.dynamics != "lbfgs":
-            defaults = {"history": 50, "stall_tol": 1e-9, "stall_steps": 10}
-            unused += [name for name, value in defaults.items() if getattr(self, name) != value]
+        for field in dataclasses.fields(self):
+            uses = declared(field).dynamics
+            if uses and self.dynamics not in uses and getattr(self, field.name) != field.default:
+                note = (
+                    " (kernel_flow is the alpha -> infinity limit)" if field.name == "alpha" else ""
+                )
+                unused.append(field.name + note)
         if unused:
             raise InvalidOptionError(
                 f"dynamics={self.dynamics!r} does not use {', '.join(unused)}",
