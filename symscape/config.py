@@ -20,9 +20,22 @@ Example(width=4, seeds=(3,))
 so that ``width = 32`` and ``width = 32.0`` are the same run (and the same
 run key in a sweep).
 
-Two checks every config gets at construction, before its own
-``__post_init__`` and again after it (on the values it converted), from
-two class-level declarations:
+Every field declared with :func:`symscape.params.param` (default, help,
+constraint) is checked and made canonical by its constraint at
+construction, before the config's own ``__post_init__`` (which keeps only
+the checks across fields) and again after it (on the values it converted).
+
+>>> from symscape.config import Interval, param
+>>> @dataclasses.dataclass(frozen=True)
+... class Declared(JsonConfig):
+...     depth: int = param(2, "hidden layers", Interval(int, 0, None))
+>>> Declared(depth=-1)
+Traceback (most recent call last):
+...
+symscape.errors.InvalidOptionError: depth=-1 must be an integer >= 0; use depth >= 0
+
+A field not declared that way gets the older two checks, from two
+class-level declarations:
 
 - every number in every field (nested ones too) is finite: ``inf`` and
   ``nan`` are refused, except ``+inf`` in the fields listed in ``UNLIMITED``
@@ -49,13 +62,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from symscape import params
 from symscape.errors import InvalidOptionError
+from symscape.params import *  # noqa: F403 - config fields are declared with these
 from symscape.validation import check_finite, choose
 
-__all__ = ["JsonConfig", "dotted"]
+__all__ = ["JsonConfig", "dotted", *params.__all__]
+
+
+class _Unlimited:
+    """``UNLIMITED`` of a declared config: the fields whose interval admits ``+inf``."""
+
+    def __get__(self, instance, owner) -> tuple[str, ...]:
+        if not dataclasses.is_dataclass(owner):
+            return ()
+        out = []
+        for field in dataclasses.fields(owner):
+            constraint = getattr(params.declared(field), "constraint", None)
+            while isinstance(constraint, params.OrNone):
+                constraint = constraint.inner
+            if isinstance(constraint, params.Interval) and constraint.high == math.inf:
+                out.append(field.name)
+        return tuple(out)
 
 
 class JsonConfig:
@@ -63,8 +95,9 @@ class JsonConfig:
 
     #: fields holding a registry name (or a tuple of them): field -> the known names
     NAMES: ClassVar[Mapping[str, Callable[[], Sequence[str]]]] = {}
-    #: fields in which ``+inf`` means "no limit" (every other number must be finite)
-    UNLIMITED: ClassVar[tuple[str, ...]] = ()
+    #: fields in which ``+inf`` means "no limit" (every other number must be finite); for
+    #: declared fields, those whose interval's upper end is ``inf``
+    UNLIMITED: ClassVar[tuple[str, ...]] = _Unlimited()  # type: ignore[assignment]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -84,11 +117,16 @@ class JsonConfig:
         self._check_declared()
 
     def _check_declared(self) -> None:
-        """The checks declared by ``NAMES`` and ``UNLIMITED`` (see the module docstring)."""
+        """The declared constraints, and ``NAMES`` and ``UNLIMITED`` (see the module docstring)."""
         for field in dataclasses.fields(self):
-            check_finite(
-                getattr(self, field.name), field.name, unlimited=field.name in self.UNLIMITED
-            )
+            value = getattr(self, field.name)
+            declaration = params.declared(field)
+            if declaration is not None:
+                object.__setattr__(
+                    self, field.name, declaration.constraint.check(value, field.name)
+                )
+            else:
+                check_finite(value, field.name, unlimited=field.name in self.UNLIMITED)
         for name, known in self.NAMES.items():
             value = getattr(self, name)
             what = "data set" if name == "dataset" else name.replace("_", " ")
@@ -113,6 +151,12 @@ class JsonConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
         """The config of :meth:`to_dict`; an unknown field is an error."""
+        return cls(**cls.canonical_values(values))
+
+    @classmethod
+    def canonical_values(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON or TOML values as the fields hold them (lists as tuples, an int for a float
+        field as a float); an unknown field is an error that lists the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -121,7 +165,7 @@ class JsonConfig:
                 fix=f"known fields: {', '.join(sorted(known))}",
             )
         types = {f.name: f.type for f in dataclasses.fields(cls)}
-        return cls(**{k: _canonical(v, types[k]) for k, v in values.items()})
+        return {k: _canonical(v, types[k]) for k, v in values.items()}
 
 
 def _canonical(value: Any, annotation: Any) -> Any:

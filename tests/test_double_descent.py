@@ -94,6 +94,8 @@ def test_results_files_and_bad_configs(record, tmp_path):
 def test_command_line(tmp_path, capsys):
     argv = [
         "double-descent",
+        "--protocol",
+        "quick",
         "--widths",
         "2,8,32",
         "--seeds",

@@ -163,7 +163,7 @@ def test_bad_configs_are_named():
         FeatureLazyConfig(kernel_points=0)
     with pytest.raises(InvalidOptionError, match="kernel_points=300 must be between 0 and P=256"):
         FeatureLazyConfig(kernel_points=300)
-    with pytest.raises(InvalidOptionError, match="alpha=-1"):
+    with pytest.raises(InvalidOptionError, match="alphas=-1"):
         FeatureLazyConfig(alphas=(-1.0, 1.0))
     with pytest.raises(InvalidOptionError, match="jamming line needs a fixed number"):
         FeatureLazyConfig(dataset="digits", data={"labels": "parity"})
@@ -174,6 +174,8 @@ def test_bad_configs_are_named():
 def test_command_line(tmp_path, capsys):
     argv = [
         "feature-lazy",
+        "--protocol",
+        "quick.stripe",
         "--widths",
         "8,16",
         "--alphas",

@@ -237,6 +237,8 @@ def test_bad_configs_and_the_command_line(tmp_path, capsys):
         "1",
         "--d",
         "4",
+        "--n-test",
+        "100",
         "--out",
         str(out),
     ]

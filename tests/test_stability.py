@@ -356,7 +356,8 @@ def test_cli_writes_figures_and_summary(tmp_path, capsys):
 
     out = tmp_path / "out"
     args = [
-        "--arch", "fc:0.25", "--arch", "lenet:0.5", "--image-size", "16", "--P", "200",
+        "--protocol", "quick", "--arch", "fc:0.25", "--arch", "lenet:0.5", "--image-size", "16",
+        "--P", "200",
         "--n-test", "100", "--epochs", "1", "--seeds", "0", "--delta", "0.5", "--delta", "1",
         "--n-points", "60", "--n-bootstrap", "10", "--out", str(out), "--json",
     ]  # fmt: skip

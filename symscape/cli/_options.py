@@ -37,9 +37,12 @@ _SWITCHES = [
 ]
 
 
-def dataset_flags(command: Callable) -> Callable:
-    """Add the data-set flags (``--P``, ``--seed``, ..., ``-o KEY=VALUE``) to a command."""
+def dataset_flags(command: Callable, dtype: bool = True) -> Callable:
+    """Add the data-set flags (``--P``, ``--seed``, ..., ``-o KEY=VALUE``) to a command
+    (``dtype=False``: all but ``--dtype``, a field of the command's config)."""
     for flag, name, kind, help_text in reversed(_FLAGS):
+        if name == "dtype" and not dtype:
+            continue
         command = click.option(flag, name, type=kind, default=None, help=help_text)(command)
     for name, help_text in reversed(_SWITCHES):
         command = click.option(f"--{name}/--no-{name}", name, default=None, help=help_text)(command)
@@ -54,10 +57,13 @@ def dataset_flags(command: Callable) -> Callable:
     return command
 
 
-def dataset_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Pop the data-set flags out of a command's ``kwargs``: the options given, as a dict."""
+def dataset_options(kwargs: dict[str, Any], dtype: bool = True) -> dict[str, Any]:
+    """Pop the data-set flags out of a command's ``kwargs``: the options given, as a dict
+    (``dtype=False``: ``dtype`` is left, a field of the command's config)."""
     options = {}
     for _, name, _, _ in _FLAGS:
+        if name == "dtype" and not dtype:
+            continue
         value = kwargs.pop(name, None)
         if value is not None:
             options[name] = value
@@ -77,12 +83,15 @@ def dataset_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def run_flags(default_out: str, db_name: str) -> Callable[[Callable], Callable]:
-    """``--device``, ``--executor``, ``--out`` and ``--db`` of the experiment commands."""
+def run_flags(
+    default_out: str, db_name: str, device: bool = False
+) -> Callable[[Callable], Callable]:
+    """``--executor``, ``--out`` and ``--db`` of the experiment commands (and ``--device``,
+    for a command whose config has no ``device`` field)."""
 
     def decorate(command: Callable) -> Callable:
         flags = [
-            click.option("--device", default="cpu", show_default=True, help="cpu or cuda"),
+            click.option("--device", default=None, help="cpu or cuda [default: cpu]"),
             click.option(
                 "--executor",
                 type=click.Choice(["inprocess", "pool", "ray", "slurm"]),
@@ -103,7 +112,7 @@ def run_flags(default_out: str, db_name: str) -> Callable[[Callable], Callable]:
                 help=f"sweep store [default: OUT/{db_name}]; a rerun resumes from it",
             ),
         ]
-        for flag in reversed(flags):
+        for flag in reversed(flags if device else flags[1:]):
             command = flag(command)
         return command
 

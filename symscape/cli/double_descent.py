@@ -4,78 +4,30 @@ from __future__ import annotations
 
 import click
 
-from symscape.cli._options import dataset_flags, dataset_options, run_flags
+from symscape.cli._config import build_config, config_options
+from symscape.cli._options import run_flags
 from symscape.cli._output import print_table
 from symscape.experiments._output import ci_text
+from symscape.experiments.double_descent import PROTOCOLS, DoubleDescentConfig
 
 __all__ = ["double_descent"]
 
 
 @click.command("double-descent")
-@click.option("--dataset", default="digits", show_default=True, help="data set name")
-@dataset_flags
-@click.option("--arch", default="fc", show_default=True, help="fc or cnn")
-@click.option("--depth", default=2, show_default=True, type=int)
-@click.option("--activation", default="swish", show_default=True)
-@click.option(
-    "--widths",
-    default="1,1.5,2,3,4,6,8,12,16,32,64",
-    show_default=True,
-    help="widths, comma-separated (fractional widths allowed)",
-)
-@click.option("--seeds", default="0-7", show_default=True, help="seeds per width (one ensemble)")
-@click.option("--max-steps", default=10_000, show_default=True, type=int)
-@click.option(
-    "--fit-from",
-    default=2.0,
-    show_default=True,
-    type=float,
-    help="fit the exponents on N >= FIT_FROM x N*",
-)
+@config_options(DoubleDescentConfig, protocols=PROTOCOLS)
 @run_flags("symscape-double-descent", "double_descent.db")
-def double_descent(
-    dataset,
-    arch,
-    depth,
-    activation,
-    widths,
-    seeds,
-    max_steps,
-    fit_from,
-    device,
-    executor,
-    out,
-    db,
-    **kwargs,
-):
+def double_descent(executor, out, db, **kwargs):
     """Train E seeds per width to their end point; test error of each network and of the
     ensemble average, the fluctuation ‖f − f̄‖, and their exponents beyond N*.
 
-    Defaults: digits, parity labels, 10 PCA components, P = 200 (set by the
-    data flags, e.g. --P 500 --labels halves).
+    Defaults: DoubleDescentConfig's (digits, parity labels, 10 PCA components,
+    P = 200). Data-set flags given replace those data options (--P 500 alone
+    is data = {P: 500}): change the defaults with --protocol quick --P 500.
     """
-    from symscape.experiments.double_descent import DoubleDescentConfig, run, save_results
-    from symscape.validation import parse_numbers, parse_seeds
+    from symscape.experiments.double_descent import run, save_results
 
-    data = dataset_options(kwargs)
-    dtype = data.pop("dtype", "float64")
-    if dataset == "digits":  # the config's default protocol, with the flags' changes
-        data = {**DoubleDescentConfig().data, **data}
-    elif dataset in ("random", "teacher", "stripe"):
-        data = {"P": 200, "n_test": 1000, "d": 10, **data}
-    sizes = parse_numbers(widths, "--widths")
-    config = DoubleDescentConfig(
-        dataset=dataset,
-        data=data,
-        arch=arch,
-        depth=depth,
-        activation=activation,
-        widths=sizes,
-        seeds=parse_seeds(seeds),
-        max_steps=max_steps,
-        fit_from=fit_from,
-        dtype=dtype,
-        device=device,
+    config = build_config(
+        DoubleDescentConfig, kwargs, protocols=PROTOCOLS, experiment="double-descent"
     )
     record = run(config, db or out / "double_descent.db", executor=executor)
     summary = save_results(record, out)

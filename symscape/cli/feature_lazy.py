@@ -4,116 +4,29 @@ from __future__ import annotations
 
 import click
 
-from symscape.cli._options import dataset_flags, dataset_options, run_flags
+from symscape.cli._config import build_config, config_options
+from symscape.cli._options import run_flags
 from symscape.cli._output import print_table
 from symscape.experiments._output import ci_text
+from symscape.experiments.feature_lazy import PROTOCOLS, FeatureLazyConfig
 
 __all__ = ["feature_lazy"]
 
 
 @click.command("feature-lazy")
-@click.option("--dataset", default="stripe", show_default=True, help="data set name")
-@dataset_flags
-@click.option("--arch", default="fc", show_default=True, help="fc or cnn")
-@click.option("--depth", default=2, show_default=True, type=int)
-@click.option("--activation", default="swish", show_default=True)
-@click.option("--loss", default="soft_hinge", show_default=True)
-@click.option("--widths", default="4,8,16,32,64", show_default=True, help="comma-separated")
-@click.option(
-    "--alphas",
-    default="0.01,0.1,0.3,1,3,10,30,100",
-    show_default=True,
-    help="α values (the article's convention), comma-separated",
-)
-@click.option("--seeds", default="0-3", show_default=True, help="seeds per (h, α): one ensemble")
-@click.option("--max-steps", default=5000, show_default=True, type=int)
-@click.option(
-    "--kernel-points",
-    default=64,
-    show_default=True,
-    type=int,
-    help="training points on which the NTK's change is measured",
-)
-@click.option(
-    "--kernel-threshold",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="α* is where the kernel change crosses this value",
-)
-@click.option(
-    "--lazy-reference/--no-lazy-reference",
-    default=True,
-    show_default=True,
-    help="also train the frozen-kernel flow (α → ∞) of every width and seed",
-)
-@click.option(
-    "--jamming/--no-jamming",
-    default=True,
-    show_default=True,
-    help="locate the jamming line h* (jamming minimiser, bisection in width)",
-)
-@click.option(
-    "--fit-from",
-    default=2.0,
-    show_default=True,
-    type=float,
-    help="fit α*(h) on widths h >= FIT_FROM x h*",
-)
+@config_options(FeatureLazyConfig, protocols=PROTOCOLS)
 @run_flags("symscape-feature-lazy", "feature_lazy.db")
-def feature_lazy(
-    dataset,
-    arch,
-    depth,
-    activation,
-    loss,
-    widths,
-    alphas,
-    seeds,
-    max_steps,
-    kernel_points,
-    kernel_threshold,
-    lazy_reference,
-    jamming,
-    fit_from,
-    device,
-    executor,
-    out,
-    db,
-    **kwargs,
-):
+def feature_lazy(executor, out, db, **kwargs):
     """Train F = α (f − f₀) over α × width × seeds; the kernel change, the crossover α*(h)
     against the reported h^−1/2, which regime generalises better, and the phase diagram.
 
-    Defaults: the stripe model, P = 256 points in d = 10 (set by the data
-    flags, e.g. --P 512 -o d=20).
+    Defaults: FeatureLazyConfig's (the stripe model, P = 256 points in
+    d = 10). Data-set flags given replace those data options (--P 512 alone
+    is data = {P: 512}): change the defaults with --protocol quick.stripe --P 512.
     """
-    from symscape.experiments.feature_lazy import FeatureLazyConfig, run, save_results
-    from symscape.validation import parse_numbers, parse_seeds
+    from symscape.experiments.feature_lazy import run, save_results
 
-    data = dataset_options(kwargs)
-    dtype = data.pop("dtype", "float64")
-    defaults = {"stripe": FeatureLazyConfig().data, "random": FeatureLazyConfig().data}
-    data = {**defaults.get(dataset, {"P": 256, "n_test": 1000}), **data}
-    config = FeatureLazyConfig(
-        dataset=dataset,
-        data=data,
-        arch=arch,
-        depth=depth,
-        activation=activation,
-        loss=loss,
-        widths=parse_numbers(widths, "--widths"),
-        alphas=parse_numbers(alphas, "--alphas"),
-        seeds=parse_seeds(seeds),
-        max_steps=max_steps,
-        kernel_points=kernel_points,
-        kernel_threshold=kernel_threshold,
-        lazy_reference=lazy_reference,
-        jamming=jamming,
-        fit_from=fit_from,
-        dtype=dtype,
-        device=device,
-    )
+    config = build_config(FeatureLazyConfig, kwargs, protocols=PROTOCOLS, experiment="feature-lazy")
     record = run(config, db or out / "feature_lazy.db", executor=executor)
     summary = save_results(record, out)
     rows = [

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import click
 
-from symscape.cli._options import dataset_flags, dataset_options
+from symscape.cli._config import build_config, config_options
 from symscape.cli._output import print_table
 from symscape.errors import InvalidOptionError
+from symscape.experiments.stability import PROTOCOLS, StabilityConfig
 
 __all__ = ["stability"]
-
-# flag → config field, for the flags that override the protocol only when given
-_OVERRIDES = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "crop",
-    "flip",
-    "diffeo_augment",
-    "diffeo_delta",
-    "n_points",
-    "c",
-    "estimator",
-    "n_bootstrap",
-    "threads",
-    "device",
-)
 
 
 def _checkpoints(items: tuple[str, ...]) -> dict[str, str]:
@@ -46,21 +27,9 @@ def _checkpoints(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _config(scale: str, dataset: str | None, data: dict, archs, loads, seeds, deltas, temps, **kw):
-    from symscape.experiments.stability import paper_config, quick_config
-    from symscape.validation import parse_seeds
-
-    preset = quick_config() if scale == "quick" else paper_config()
-    changes = {key: kw[key] for key in _OVERRIDES if kw.get(key) is not None}
-    if "dtype" in data:
-        changes["dtype"] = data.pop("dtype")
-    if dataset is not None and dataset != preset.dataset:
-        changes["dataset"] = dataset
-        if dataset == "digits":  # 8×8 is too small for the convolutional nets
-            data = {"image_size": 28, **data}
-        changes["data"] = data
-    elif data:
-        changes["data"] = {**preset.data, **data}
+def _zoo_changes(archs, loads, deltas, temps) -> dict:
+    """The fields set by the hand-written flags --arch, --load, --delta and --temperature."""
+    changes: dict = {}
     checkpoints = _checkpoints(loads)
     if archs:
         changes["architectures"] = tuple(archs)
@@ -68,8 +37,6 @@ def _config(scale: str, dataset: str | None, data: dict, archs, loads, seeds, de
         changes["architectures"] = tuple(checkpoints)
     if checkpoints:
         changes["checkpoints"] = checkpoints
-    if seeds is not None:
-        changes["seeds"] = parse_seeds(seeds)
     if deltas and temps:
         raise InvalidOptionError(
             "--delta and --temperature are both given", fix="give displacements or temperatures"
@@ -78,7 +45,7 @@ def _config(scale: str, dataset: str | None, data: dict, archs, loads, seeds, de
         changes.update(deltas=tuple(deltas), temperatures=None)
     if temps:
         changes.update(temperatures=tuple(temps), deltas=None)
-    return dataclasses.replace(preset, **changes)
+    return changes
 
 
 def _number(value, digits: int = 3) -> str:
@@ -86,16 +53,12 @@ def _number(value, digits: int = 3) -> str:
 
 
 @click.command()
-@click.option(
-    "--scale",
-    type=click.Choice(["quick", "paper"]),
-    default="quick",
-    show_default=True,
-    help="protocol whose settings the other flags change: quick (digits, minutes on a CPU) "
-    "or paper (CIFAR10 from $SYMSCAPE_DATA, 250 epochs)",
+@config_options(
+    StabilityConfig,
+    exclude=("architectures", "checkpoints", "deltas", "temperatures"),
+    protocols=PROTOCOLS,
+    protocol_flags=("--protocol", "--scale"),
 )
-@click.option("--dataset", default=None, help="image data set [default: the protocol's]")
-@dataset_flags
 @click.option(
     "--arch",
     "archs",
@@ -109,16 +72,6 @@ def _number(value, digits: int = 3) -> str:
     metavar="ARCH=PATH",
     help="measure the weights of a state-dict file instead of training ARCH; repeatable",
 )
-@click.option("--epochs", type=int, default=None, help="training epochs")
-@click.option("--batch-size", type=int, default=None, help="SGD batch size")
-@click.option("--lr", type=float, default=None, help="initial learning rate (cosine schedule)")
-@click.option("--momentum", type=float, default=None, help="SGD momentum")
-@click.option("--weight-decay", type=float, default=None, help="weight decay")
-@click.option("--crop/--no-crop", default=None, help="random-crop augmentation")
-@click.option("--flip/--no-flip", default=None, help="horizontal-flip augmentation")
-@click.option("--diffeo-augment/--no-diffeo-augment", default=None, help="diffeo augmentation")
-@click.option("--diffeo-delta", type=float, default=None, help="its displacement in pixels")
-@click.option("--seeds", default=None, help="network seeds: 0-2 or 0,1,5 [default: 0-2]")
 @click.option(
     "--delta",
     "deltas",
@@ -129,17 +82,6 @@ def _number(value, digits: int = 3) -> str:
 @click.option(
     "--temperature", "temps", type=float, multiple=True, help="temperature T instead; repeatable"
 )
-@click.option("--c", type=float, default=None, help="cut-off of the deformations [default: 3]")
-@click.option("--n-points", type=int, default=None, help="test points measured [default: 500]")
-@click.option(
-    "--estimator",
-    type=click.Choice(["median", "mean"]),
-    default=None,
-    help="median (the paper's code) or mean [default: median]",
-)
-@click.option("--n-bootstrap", type=int, default=None, help="bootstrap replicates")
-@click.option("--threads", type=int, default=None, help="torch threads [default: 1]")
-@click.option("--device", default=None, help="cpu or cuda")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -148,7 +90,7 @@ def _number(value, digits: int = 3) -> str:
     help="folder for stability.json and the figures",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
-def stability(scale, dataset, archs, loads, seeds, deltas, temps, out, as_json, **kwargs) -> None:
+def stability(archs, loads, deltas, temps, out, as_json, **kwargs) -> None:
     """Relative stability toward diffeomorphisms R_f = D_f/G_f of trained classifiers.
 
     Trains (or, with --load, reads) each architecture for each seed, measures
@@ -156,11 +98,18 @@ def stability(scale, dataset, archs, loads, seeds, deltas, temps, out, as_json, 
     the test error, and writes stability.json and the figures (R_f vs test
     error with a power-law fit, D_f and G_f vs δ, R_f layer by layer, a
     gallery of deformations) to --out.
+
+    Flags not given keep StabilityConfig's defaults, the paper's protocol
+    (CIFAR10 from $SYMSCAPE_DATA, 250 epochs); start from the quick one
+    (digits at 28×28, minutes on a CPU) with --protocol quick. Digits are
+    8×8 unless --image-size 28 (the quick protocol's) is given.
     """
     from symscape.experiments.stability import run, save_results
 
-    data = dataset_options(kwargs)
-    config = _config(scale, dataset, data, archs, loads, seeds, deltas, temps, **kwargs)
+    changes = _zoo_changes(archs, loads, deltas, temps)
+    config = build_config(
+        StabilityConfig, kwargs, protocols=PROTOCOLS, experiment="stability", **changes
+    )
     record = run(config)
     summary = save_results(record, out)
     if as_json:

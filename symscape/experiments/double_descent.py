@@ -27,22 +27,19 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from symscape.analysis import bootstrap_interval, fit_line
-from symscape.config import JsonConfig
-from symscape.data import dataset_names
-from symscape.errors import InvalidOptionError
+from symscape.config import Interval, Items, JsonConfig, Seeds, Table, param
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.double_descent_report import describe
-from symscape.nets import ACTIVATIONS, ARCHITECTURES
+from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 from symscape.train.losses import error_rate
-from symscape.validation import check_integer
 
 __all__ = [
     "DoubleDescentConfig",
@@ -63,47 +60,36 @@ REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
 class DoubleDescentConfig(JsonConfig):
     """Test error against width at fixed P (defaults: the quick protocol on digits parity)."""
 
-    NAMES: ClassVar = {
-        "dataset": dataset_names,
-        "arch": lambda: ARCHITECTURES,
-        "activation": lambda: ACTIVATIONS,
-    }
-
-    dataset: str = "digits"
-    data: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: {
-            "P": 200,
-            "n_test": 1000,
-            "labels": "parity",
-            "pca": 10,
-            "center": True,
-            "sphere": True,
-        }
+    dataset: str = param("digits", "data set name", DATASET)
+    data: Mapping[str, Any] = param(
+        {"P": 200, "n_test": 1000, "labels": "parity", "pca": 10, "center": True, "sphere": True},
+        "data-set options",
+        Table(),
     )
-    arch: str = "fc"
-    depth: int = 2
-    activation: str = "swish"
-    widths: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)
-    seeds: tuple[int, ...] = tuple(range(8))
-    max_steps: int = 10_000
-    fit_from: float = 2.0
-    n_bootstrap: int = 1000
-    dtype: str = "float64"
-    device: str = "cpu"
+    arch: str = param("fc", "architecture", ARCH)
+    depth: int = param(2, "hidden layers", Interval(int, 0, None))
+    activation: str = param("swish", "activation function", ACTIVATION)
+    widths: tuple[float, ...] = param(
+        (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0),
+        "widths (fractional widths allowed)",
+        Items(Interval(float, 0, None, closed="neither"), at_least=2, sort=True,
+              why="double descent needs several widths"),
+    )  # fmt: skip
+    seeds: tuple[int, ...] = param(
+        tuple(range(8)),
+        "seeds per width (one ensemble)",
+        Seeds(at_least=2, why="an ensemble average needs several seeds"),
+    )
+    max_steps: int = param(10_000, "steps at most per ensemble", Interval(int, 0, None))
+    fit_from: float = param(
+        2.0, "fit the exponents on N >= FIT_FROM x N*", Interval(float, 1, None)
+    )
+    n_bootstrap: int = param(1000, "bootstrap replicates of the intervals", Interval(int, 0, None))
+    dtype: str = param("float64", "floating dtype", DTYPE)
+    device: str = param("cpu", "device", DEVICE)
 
     def __post_init__(self):
-        object.__setattr__(self, "data", dict(self.data))
-        object.__setattr__(self, "widths", tuple(sorted(float(w) for w in self.widths)))
-        object.__setattr__(self, "seeds", tuple(self.seeds))
-        if len(self.widths) < 2:
-            raise InvalidOptionError("double descent needs several widths", fix="give >= 2 widths")
-        if len(self.seeds) < 2:
-            raise InvalidOptionError(
-                "an ensemble average needs several seeds", fix="give >= 2 seeds"
-            )
-        if not self.fit_from >= 1:
-            raise InvalidOptionError(f"fit_from={self.fit_from} < 1", fix="use e.g. 2")
-        check_integer(self.n_bootstrap, "n_bootstrap", 0)
+        object.__setattr__(self, "widths", tuple(float(w) for w in self.widths))
         self.train_config()  # validates data set, architecture, widths
 
     def train_config(self, width: float | None = None):

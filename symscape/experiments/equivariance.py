@@ -41,17 +41,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from symscape._version import __version__
 from symscape.analysis import fit_exponent, geometric_mean
-from symscape.config import JsonConfig
+from symscape.config import Interval, Items, JsonConfig, Options, Seeds, declared, param
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figure, save_figures
 from symscape.experiments._protocols import protocol_cases
@@ -59,7 +58,6 @@ from symscape.experiments._record import stamp
 from symscape.experiments.equivariance_report import describe
 from symscape.runnable import Experiment
 from symscape.runtime import torch_threads
-from symscape.validation import check_integer
 
 __all__ = [
     "EquivarianceConfig",
@@ -85,74 +83,42 @@ _ERRORS = ("train_error", "test_error", "rotation_error")
 _LABELS = {"equivariant": "equivariant", "mlp": "MLP", "mlp_augmented": "MLP + rotations"}
 
 
-def _integers(values, name: str, minimum: int, *, at_least: int = 1) -> tuple[int, ...]:
-    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
-        values = (values,)
-    if not isinstance(values, Sequence) or isinstance(values, str):
-        raise InvalidOptionError(f"{name}={values!r} is not a list", fix=f"pass {name}=[...]")
-    out = tuple(check_integer(v, name, minimum) for v in values)
-    if len(set(out)) != len(out):
-        raise InvalidOptionError(f"{name}={list(out)} lists a value twice", fix="give each once")
-    if len(out) < at_least:
-        raise InvalidOptionError(
-            f"{name}={list(out)} needs at least {at_least} value(s)",
-            fix=f"give {at_least} or more distinct values",
-        )
-    return out
+_TASK = Options(_TASKS, what="task")
+_MODEL = Options(_MODELS, what="model")
+_SEEDS = Seeds(distinct=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class EquivarianceConfig(JsonConfig):
     """Everything that defines a learning-curve run (defaults: the quick protocol)."""
 
-    NAMES: ClassVar = {"task": lambda: tuple(_TASKS), "models": lambda: _MODELS}
-
-    task: str = "energy"
-    P: tuple[int, ...] = (16, 32, 64, 128)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 200
-    models: tuple[str, ...] = _MODELS
+    task: str = param("energy", "target: a rotation-invariant energy (0e) or a dipole (1o)", _TASK)
+    P: tuple[int, ...] = param(
+        (16, 32, 64, 128),
+        "training-set sizes",
+        Items(Interval(int, 1, None), at_least=2, distinct=True, sort=True),
+    )
+    seeds: tuple[int, ...] = param((0, 1, 2), "initialisations per point", _SEEDS)
+    steps: int = param(200, "full-batch Adam steps", Interval(int, 1, None))
+    models: tuple[str, ...] = param(
+        _MODELS,
+        "models: equivariant, mlp, mlp_augmented (random rotations)",
+        Items(_MODEL, distinct=True),
+    )
     # the equivariant network
-    l_max: int = 2
-    layers: int = 2
-    multiplicity: int = 8
+    l_max: int = param(2, "highest rotation order of the features", Interval(int, 0, None))
+    layers: int = param(2, "equivariant layers", Interval(int, 1, None))
+    multiplicity: int = param(8, "channels per rotation order", Interval(int, 1, None))
     # the task and the MLPs
-    n_points: int = 5
-    n_test: int = 128
-    lr: float = 0.01
-    width: int = 64
-    data_seed: int = 0
+    n_points: int = param(5, "points per cloud", Interval(int, 2, None))
+    n_test: int = param(128, "test clouds", Interval(int, 2, None))
+    lr: float = param(0.01, "Adam learning rate", Interval(float, 0, None, closed="neither"))
+    width: int = param(64, "width of the MLPs", Interval(int, 1, None))
+    data_seed: int = param(0, "seed of the clouds and of the task", Interval(int, 0, None))
     # the exponent's interval
-    n_bootstrap: int = 1000
-    bootstrap_seed: int = 0
-    threads: int = 1
-
-    def __post_init__(self):
-        sizes = _integers(self.P, "P", 1, at_least=2)
-        object.__setattr__(self, "P", tuple(sorted(sizes)))
-        object.__setattr__(self, "seeds", _integers(self.seeds, "seeds", 0))
-        models = (self.models,) if isinstance(self.models, str) else self.models
-        if not isinstance(models, Sequence) or not models:
-            raise InvalidOptionError(
-                f"models={self.models!r} is not a non-empty list", fix=f"use {list(_MODELS)}"
-            )
-        if len(set(models)) != len(models):
-            raise InvalidOptionError(f"models={list(models)} lists one twice", fix="give each once")
-        object.__setattr__(self, "models", tuple(models))
-        check_integer(self.steps, "steps", 1)
-        check_integer(self.l_max, "l_max", 0)
-        check_integer(self.layers, "layers", 1)
-        check_integer(self.multiplicity, "multiplicity", 1)
-        check_integer(self.n_points, "n_points", 2)
-        check_integer(self.n_test, "n_test", 2)
-        check_integer(self.width, "width", 1)
-        check_integer(self.data_seed, "data_seed", 0)
-        check_integer(self.n_bootstrap, "n_bootstrap", 0)
-        check_integer(self.bootstrap_seed, "bootstrap_seed", 0)
-        check_integer(self.threads, "threads", 1)
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
-            raise InvalidOptionError(f"lr={lr!r} must be a number > 0", fix="use e.g. lr=0.01")
+    n_bootstrap: int = param(1000, "bootstrap replicates", Interval(int, 0, None))
+    bootstrap_seed: int = param(0, "seed of the bootstrap", Interval(int, 0, None))
+    threads: int = param(1, "torch threads", Interval(int, 1, None))
 
 
 def quick_config(**changes: Any) -> EquivarianceConfig:
@@ -230,6 +196,14 @@ def _learning_points(config, sizes, models) -> list:
 # one learning-curve point (one P, one model, its seeds as one ensemble) as a sweep run
 
 
+def _as_in_curve(name: str, default: Any = dataclasses.MISSING) -> Any:
+    """A field declared as :class:`EquivarianceConfig` declares it (another default if given)."""
+    field = next(f for f in dataclasses.fields(EquivarianceConfig) if f.name == name)
+    declaration = declared(field)
+    default = field.default if default is dataclasses.MISSING else default
+    return param(default, declaration.help, declaration.constraint)
+
+
 @dataclasses.dataclass(frozen=True)
 class LearningPointConfig(JsonConfig):
     """One point of a learning curve: ``model`` trained on the first ``P`` clouds, per seed.
@@ -238,28 +212,20 @@ class LearningPointConfig(JsonConfig):
     P × model of these is the experiment run through the store.
     """
 
-    NAMES: ClassVar = {"model": lambda: _MODELS, "task": lambda: tuple(_TASKS)}
-
-    P: int = 16
-    model: str = "equivariant"
-    task: str = "energy"
-    seeds: tuple[int, ...] = (0,)
-    steps: int = 200
-    l_max: int = 2
-    layers: int = 2
-    multiplicity: int = 8
-    n_points: int = 5
-    n_test: int = 128
-    lr: float = 0.01
-    width: int = 64
-    data_seed: int = 0
-    threads: int = 1
-
-    def __post_init__(self):
-        check_integer(self.P, "P", 1)
-        fields = {name: getattr(self, name) for name in _POINT_FIELDS}
-        checked = EquivarianceConfig(P=(self.P, self.P + 1), models=(self.model,), **fields)
-        object.__setattr__(self, "seeds", checked.seeds)
+    P: int = param(16, "training-set size", Interval(int, 1, None))
+    model: str = param("equivariant", "the model trained", _MODEL)
+    task: str = _as_in_curve("task")
+    seeds: tuple[int, ...] = _as_in_curve("seeds", (0,))
+    steps: int = _as_in_curve("steps")
+    l_max: int = _as_in_curve("l_max")
+    layers: int = _as_in_curve("layers")
+    multiplicity: int = _as_in_curve("multiplicity")
+    n_points: int = _as_in_curve("n_points")
+    n_test: int = _as_in_curve("n_test")
+    lr: float = _as_in_curve("lr")
+    width: int = _as_in_curve("width")
+    data_seed: int = _as_in_curve("data_seed")
+    threads: int = _as_in_curve("threads")
 
 
 # the fields a point shares with its EquivarianceConfig (all but P and model)

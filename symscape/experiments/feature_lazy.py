@@ -45,22 +45,20 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from symscape.analysis import bootstrap_interval, crossing, nan_geometric_mean, power_law_fit
-from symscape.config import JsonConfig
-from symscape.data import dataset_names
+from symscape.config import Flag, Interval, Items, JsonConfig, Options, Seeds, Table, param
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.feature_lazy_report import describe
-from symscape.nets import ACTIVATIONS, ARCHITECTURES
+from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 from symscape.train.losses import LOSSES, error_rate
-from symscape.validation import check_integer
 
 __all__ = [
     "REPORTED",
@@ -78,69 +76,63 @@ __all__ = [
 ]
 
 REPORTED = {"alpha_star_exponent": -0.5}
+_POSITIVE = Interval(float, 0, None, closed="neither")
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLazyConfig(JsonConfig):
     """An α × width sweep (defaults: the quick protocol on the stripe model)."""
 
-    NAMES: ClassVar = {
-        "dataset": dataset_names,
-        "arch": lambda: ARCHITECTURES,
-        "activation": lambda: ACTIVATIONS,
-        "loss": lambda: LOSSES,
-    }
-
-    dataset: str = "stripe"
-    data: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: {"P": 256, "n_test": 2000, "d": 10}
+    dataset: str = param("stripe", "data set name", DATASET)
+    data: Mapping[str, Any] = param(
+        {"P": 256, "n_test": 2000, "d": 10}, "data-set options", Table()
     )
-    arch: str = "fc"
-    depth: int = 2
-    activation: str = "swish"
-    loss: str = "soft_hinge"
-    widths: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0, 64.0)
-    alphas: tuple[float, ...] = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-    seeds: tuple[int, ...] = (0, 1, 2, 3)
-    max_steps: int = 5000
-    kernel_points: int = 64
-    kernel_threshold: float = 1.0
-    lazy_reference: bool = True
-    jamming: bool = True
-    fit_from: float = 2.0
-    n_bootstrap: int = 1000
-    dtype: str = "float64"
-    device: str = "cpu"
+    arch: str = param("fc", "architecture", ARCH)
+    depth: int = param(2, "hidden layers", Interval(int, 0, None))
+    activation: str = param("swish", "activation function", ACTIVATION)
+    loss: str = param("soft_hinge", "loss function", Options(lambda: LOSSES, what="loss"))
+    widths: tuple[float, ...] = param(
+        (4.0, 8.0, 16.0, 32.0, 64.0),
+        "widths h (fractional widths allowed)",
+        Items(_POSITIVE, distinct=True, sort=True),
+    )
+    alphas: tuple[float, ...] = param(
+        (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
+        "α values (the article's convention)",
+        Items(_POSITIVE, at_least=2, distinct=True, sort=True,
+              why="need at least two distinct values, e.g. 0.01,0.1,1,10,100"),
+    )  # fmt: skip
+    seeds: tuple[int, ...] = param(
+        (0, 1, 2, 3),
+        "seeds per (h, α): one ensemble",
+        Seeds(at_least=2, why="variances and ensemble averages need several seeds"),
+    )
+    max_steps: int = param(5000, "steps at most per ensemble", Interval(int, 0, None))
+    kernel_points: int = param(
+        64, "training points on which the NTK's change is measured", Interval(int, 1, None)
+    )
+    kernel_threshold: float = param(
+        1.0, "α* is where the kernel change crosses this value", _POSITIVE
+    )
+    lazy_reference: bool = param(
+        True, "also train the frozen-kernel flow (α → ∞) of every width and seed", Flag()
+    )
+    jamming: bool = param(
+        True, "locate the jamming line h* (jamming minimiser, bisection in width)", Flag()
+    )
+    fit_from: float = param(2.0, "fit α*(h) on widths h >= FIT_FROM x h*", _POSITIVE)
+    n_bootstrap: int = param(1000, "bootstrap replicates of the intervals", Interval(int, 0, None))
+    dtype: str = param("float64", "floating dtype", DTYPE)
+    device: str = param("cpu", "device", DEVICE)
 
     def __post_init__(self):
-        object.__setattr__(self, "data", dict(self.data))
-        object.__setattr__(self, "widths", tuple(sorted(float(w) for w in self.widths)))
-        object.__setattr__(self, "alphas", tuple(sorted(float(a) for a in self.alphas)))
-        object.__setattr__(self, "seeds", tuple(self.seeds))
-        if len(self.alphas) < 2 or len(set(self.alphas)) != len(self.alphas):
-            raise InvalidOptionError(
-                f"alphas={list(self.alphas)}: need at least two distinct values",
-                fix="give a log-spaced range, e.g. 0.01,0.1,1,10,100",
-            )
-        if len(set(self.widths)) != len(self.widths):
-            raise InvalidOptionError(f"widths={list(self.widths)} repeat", fix="give each once")
-        if len(self.seeds) < 2:
-            raise InvalidOptionError(
-                "variances and ensemble averages need several seeds", fix="give >= 2 seeds"
-            )
-        if not self.fit_from > 0:
-            raise InvalidOptionError(f"fit_from={self.fit_from} must be > 0", fix="use e.g. 2")
+        object.__setattr__(self, "widths", tuple(float(w) for w in self.widths))
+        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         if self.jamming and self.data.get("P") is None:
             raise InvalidOptionError(
                 "the jamming line needs a fixed number of training points",
                 fix="set data P, or jamming=False",
             )
-        if not self.kernel_threshold > 0:
-            raise InvalidOptionError(
-                f"kernel_threshold={self.kernel_threshold} must be > 0", fix="use e.g. 1"
-            )
-        check_integer(self.kernel_points, "kernel_points", 1)
-        check_integer(self.n_bootstrap, "n_bootstrap", 0)
         for width in self.widths:  # validates data set, architecture, every width and α
             self.train_config(width, self.alphas[0])
         self.train_config(self.widths[0], self.alphas[-1])

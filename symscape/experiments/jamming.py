@@ -31,14 +31,13 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from symscape.analysis import bootstrap_interval, slope_stderr
 from symscape.analysis import fit_line as _least_squares
-from symscape.config import JsonConfig
-from symscape.data import dataset_names
+from symscape.config import Interval, Items, JsonConfig, Seeds, Table, param
 from symscape.errors import InvalidOptionError
 from symscape.experiments._output import cell, ci_text, save_figures
 from symscape.experiments._protocols import protocol_cases
@@ -46,8 +45,7 @@ from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.jamming_report import describe
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
-from symscape.nets import ACTIVATIONS, ARCHITECTURES
-from symscape.validation import check_integer
+from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 
 __all__ = [
     "REPORTED_GAPS",
@@ -69,46 +67,38 @@ __all__ = [
 class JammingConfig(JsonConfig):
     """A search for N*(P) over several P (defaults: the quick protocol on random data)."""
 
-    NAMES: ClassVar = {
-        "dataset": dataset_names,
-        "arch": lambda: ARCHITECTURES,
-        "activation": lambda: ACTIVATIONS,
-    }
-
-    dataset: str = "random"
-    data: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"d": 10, "n_test": 100})
-    P_values: tuple[int, ...] = (32, 64, 128)
-    arch: str = "fc"
-    depth: int = 2
-    activation: str = "swish"
-    seeds: tuple[int, ...] = tuple(range(8))
-    width_min: float = 1.0
-    width_max: float = 32.0
-    bisections: int = 6
-    max_steps: int = 20_000
-    dtype: str = "float64"
-    device: str = "cpu"
+    dataset: str = param("random", "data set name", DATASET)
+    data: Mapping[str, Any] = param(
+        {"d": 10, "n_test": 100}, "data-set options (P comes from P_values)", Table()
+    )
+    P_values: tuple[int, ...] = param(
+        (32, 64, 128), "training-set sizes P", Items(Interval(int, 1, None))
+    )
+    arch: str = param("fc", "architecture", ARCH)
+    depth: int = param(2, "hidden layers", Interval(int, 0, None))
+    activation: str = param("swish", "activation function", ACTIVATION)
+    seeds: tuple[int, ...] = param(
+        tuple(range(8)),
+        "seeds per width (one ensemble)",
+        Seeds(at_least=2, why="a fitted fraction needs several seeds"),
+    )
+    width_min: float = param(1.0, "lower end of the width bracket", Interval(float, 1, None))
+    width_max: float = param(32.0, "upper end of the width bracket", Interval(float, 1, None))
+    bisections: int = param(6, "bisection steps in log width", Interval(int, 0, None))
+    max_steps: int = param(
+        20_000, "gradient evaluations per ensemble at most", Interval(int, 0, None)
+    )
+    dtype: str = param("float64", "floating dtype", DTYPE)
+    device: str = param("cpu", "device", DEVICE)
 
     def __post_init__(self):
-        object.__setattr__(self, "data", dict(self.data))
-        object.__setattr__(self, "P_values", tuple(self.P_values))
-        object.__setattr__(self, "seeds", tuple(self.seeds))
         if "P" in self.data:
             raise InvalidOptionError("data sets P", fix="give the sizes as P_values")
-        if not self.P_values:
-            raise InvalidOptionError("P_values is empty", fix="give at least one P")
-        for P in self.P_values:
-            check_integer(P, "P", 1)
-        if len(self.seeds) < 2:
-            raise InvalidOptionError(
-                f"seeds={self.seeds}: a fitted fraction needs several seeds", fix="use >= 2 seeds"
-            )
-        if not 1 <= self.width_min < self.width_max:
+        if not self.width_min < self.width_max:
             raise InvalidOptionError(
                 f"width range [{self.width_min}, {self.width_max}] is empty",
                 fix="use 1 <= width_min < width_max",
             )
-        check_integer(self.bisections, "bisections", 0)
         self.train_config(self.P_values[0], self.width_min)  # validates the rest
 
     def train_config(self, P: int, width: float):

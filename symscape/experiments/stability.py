@@ -50,20 +50,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from symscape._version import __version__
 from symscape.analysis import fit_line, geometric_mean
-from symscape.config import JsonConfig
-from symscape.data import dataset_names, get_dataset_spec
-from symscape.data.options import parse_device, parse_dtype
+from symscape.config import (
+    Flag,
+    Interval,
+    Items,
+    JsonConfig,
+    Options,
+    OrNone,
+    Seeds,
+    Table,
+    Text,
+    param,
+)
+from symscape.data import get_dataset_spec
 from symscape.diffeo import (
     deform,
     same_norm_noise,
@@ -83,8 +92,9 @@ from symscape.experiments._stability_network import (
 from symscape.experiments._sweeps import complete, section_store
 from symscape.experiments.stability_report import describe
 from symscape.measure.sensitivity import ESTIMATORS
-from symscape.nets.base import check_seeds
-from symscape.nets.zoo import spelled_classifier
+from symscape.nets.zoo import (
+    spelled_classifier,
+)
 from symscape.runnable import Experiment
 from symscape.runtime import torch_threads
 from symscape.train.classifier import (  # noqa: F401  (_random_crop, _random_flip: old paths)
@@ -95,7 +105,7 @@ from symscape.train.classifier import (  # noqa: F401  (_random_crop, _random_fl
     classification_error,
     train_classifier,
 )
-from symscape.validation import check_integer
+from symscape.train.config import DATASET, DEVICE, DTYPE
 
 __all__ = [
     "NETWORK_EXPERIMENT",
@@ -127,72 +137,76 @@ REPORTED_LAW = {"a": 0.2, "b": 0.5}
 _FORBIDDEN_DATA = ("labels", "dtype", "device", "flatten", "pca", "sphere")
 
 
-def _number_list(values, name: str) -> tuple[float, ...]:
-    if isinstance(values, numbers.Real):
-        values = (values,)
-    if not isinstance(values, Sequence) or isinstance(values, str) or not values:
-        raise InvalidOptionError(
-            f"{name}={values!r} is not a non-empty list", fix=f"pass {name}=[...]"
-        )
-    return tuple(_positive(v, name) for v in values)
+_POSITIVE = Interval(float, 0, None, closed="neither")
+_ZOO = (
+    "fc:0.5",
+    "fc:1",
+    "fc:2",
+    "lenet:1",
+    "lenet:2",
+    "lenet:4",
+    "vgg:0.25",
+    "vgg:0.5",
+    "vgg:1",
+    "vgg:2",
+    "resnet18:0.125",
+    "resnet18:0.25",
+    "resnet18:0.5",
+    "resnet18:1",
+    "resnet18:2",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class StabilityConfig(JsonConfig):
     """Everything that defines a stability run (defaults: the paper's CIFAR10 protocol)."""
 
-    NAMES: ClassVar = {
-        "dataset": dataset_names,
-        "schedule": lambda: SCHEDULES,
-        "estimator": lambda: ESTIMATORS,
-    }
-
     # data: a registered image data set and its options (P, n_test, image_size, root, seed)
-    dataset: str = "cifar10"
-    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    # networks: zoo specs "name" or "name:width"; a spec in checkpoints is loaded, not trained
-    architectures: tuple[str, ...] = (
-        "fc:0.5",
-        "fc:1",
-        "fc:2",
-        "lenet:1",
-        "lenet:2",
-        "lenet:4",
-        "vgg:0.25",
-        "vgg:0.5",
-        "vgg:1",
-        "vgg:2",
-        "resnet18:0.125",
-        "resnet18:0.25",
-        "resnet18:0.5",
-        "resnet18:1",
-        "resnet18:2",
+    dataset: str = param("cifar10", "image data set", DATASET)
+    data: Mapping[str, Any] = param(
+        {}, "data-set options (P, n_test, image_size, root, seed)", Table()
     )
-    checkpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # networks: zoo specs "name" or "name:width"; a spec in checkpoints is loaded, not trained
+    architectures: tuple[str, ...] = param(
+        _ZOO,
+        "zoo specs: fc, lenet, vgg or resnet18, optionally :WIDTH (resnet18:0.25)",
+        Items(Text("a zoo spec NAME[:WIDTH]", canonical=spelled_classifier), distinct=True),
+    )
+    checkpoints: Mapping[str, str] = param(
+        {}, "state-dict files to measure instead of training (spec -> path)", Table()
+    )
     # training
-    epochs: int = 250
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    crop: bool = False
-    crop_padding: int = 4
-    flip: bool = True
-    diffeo_augment: bool = False
-    diffeo_delta: float = 1.0
-    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = param(250, "training epochs", Interval(int, 0, None))
+    batch_size: int = param(128, "SGD batch size", Interval(int, 2, None))
+    lr: float = param(0.1, "initial learning rate", _POSITIVE)
+    momentum: float = param(0.9, "SGD momentum", Interval(float, 0, 1, closed="left"))
+    weight_decay: float = param(5e-4, "weight decay", Interval(float, 0, None))
+    schedule: str = param("cosine", "learning-rate schedule", Options(SCHEDULES, what="schedule"))
+    crop: bool = param(False, "random-crop augmentation", Flag())
+    crop_padding: int = param(4, "its padding in pixels", Interval(int, 0, None))
+    flip: bool = param(True, "horizontal-flip augmentation", Flag())
+    diffeo_augment: bool = param(False, "diffeo augmentation", Flag())
+    diffeo_delta: float = param(1.0, "its displacement in pixels", _POSITIVE)
+    seeds: tuple[int, ...] = param((0, 1, 2), "network seeds", Seeds())
     # evaluation
-    n_points: int = 500
-    deltas: tuple[float, ...] | None = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
-    temperatures: tuple[float, ...] | None = None
-    c: float = 3.0
-    estimator: str = "median"
-    n_bootstrap: int = 200
+    n_points: int = param(500, "test points measured", Interval(int, 2, None))
+    deltas: tuple[float, ...] | None = param(
+        (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+        "typical displacements in pixels",
+        OrNone(Items(_POSITIVE), "temperatures instead"),
+    )
+    temperatures: tuple[float, ...] | None = param(
+        None, "temperatures T instead of displacements", OrNone(Items(_POSITIVE), "deltas")
+    )
+    c: float = param(3.0, "cut-off of the deformations", Interval(float, 2, None))
+    estimator: str = param(
+        "median", "median (the paper's code) or mean", Options(lambda: ESTIMATORS, what="estimator")
+    )
+    n_bootstrap: int = param(200, "bootstrap replicates", Interval(int, 0, None))
     # numerics
-    dtype: str = "float32"
-    device: str = "cpu"
-    threads: int = 1
+    dtype: str = param("float32", "floating dtype", DTYPE)
+    device: str = param("cpu", "device", DEVICE)
+    threads: int = param(1, "torch threads", Interval(int, 1, None))
 
     def __post_init__(self):
         spec = get_dataset_spec(self.dataset)
@@ -201,48 +215,24 @@ class StabilityConfig(JsonConfig):
                 f"dataset={self.dataset!r} has no images ({spec.input_kind} inputs)",
                 fix="use digits (with image_size=28), mnist, fashion-mnist or cifar10",
             )
-        data = dict(self.data)
         for key in _FORBIDDEN_DATA:
-            if key in data:
+            if key in self.data:
                 raise InvalidOptionError(
                     f"data option {key!r} is set by the stability run",
                     fix=f"drop {key!r} from data (images and class labels are needed)",
                 )
-        spec.resolve(data)
-        object.__setattr__(self, "data", data)
-        archs = self.architectures
-        archs = (archs,) if isinstance(archs, str) else tuple(archs)
-        if not archs:
-            raise InvalidOptionError("architectures is empty", fix="give e.g. ['fc', 'lenet']")
-        archs = tuple(spelled_classifier(arch) for arch in archs)
-        if len(set(archs)) != len(archs):
-            raise InvalidOptionError(
-                f"architectures {list(archs)} lists one twice", fix="give each spec once"
-            )
-        object.__setattr__(self, "architectures", archs)
+        spec.resolve(self.data)
         checkpoints = {
             spelled_classifier(str(k)) if isinstance(k, str) else str(k): str(v)
-            for k, v in dict(self.checkpoints).items()
+            for k, v in self.checkpoints.items()
         }
-        stray = [k for k in checkpoints if k not in archs]
+        stray = [k for k in checkpoints if k not in self.architectures]
         if stray:
             raise InvalidOptionError(
-                f"checkpoints for {stray} not in architectures {list(archs)}",
+                f"checkpoints for {stray} not in architectures {list(self.architectures)}",
                 fix="key each checkpoint by one of the architecture specs",
             )
         object.__setattr__(self, "checkpoints", checkpoints)
-        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
-        check_integer(self.epochs, "epochs", 0)
-        check_integer(self.batch_size, "batch_size", 2)
-        _positive(self.lr, "lr")
-        if not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
-            raise InvalidOptionError(
-                f"momentum={self.momentum!r} must be in [0, 1)", fix="use e.g. 0.9"
-            )
-        _positive(self.weight_decay, "weight_decay", allow_zero=True)
-        check_integer(self.crop_padding, "crop_padding", 0)
-        _positive(self.diffeo_delta, "diffeo_delta")
-        check_integer(self.n_points, "n_points", 2)
         if (self.deltas is None) == (self.temperatures is None):
             raise InvalidOptionError(
                 "give exactly one of deltas and temperatures",
@@ -250,13 +240,7 @@ class StabilityConfig(JsonConfig):
             )
         for name in ("deltas", "temperatures"):
             if getattr(self, name) is not None:
-                object.__setattr__(self, name, _number_list(getattr(self, name), name))
-        if not isinstance(self.c, numbers.Real) or not math.isfinite(self.c) or self.c < 2:
-            raise InvalidOptionError(f"c={self.c!r} must be a cut-off >= 2", fix="use c=3")
-        check_integer(self.n_bootstrap, "n_bootstrap", 0)
-        parse_dtype(self.dtype)
-        parse_device(self.device)
-        check_integer(self.threads, "threads", 1)
+                object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
 
 def quick_config(**changes: Any) -> StabilityConfig:

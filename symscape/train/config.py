@@ -16,98 +16,153 @@ computation; member i is the network one would train alone with seed i.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from symscape._version import __version__
-from symscape.config import JsonConfig
+from symscape.config import (
+    Flag,
+    Interval,
+    JsonConfig,
+    Options,
+    OrNone,
+    Seeds,
+    Table,
+    Text,
+    declared,
+    param,
+)
 from symscape.data import dataset_names, get_dataset_spec, load
 from symscape.data.options import parse_device, parse_dtype
 from symscape.errors import InvalidOptionError
 from symscape.nets import ACTIVATIONS, ARCHITECTURES, build_architecture
-from symscape.nets.base import PARAMETRIZATIONS, check_seeds
+from symscape.nets.base import PARAMETRIZATIONS
 from symscape.nets.init import INITS
 from symscape.runtime import torch_threads
 from symscape.train.dynamics import DYNAMICS, LBFGS, SGD, Adam, AdaptiveFlow
 from symscape.train.loop import StopRules, fit
 from symscape.train.losses import LOSSES
 from symscape.train.models import CenteredNetwork, FrozenKernel, LossSpec
-from symscape.validation import check_integer
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["ACTIVATION", "ARCH", "DATASET", "DEVICE", "DTYPE", "TrainConfig", "train"]
 
 _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-4}
+
+# the constraints of the fields that the experiment configs share with this one
+DATASET = Options(dataset_names, what="data set")
+ARCH = Options(lambda: ARCHITECTURES, what="arch")
+ACTIVATION = Options(lambda: ACTIVATIONS, what="activation")
+DTYPE = Text("float32 or float64", validate=parse_dtype)
+DEVICE = Text("cpu, cuda or cuda:N", validate=parse_device)
+
+_POSITIVE = Interval(float, 0, None, closed="neither")
+_UNLIMITED = Interval(float, 0, math.inf, closed="both")  # +inf: no limit
+_FLOWS = ("flow", "momentum_flow", "kernel_flow")
+_NOT_KERNEL = ("flow", "momentum_flow", "sgd", "adam", "lbfgs")
+_UNUSED_NOTES = {"alpha": "alpha (kernel_flow is the alpha -> infinity limit)"}
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(JsonConfig):
     """Everything that defines a training run (defaults: a small jamming-style run)."""
 
-    NAMES: ClassVar = {
-        "dataset": dataset_names,
-        "arch": lambda: ARCHITECTURES,
-        "activation": lambda: ACTIVATIONS,
-        "parametrization": lambda: PARAMETRIZATIONS,
-        "init": lambda: INITS,
-        "loss": lambda: LOSSES,
-        "dynamics": lambda: DYNAMICS,
-    }
-    UNLIMITED: ClassVar = ("max_time", "max_wall")
-
     # data
-    dataset: str = "random"
-    data: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: {"P": 100, "n_test": 100, "d": 10}
+    dataset: str = param("random", "data set name", DATASET)
+    data: Mapping[str, Any] = param(
+        {"P": 100, "n_test": 100, "d": 10}, "data-set options (see symscape.data.load)", Table()
     )
     # network
-    arch: str = "fc"
-    depth: int = 2
-    width: float = 32.0
-    activation: str = "relu"
-    bias: bool = False
-    parametrization: str = "ntk"
-    init: str = "gaussian"
+    arch: str = param("fc", "architecture", ARCH)
+    depth: int = param(2, "hidden layers", Interval(int, 0, None))
+    width: float = param(
+        32.0,
+        "hidden width (fractional widths allowed; a linear network has none)",
+        Interval(float, 1, None),
+    )
+    activation: str = param("relu", "activation function", ACTIVATION)
+    bias: bool = param(False, "biases in every layer", Flag())
+    parametrization: str = param(
+        "ntk", "parametrization", Options(lambda: PARAMETRIZATIONS, what="parametrization")
+    )
+    init: str = param("gaussian", "weight initialisation", Options(lambda: INITS, what="init"))
     # model and loss
-    alpha: float = 1.0
-    loss: str = "quadratic_hinge"
-    kappa: float = 1.0
-    beta: float = 20.0
+    alpha: float = param(1.0, "output scale α of F = α (f − f₀)", _POSITIVE, dynamics=_NOT_KERNEL)
+    loss: str = param("quadratic_hinge", "loss function", Options(lambda: LOSSES, what="loss"))
+    kappa: float = param(1.0, "margin κ of the hinge losses", Interval(float))
+    beta: float = param(20.0, "sharpness β of the soft hinge", _POSITIVE)
     # dynamics
-    dynamics: str = "flow"
-    dt0: float = 1.0
-    grad_tol: float = 1e-4
-    output_tol: float = 0.1
-    dt_min: float = 1e-6
-    tau: float | None = None
-    lr: float | None = None
-    batch_size: int | None = None
-    batch_seed: int = 0
-    decay_every: int = 250_000
-    lr_min: float = 1e-7
-    history: int = 50
-    stall_tol: float = 1e-9
-    stall_steps: int = 10
+    dynamics: str = param("flow", "training dynamics", Options(lambda: DYNAMICS, what="dynamics"))
+    dt0: float = param(1.0, "first time step of the flows", _POSITIVE, dynamics=_FLOWS)
+    grad_tol: float = param(
+        1e-4, "flows: gradient-change tolerance of a step", _POSITIVE, dynamics=_FLOWS
+    )
+    output_tol: float = param(
+        0.1, "flows: largest output change of a step", _POSITIVE, dynamics=_FLOWS
+    )
+    dt_min: float = param(1e-6, "flows: smallest time step", _POSITIVE, dynamics=_FLOWS)
+    tau: float | None = param(
+        None,
+        "momentum_flow: friction time",
+        OrNone(_POSITIVE, "no momentum"),
+        dynamics=("momentum_flow",),
+    )
+    lr: float | None = param(
+        None,
+        "learning rate (sgd: 0.1, adam: 1e-4 when none)",
+        OrNone(_POSITIVE, "the dynamics' default"),
+        dynamics=("sgd", "adam"),
+    )
+    batch_size: int | None = param(
+        None,
+        "sgd: batch size",
+        OrNone(Interval(int, 1, None), "full batch"),
+        dynamics=("sgd",),
+    )
+    batch_seed: int = param(
+        0, "sgd: seed of the batches", Interval(int, 0, None), dynamics=("sgd",)
+    )
+    decay_every: int = param(
+        250_000, "adam: steps per learning-rate decay", Interval(int, 1, None), dynamics=("adam",)
+    )
+    lr_min: float = param(1e-7, "adam: floor of the learning rate", _POSITIVE, dynamics=("adam",))
+    history: int = param(50, "lbfgs: history size", Interval(int, 1, None), dynamics=("lbfgs",))
+    stall_tol: float = param(
+        1e-9, "lbfgs: relative loss change of a stalled step", _POSITIVE, dynamics=("lbfgs",)
+    )
+    stall_steps: int = param(
+        10, "lbfgs: stalled steps before stopping", Interval(int, 1, None), dynamics=("lbfgs",)
+    )
     # stopping and recording
-    max_steps: int = 10_000
-    max_time: float | None = None
-    max_wall: float | None = None
-    stop_when_fitted: bool = True
-    plateau_window: int | None = None
-    plateau_tol: float = 1e-6
-    gap_tol: float | None = None
-    record_points: int = 40
-    kernel_points: int = 0
+    max_steps: int = param(10_000, "steps at most", Interval(int, 0, None))
+    max_time: float | None = param(None, "time t at most", OrNone(_UNLIMITED, "no limit"))
+    max_wall: float | None = param(
+        None, "wall-clock seconds at most", OrNone(_UNLIMITED, "no limit")
+    )
+    stop_when_fitted: bool = param(True, "stop a member once it fits (N_Δ = 0)", Flag())
+    plateau_window: int | None = param(
+        None,
+        "steps over which a plateau is detected",
+        OrNone(Interval(int, 1, None), "no plateau stop"),
+    )
+    plateau_tol: float = param(1e-6, "relative loss decrease of a plateau", Interval(float, 0))
+    gap_tol: float | None = param(
+        None, "tolerance on the gaps Δ when counting N_Δ", OrNone(Interval(float, 0), "exact")
+    )
+    record_points: int = param(40, "points of the recorded trajectory", Interval(int, 2, None))
+    kernel_points: int = param(
+        0, "training points on which the NTK is measured (0: not at all)", Interval(int, 0, None)
+    )
     # ensemble and numerics
-    seeds: tuple[int, ...] = (0,)
-    dtype: str = "float64"
-    device: str = "cpu"
-    threads: int = 1
+    seeds: tuple[int, ...] = param((0,), "ensemble seeds (one batched computation)", Seeds())
+    dtype: str = param("float64", "floating dtype", DTYPE)
+    device: str = param("cpu", "device", DEVICE)
+    threads: int = param(1, "torch threads", Interval(int, 1, None))
 
     def __post_init__(self):
-        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
         spec = get_dataset_spec(self.dataset)
         for key in ("dtype", "device"):
             if key in self.data:
@@ -118,48 +173,29 @@ class TrainConfig(JsonConfig):
         resolved = spec.resolve(self.data)
         data = {k: v for k, v in resolved.items() if k not in ("dtype", "device")}
         object.__setattr__(self, "data", data)
-        if not self.alpha > 0:
-            raise InvalidOptionError(f"alpha={self.alpha} must be > 0", fix="use e.g. alpha=1")
-        if self.arch != "linear" and not self.width >= 1:
-            raise InvalidOptionError(f"width={self.width} must be >= 1", fix="use a width >= 1")
-        if self.depth < 0:
-            raise InvalidOptionError(f"depth={self.depth} is negative", fix="use depth >= 0")
         if self.dynamics == "momentum_flow" and self.tau is None:
             raise InvalidOptionError("dynamics='momentum_flow' needs tau", fix="set tau, e.g. 1000")
         self._reject_unused()
-        if not self.beta > 0:
-            raise InvalidOptionError(f"beta={self.beta} must be > 0", fix="use e.g. beta=20")
-        if self.threads < 1:
-            raise InvalidOptionError(f"threads={self.threads} must be >= 1", fix="use threads >= 1")
-        check_integer(self.kernel_points, "kernel_points", 0)
         P = self.data.get("P")  # None: the whole training split, checked when it is loaded
         if self.kernel_points < 0 or (P is not None and self.kernel_points > P):
             raise InvalidOptionError(
                 f"kernel_points={self.kernel_points} must be between 0 and P={P}",
                 fix="measure the NTK on at most the training set (0: not at all)",
             )
-        if self.record_points < 2:
-            raise InvalidOptionError(f"record_points={self.record_points} < 2", fix="use >= 2")
-        parse_dtype(self.dtype)
-        parse_device(self.device)
         self.stop_rules()
         self.make_dynamics()
 
     def _reject_unused(self) -> None:
-        """A field the chosen dynamics ignores is an error, not a silent no-op."""
-        flows = ("flow", "momentum_flow", "kernel_flow")
+        """A field the chosen dynamics ignores (its declaration lists the dynamics that use
+        it) set to other than its default is an error, not a silent no-op."""
         unused = []
-        if self.tau is not None and self.dynamics != "momentum_flow":
-            unused.append("tau")
-        if self.alpha != 1.0 and self.dynamics == "kernel_flow":
-            unused.append("alpha (kernel_flow is the alpha -> infinity limit)")
-        if self.dynamics in (*flows, "lbfgs"):
-            unused += [name for name in ("lr", "batch_size") if getattr(self, name) is not None]
-        elif self.dynamics == "adam" and self.batch_size is not None:
-            unused.append("batch_size")
-        if self.dynamics != "lbfgs":
-            defaults = {"history": 50, "stall_tol": 1e-9, "stall_steps": 10}
-            unused += [name for name, value in defaults.items() if getattr(self, name) != value]
+        for field in dataclasses.fields(self):
+            uses = declared(field).dynamics
+            if uses and self.dynamics not in uses and getattr(self, field.name) != field.default:
+                note = (
+                    " (kernel_flow is the alpha -> infinity limit)" if field.name == "alpha" else ""
+                )
+                unused.append(field.name + note)
         if unused:
             raise InvalidOptionError(
                 f"dynamics={self.dynamics!r} does not use {', '.join(unused)}",
