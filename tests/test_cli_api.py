@@ -83,10 +83,16 @@ def test_feature_lazy(built):
 
 
 def test_stability(built):
-    got = _one(built, stability, "--dataset", "digits", "--image-size", "28", "--epochs", "2")
-    assert got == stability.StabilityConfig(dataset="digits", data={"image_size": 28}, epochs=2)
-    quick = _quick(stability)
+    quick = _quick(stability)  # the command starts from the quick protocol, as it always has
+    assert _one(built, stability) == quick
     assert _one(built, stability, "--scale", "quick") == quick
+    got = _one(built, stability, "--protocol", "paper", "--epochs", "2")
+    assert got == stability.StabilityConfig(epochs=2)
+    got = _one(built, stability, "--dataset", "digits", "--image-size", "16", "--epochs", "2")
+    assert got == dataclasses.replace(quick, data={"image_size": 16}, epochs=2)
+    # another data set does not inherit the protocol's data options (digits resized to 28)
+    got = _one(built, stability, "--dataset", "fashion-mnist", "--epochs", "2")
+    assert got == dataclasses.replace(quick, dataset="fashion-mnist", data={}, epochs=2)
     argv = ["--protocol", "quick", "--arch", "fc", "--delta", "1", "--dtype", "float64"]
     assert _one(built, stability, *argv) == dataclasses.replace(
         quick, architectures=("fc",), deltas=(1.0,), temperatures=None, dtype="float64"

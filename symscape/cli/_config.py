@@ -12,7 +12,9 @@ its own. :func:`build_config` builds the config, with the precedence
 
 Data-set flags given are laid over the base's ``data`` when a protocol or
 a file gives one, and are the whole ``data`` table otherwise: ``symscape
-jamming --d 20`` builds exactly ``JammingConfig(data={"d": 20})``.
+jamming --d 20`` builds exactly ``JammingConfig(data={"d": 20})``. A
+``--dataset`` other than the base's drops the base's ``data`` (options
+belong to their data set).
 """
 
 from __future__ import annotations
@@ -95,11 +97,13 @@ def config_options(
     exclude: Iterable[str] = (),
     protocols: Mapping[str, Mapping[str, Any]] | None = None,
     protocol_flags: tuple[str, ...] = ("--protocol",),
+    default_protocol: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Add a flag for every declared field of ``cls`` (``flags``: field -> another flag name;
     ``exclude``: fields given flags by hand), the data-set flags if it has a ``data`` field,
     ``--config FILE.toml`` and, given ``protocols``, ``--protocol NAME`` (also spelled as
-    the other ``protocol_flags``)."""
+    the other ``protocol_flags``; ``default_protocol`` is the one a command starts from
+    when none is named — ``None``: the config's defaults)."""
     flags = dict(flags or {})
     skipped = set(exclude) | {"data"}
 
@@ -115,9 +119,10 @@ def config_options(
                 *protocol_flags,
                 "protocol",
                 metavar="NAME[.CASE]",
-                default=None,
+                default=default_protocol,
                 help=f"start from a named protocol: one of {', '.join(_choices(protocols))}; "
-                "--config and flags change it [default: the config's defaults]",
+                "--config and flags change it "
+                f"[default: {default_protocol or 'the config defaults'}]",
             )(command)
         return click.option(
             "--config",
@@ -203,6 +208,8 @@ def build_config(
         base = {f: getattr(preset, f) for f in names}
     if path is not None:
         base.update(_file_values(cls, path))
+    if "dataset" in values and "dataset" in base and values["dataset"] != base["dataset"]:
+        base.pop("data", None)  # data options belong to their data set: not carried to another
     if data:
         values["data"] = {**base.get("data", {}), **data}
     for name in names:  # fields the flags did not give stay as they were (flags: popped)
