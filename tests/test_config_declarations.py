@@ -19,6 +19,7 @@ from symscape.experiments.equivariance import EquivarianceConfig, LearningPointC
 from symscape.experiments.feature_lazy import FeatureLazyConfig
 from symscape.experiments.jamming import JammingConfig
 from symscape.experiments.stability import StabilityConfig
+from symscape.sweep.experiments import ProbeConfig
 from symscape.train import TrainConfig
 
 CONFIGS = [
@@ -29,6 +30,7 @@ CONFIGS = [
     StabilityConfig,
     EquivarianceConfig,
     LearningPointConfig,
+    ProbeConfig,
 ]
 
 

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from symscape.config import JsonConfig
+from symscape.config import Flag, Interval, JsonConfig, Seeds, Text, param
 from symscape.errors import InvalidOptionError, UnknownNameError
 from symscape.runnable import Experiment, Record
 
@@ -64,21 +64,14 @@ class ProbeConfig(JsonConfig):
     call to that file (to count executions).
     """
 
-    value: float = 0.0
-    seeds: tuple[int, ...] = (0,)
-    size: int = 4
-    sleep: float = 0.0
-    fail: bool = False
-    diverge: bool = False
-    crash: bool = False
-    log: str = ""
-
-    def __post_init__(self):
-        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        if not self.seeds:
-            raise InvalidOptionError("seeds is empty", fix="give at least one seed")
-        if self.size < 0 or self.sleep < 0:
-            raise InvalidOptionError("size and sleep must be >= 0", fix="use e.g. size=4")
+    value: float = param(0.0, "the number each seed multiplies", Interval(float, None, None))
+    seeds: tuple[int, ...] = param((0,), "seeds, one record each", Seeds())
+    size: int = param(4, "numbers in the record's array", Interval(int, 0, None))
+    sleep: float = param(0.0, "seconds of waiting per call", Interval(float, 0, None))
+    fail: bool = param(False, "raise ProbeError", Flag())
+    diverge: bool = param(False, "mark the record as diverged", Flag())
+    crash: bool = param(False, "kill the process that runs it", Flag())
+    log: str = param("", "a file that gets one line per call ('' for none)", Text("a path"))
 
 
 def _probe_run(config: ProbeConfig) -> Record:
