@@ -32,6 +32,7 @@ __all__ = [
     "against",
     "captioned",
     "fitted",
+    "markdown",
     "number",
     "ratio",
     "record_config",
@@ -152,3 +153,43 @@ def record_config(read: ReadFile | None, path: str | None) -> Any:
         return json.loads(read(path)).get("config")
     except (KeyError, ValueError, AttributeError):
         return None
+
+
+# --------------------------------------------------------------------------- Markdown
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+
+def markdown(part: Part) -> str:
+    """``part`` as a Markdown section (ends with a newline): the heading, the question,
+    the table of measured and reported values, the part's own tables, its notes and
+    links to its figures (paths relative to the results folder). Nothing is computed.
+
+    >>> part = Part("x", "1. A title", "Why?", [Comparison("slope", "−0.48", "≈ −0.5", "ok")])
+    >>> print(markdown(part))
+    ## 1. A title
+    <BLANKLINE>
+    Why?
+    <BLANKLINE>
+    | quantity | symscape | reported | comparison |
+    |---|---|---|---|
+    | slope | −0.48 | ≈ −0.5 | ok |
+    <BLANKLINE>
+    """
+    lines = [f"## {part.title}", "", part.question]
+    if part.failure is not None:
+        where = f" Traceback: [{part.traceback}]({part.traceback})." if part.traceback else ""
+        lines += ["", f"**This section failed:** {part.failure}.{where}"]
+    if part.comparisons:
+        rows = [[c.quantity, c.measured, c.reported, c.comparison] for c in part.comparisons]
+        lines += ["", *_markdown_table(["quantity", "symscape", "reported", "comparison"], rows)]
+    for title, header, rows in part.tables:
+        lines += ["", f"**{title}**", "", *_markdown_table(header, rows)]
+    for note in part.notes:
+        lines += ["", note]
+    if part.figures:
+        lines += ["", *(f"- [{f.path}]({f.path}): {f.caption}" for f in part.figures)]
+    return "\n".join(lines) + "\n"
