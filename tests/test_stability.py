@@ -47,7 +47,9 @@ def tiny_config(**changes):
 
 
 def without_timing(record):
-    return {key: value for key, value in record.items() if key != "timing"}
+    """The record without what the clock and the host set (``timing``, the header's
+    ``host`` and ``wall_time_s``)."""
+    return {k: v for k, v in record.items() if k not in ("timing", "host", "wall_time_s")}
 
 
 @pytest.fixture(scope="module")
@@ -256,10 +258,10 @@ def test_each_network_is_one_run_of_the_store(tiny_record, tmp_path):
 def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, monkeypatch):
     """Stopped (Ctrl-C) while training the third network, a rerun trains only the third and
     the fourth; the record then equals the uninterrupted one."""
-    import symscape.experiments.stability as stability
+    from symscape.experiments.stability import zoo
 
     trained = []
-    one_network = stability._one_network
+    one_network = zoo._one_network
 
     def counted(spec, seed, *args):
         trained.append((spec, seed))
@@ -267,7 +269,7 @@ def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, mo
             raise KeyboardInterrupt("stopped by the test")
         return one_network(spec, seed, *args)
 
-    monkeypatch.setattr(stability, "_one_network", counted)
+    monkeypatch.setattr(zoo, "_one_network", counted)
     interrupted = True
     with pytest.raises(KeyboardInterrupt):
         run(tiny_config(), tmp_path / "s.db")
