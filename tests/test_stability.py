@@ -47,7 +47,9 @@ def tiny_config(**changes):
 
 
 def without_timing(record):
-    return {key: value for key, value in record.items() if key != "timing"}
+    """The record without what the clock and the host set (``timing``, the header's
+    ``host`` and ``wall_time_s``)."""
+    return {k: v for k, v in record.items() if k not in ("timing", "host", "wall_time_s")}
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +249,10 @@ def test_each_network_is_one_run_of_the_store(tiny_record, tmp_path):
         ("lenet:0.5", 1),
     ]
     assert {r["status"] for r in rows} == {"done"}
-    run(tiny_config(), tmp_path / "s.db")
+    from symscape.sweep.runner import Runner
+
+    rerun = run(tiny_config(), Runner(tmp_path / "s.db"))  # a Runner, or a path as above
+    assert without_timing(rerun) == without_timing(tiny_record)
     with Store(tmp_path / "s.db", create=False) as store:
         again = store.rows()
     assert [(r["key"], r["finished"]) for r in again] == [(r["key"], r["finished"]) for r in rows]
@@ -256,10 +261,10 @@ def test_each_network_is_one_run_of_the_store(tiny_record, tmp_path):
 def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, monkeypatch):
     """Stopped (Ctrl-C) while training the third network, a rerun trains only the third and
     the fourth; the record then equals the uninterrupted one."""
-    import symscape.experiments.stability as stability
+    from symscape.experiments.stability import zoo
 
     trained = []
-    one_network = stability._one_network
+    one_network = zoo._one_network
 
     def counted(spec, seed, *args):
         trained.append((spec, seed))
@@ -267,7 +272,7 @@ def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, mo
             raise KeyboardInterrupt("stopped by the test")
         return one_network(spec, seed, *args)
 
-    monkeypatch.setattr(stability, "_one_network", counted)
+    monkeypatch.setattr(zoo, "_one_network", counted)
     interrupted = True
     with pytest.raises(KeyboardInterrupt):
         run(tiny_config(), tmp_path / "s.db")
@@ -296,6 +301,16 @@ def test_network_config_is_one_network_of_a_stability_config():
     )
     with pytest.raises(InvalidOptionError, match="momentum"):
         NetworkConfig(momentum=1.5)
+
+
+def test_run_record_has_the_common_header(tiny_record):
+    from symscape import __version__
+
+    header = {"experiment", "version", "config", "host", "wall_time_s"}
+    assert header <= set(tiny_record) and tiny_record["experiment"] == "stability"
+    assert tiny_record["version"] == tiny_record["symscape_version"] == __version__
+    assert list(tiny_record)[:3] == ["experiment", "symscape_version", "config"]
+    assert "total_s" in tiny_record["timing"]
 
 
 def test_run_record_structure_and_geometric_means(tiny_record):
@@ -373,6 +388,45 @@ def test_cli_writes_figures_and_summary(tmp_path, capsys):
             assert (out / f"stability_{stem}{suffix}").read_bytes().startswith(magic)
     text = markdown_section(summary)
     assert "| fc:0.25 |" in text and "0.2 √R_f" in text
+    # the store OUT/stability.db holds the networks: a rerun trains none and prints describe()
+    from symscape.sweep import Store
+
+    with Store(out / "stability.db", create=False) as store:
+        rows = [(r["key"], r["finished"]) for r in store.rows()]
+    assert len(rows) == 2
+    stability.main([a for a in args if a != "--json"], standalone_mode=False)
+    printed = capsys.readouterr().out
+    assert "R_f at initialisation, fc:0.25" in printed and f"written to {out}/" in printed
+    with Store(out / "stability.db", create=False) as store:
+        assert [(r["key"], r["finished"]) for r in store.rows()] == rows
+
+
+def test_cli_runs_on_the_store_and_executor_given(tmp_path, monkeypatch):
+    """--db and --executor make the Runner that run gets (nothing trains here)."""
+    import symscape.experiments.stability as module
+
+    class Stop(Exception):
+        pass
+
+    runners = []
+
+    def keep(config, runner):
+        runners.append(runner)
+        raise Stop
+
+    monkeypatch.setattr(module, "run", keep)
+    from symscape.cli.stability import stability
+
+    out = tmp_path / "out"
+    with pytest.raises(Stop):
+        stability.main(["--out", str(out)], standalone_mode=False)
+    argv = ["--out", str(out), "--db", str(tmp_path / "s.db"), "--executor", "pool"]
+    with pytest.raises(Stop):
+        stability.main(argv, standalone_mode=False)
+    assert [(r.store, r.executor) for r in runners] == [
+        (out / "stability.db", "inprocess"),
+        (tmp_path / "s.db", "pool"),
+    ]
 
 
 def test_cli_errors_are_symscape_errors(tmp_path):

@@ -128,7 +128,7 @@ REGISTRY: tuple[Section, ...] = (
         "their input, relative to noise of the same norm? R_f = D_f/G_f is ≈ 1 at "
         "initialisation and falls with training for good architectures; the test error "
         "follows √R_f.",
-        report="symscape.experiments.stability_report",
+        report="symscape.experiments.stability.report",
     ),
     Section(
         "equivariance",

@@ -1,0 +1,114 @@
+r"""Relative stability toward diffeomorphisms of trained classifiers, and their test error.
+
+The experiment of Petrini, Favero, Geiger and Wyart (NeurIPS 2021), on the
+zoo of :mod:`symscape.nets.zoo`: train each architecture with several seeds,
+and measure, at initialisation and after training, on ``n_points`` test
+images,
+
+    D_f (sensitivity to diffeomorphisms),  G_f (to noise of the same norm),
+    R_f = D_f / G_f,
+
+at a list of typical displacements δ (or temperatures), on the output and,
+at the reference δ (the one closest to 1 pixel), layer by layer. Seeds are
+combined by geometric mean. Across architectures, the test error is fitted
+by a power law ``ε = a R_f^b`` (:func:`fit_power_law`); the reported law,
+ε ≈ 0.2 √R_f over 15 architectures on CIFAR10, is drawn beside the fit for
+comparison, never used in place of a measurement.
+
+Protocols (:func:`quick_config`, :func:`paper_config`):
+
+* ``quick``: scikit-learn's digits upsampled to 28×28 (1,297 training and
+  500 test images, embedded), ``fc:0.5``, ``lenet``, ``vgg:0.25`` and
+  ``resnet18:0.125``, three seeds, 12 epochs of SGD (batch 64, lr 0.05,
+  momentum 0.9, weight decay 5e-4, cosine schedule), random crops (padding
+  2), no flips (digits are not mirror-symmetric); δ from 0.5 to 2.5 pixels,
+  c = 3, 500 test points, median estimator. A few minutes on 2 cores.
+* ``paper``: CIFAR10 from ``$SYMSCAPE_DATA``, the settings of the paper's
+  code: SGD with learning rate 0.1, momentum 0.9, weight decay 5e-4, batch
+  128, 250 epochs, a cosine schedule (annealed to zero over the epochs here;
+  the original anneals over 200 epochs), horizontal flips, no crops; δ from
+  0.5 to 3 pixels, c = 3, 500 test points, median estimator, three seeds.
+  The reported study has 15 architectures, most of which (AlexNet,
+  EfficientNet, ...) the zoo does not build: this protocol spans the zoo's
+  four at several widths, 15 networks in all.
+
+Inputs are normalised per channel with the training set's mean and standard
+deviation; deformations and noise act on the normalised images (a
+deformation commutes with that affine map, so only the noise's norm is
+measured in normalised units). Models are measured in ``eval()`` mode (batch
+norm with running statistics). Deformations, noise and bootstrap of a
+network's measurement depend on its seed only, so the network at
+initialisation and after training sees the same deformations.
+
+>>> fit = fit_power_law([0.2 * r**0.5 for r in (1e-3, 1e-2, 1e-1)], [1e-3, 1e-2, 1e-1])
+>>> round(fit["a"], 12), round(fit["b"], 12)
+(0.2, 0.5)
+"""
+
+from __future__ import annotations
+
+from symscape.experiments._output import save_figure
+from symscape.experiments.stability.analysis import REPORTED_LAW, fit_power_law
+from symscape.experiments.stability.config import (
+    PROTOCOLS,
+    StabilityConfig,
+    paper_config,
+    quick_config,
+)
+from symscape.experiments.stability.figures import (
+    error_vs_stability_figure,
+    figures,
+    gallery_figure,
+    layers_figure,
+    sensitivity_curves_figure,
+)
+from symscape.experiments.stability.outputs import (
+    markdown_section,
+    save_results,
+    section,
+    stability_section,
+)
+from symscape.experiments.stability.report import describe
+from symscape.experiments.stability.run import run
+from symscape.experiments.stability.zoo import (
+    NETWORK_EXPERIMENT,
+    NetworkConfig,
+    network_configs,
+    sweep_spec,
+)
+from symscape.train.classifier import (  # noqa: F401  (old paths)
+    SCHEDULES,
+    _positive,
+    _random_crop,
+    _random_flip,
+    classification_error,
+    train_classifier,
+)
+
+__all__ = [
+    "NETWORK_EXPERIMENT",
+    "PROTOCOLS",
+    "REPORTED_LAW",
+    "SCHEDULES",
+    "NetworkConfig",
+    "StabilityConfig",
+    "classification_error",
+    "describe",
+    "error_vs_stability_figure",
+    "figures",
+    "fit_power_law",
+    "gallery_figure",
+    "layers_figure",
+    "markdown_section",
+    "network_configs",
+    "paper_config",
+    "quick_config",
+    "run",
+    "save_figure",
+    "save_results",
+    "section",
+    "sensitivity_curves_figure",
+    "stability_section",
+    "sweep_spec",
+    "train_classifier",
+]
