@@ -9,7 +9,13 @@ import pytest
 
 from symscape.cli import main
 from symscape.errors import InvalidOptionError
-from symscape.experiments.double_descent import DoubleDescentConfig, analyse, run, save_results
+from symscape.experiments.double_descent import (
+    DoubleDescentConfig,
+    analyse,
+    markdown_section,
+    run,
+    save_results,
+)
 
 SMALL = DoubleDescentConfig(
     data={"P": 100, "n_test": 300, "labels": "parity", "pca": 10, "center": True, "sphere": True},
@@ -106,6 +112,8 @@ def test_results_files_and_bad_configs(record, tmp_path):
     for name in ("double_descent_error", "double_descent_fluctuations"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
     assert summary["reported"] == {"fluctuation": -0.25, "error_gap": -0.5}
+    text = markdown_section(summary)  # the Markdown of describe's part, as in summary.md
+    assert text.startswith("## 2. Double descent") and f"| {record['N_star']} |" in text
     with pytest.raises(InvalidOptionError, match="several widths"):
         DoubleDescentConfig(widths=(4.0,))
     with pytest.raises(InvalidOptionError, match="several seeds"):

@@ -57,6 +57,7 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("symscape.equivariant.tasks", "symscape.train.learning_curves"): "deprecated alias",
     # markdown_section(summary), kept for one release: markdown(describe(summary)) (issue 16)
     ("symscape.experiments.double_descent_report", "symscape.report.markdown"): "old hook",
+    ("symscape.experiments.equivariance.report", "symscape.report.markdown"): "old hook",
 }
 
 
