@@ -9,7 +9,13 @@ import pytest
 
 from symscape.cli import main
 from symscape.errors import InvalidOptionError
-from symscape.experiments.double_descent import DoubleDescentConfig, analyse, run, save_results
+from symscape.experiments.double_descent import (
+    DoubleDescentConfig,
+    analyse,
+    markdown_section,
+    run,
+    save_results,
+)
 
 SMALL = DoubleDescentConfig(
     data={"P": 100, "n_test": 300, "labels": "parity", "pca": 10, "center": True, "sphere": True},
@@ -21,8 +27,29 @@ SMALL = DoubleDescentConfig(
 
 
 @pytest.fixture(scope="module")
-def record(tmp_path_factory):
-    return run(SMALL, tmp_path_factory.mktemp("dd") / "dd.db")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("dd") / "dd.db"
+
+
+@pytest.fixture(scope="module")
+def record(store):
+    return run(SMALL, store)  # the older form: a store path (and an executor)
+
+
+def test_a_runner_reads_back_the_same_record_and_trains_nothing(record, store):
+    from symscape.sweep import Store
+    from symscape.sweep.runner import Runner
+
+    with Store(store, create=False) as db:
+        before = sorted((r["key"], r["finished"]) for r in db.rows())
+    again = run(SMALL, Runner(store))
+    assert {k: v for k, v in again.items() if k != "wall_time_s"} == {
+        k: v for k, v in record.items() if k != "wall_time_s"
+    }
+    with Store(store, create=False) as db:
+        assert sorted((r["key"], r["finished"]) for r in db.rows()) == before
+    with pytest.raises(InvalidOptionError, match="both a Runner and an executor"):
+        run(SMALL, Runner(store), executor="pool")
 
 
 def test_the_ensemble_average_is_not_worse_than_a_single_network(record):
@@ -85,6 +112,8 @@ def test_results_files_and_bad_configs(record, tmp_path):
     for name in ("double_descent_error", "double_descent_fluctuations"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
     assert summary["reported"] == {"fluctuation": -0.25, "error_gap": -0.5}
+    text = markdown_section(summary)  # the Markdown of describe's part, as in summary.md
+    assert text.startswith("## 2. Double descent") and f"| {record['N_star']} |" in text
     with pytest.raises(InvalidOptionError, match="several widths"):
         DoubleDescentConfig(widths=(4.0,))
     with pytest.raises(InvalidOptionError, match="several seeds"):
@@ -110,7 +139,10 @@ def test_command_line(tmp_path, capsys):
         str(tmp_path),
     ]
     assert main(argv) == 0
-    assert "double descent (N* =" in capsys.readouterr().out
+    out = capsys.readouterr().out  # the section's comparisons, as the report shows them
+    assert "Double descent" in out and "N* (first width where" in out
+    assert "ensemble test error ≤ mean single-network test error" in out
+    assert f"results in {tmp_path}" in out
     assert (tmp_path / "double_descent_error.png").exists()
     assert main(["double-descent", "--widths", "a,b"]) == 2
     assert "--widths 'a,b' is not a list of floats" in capsys.readouterr().err

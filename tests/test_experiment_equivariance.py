@@ -18,6 +18,7 @@ from symscape.experiments.equivariance import (
     run,
     save_results,
 )
+from symscape.sweep.runner import Runner
 
 TINY = dict(
     P=(4, 8),
@@ -136,8 +137,10 @@ def test_save_results_writes_json_figures_and_markdown(tiny_record, tmp_path):
     assert (tmp_path / "equivariance.json").is_file()
     assert sorted(summary["figures"]) == ["equivariance_energy.pdf", "equivariance_energy.png"]
     assert len(summary["rows"]) == 3
-    text = markdown_section(summary)
-    assert text.startswith("## What symmetry buys") and "| energy | equivariant |" in text
+    text = markdown_section(summary)  # the Markdown of describe's part, as in summary.md
+    assert text.startswith("## 5. Equivariant networks")
+    assert "| learning-curve exponent β (ε ∝ P^β), equivariant, energy |" in text
+    assert "[equivariance_energy.png](equivariance_energy.png)" in text
 
 
 def test_the_store_gives_the_same_record_and_resumes(tiny_record, tmp_path):
@@ -162,6 +165,24 @@ def test_the_store_gives_the_same_record_and_resumes(tiny_record, tmp_path):
     )
     pooled = run(config, tmp_path / "pool.db", executor="pool")
     assert pooled["points"] == stored["points"]
+    through = run(config, Runner(tmp_path / "pool.db", "pool"))  # the runner form
+    assert {k: through[k] for k in ("points", "curves", "exponents")} == {
+        k: stored[k] for k in ("points", "curves", "exponents")
+    }
+
+
+def test_the_stored_point_experiment_resolves_by_name_and_import_path():
+    """Runs in existing stores name ``equivariance-point``, resolved through the import path
+    ``symscape.experiments.equivariance:POINT_EXPERIMENT``: the package keeps it."""
+    from symscape.experiments import equivariance
+    from symscape.experiments.equivariance_report import describe
+    from symscape.sweep.experiments import resolve_experiment
+
+    point = resolve_experiment("equivariance-point")
+    assert point is equivariance.POINT_EXPERIMENT is equivariance.point_experiment()
+    assert resolve_experiment("symscape.experiments.equivariance:POINT_EXPERIMENT") is point
+    assert point.config is equivariance.LearningPointConfig
+    assert describe is equivariance.describe  # the old path of the report's describe
 
 
 def test_learning_point_config_is_checked():
@@ -184,7 +205,8 @@ def test_command_line(tmp_path, capsys):
     argv += ["--multiplicity", "4", "--width", "8", "--models", "equivariant,mlp"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "learning curves" in out and "equivariant" in out
+    assert "Equivariant networks" in out and "exponent β (ε ∝ P^β), equivariant, energy" in out
+    assert f"results in {tmp_path}" in out
     assert (tmp_path / "equivariance_energy.png").is_file()
     assert (tmp_path / "equivariance.db").is_file()
     assert main(["equivariance", "--models", "cnn", "--out", str(tmp_path)]) == 2

@@ -6,8 +6,7 @@ import click
 
 from symscape.cli._config import build_config, config_options
 from symscape.cli._options import run_flags
-from symscape.cli._output import print_table
-from symscape.experiments._output import ci_text
+from symscape.cli._output import print_part
 from symscape.experiments.double_descent import PROTOCOLS, DoubleDescentConfig
 
 __all__ = ["double_descent"]
@@ -24,31 +23,13 @@ def double_descent(executor, out, db, **kwargs):
     P = 200). Data-set flags given replace those data options (--P 500 alone
     is data = {P: 500}): change the defaults with --protocol quick --P 500.
     """
-    from symscape.experiments.double_descent import run, save_results
+    from symscape.experiments.double_descent import describe, run, save_results
+    from symscape.sweep.runner import Runner
 
     config = build_config(
         DoubleDescentConfig, kwargs, protocols=PROTOCOLS, experiment="double-descent"
     )
-    record = run(config, db or out / "double_descent.db", executor=executor)
+    record = run(config, Runner(db or out / "double_descent.db", executor))
     summary = save_results(record, out)
-    rows = [
-        [
-            p["N"],
-            f"{p['fitted']:.2f}",
-            f"{p['test_error']:.4f}",
-            f"{p['ensemble_test_error']:.4f}",
-            f"{p['fluctuation']:.3g}",
-        ]
-        for p in summary["points"]
-    ]
-    print_table(
-        f"double descent (N* = {summary['N_star']})",
-        ["N", "fitted", "test error", "ensemble", "‖f − f̄‖"],
-        rows,
-    )
-    for name, fit in summary["fits"].items():
-        interval = ci_text(fit)
-        click.echo(
-            f"{name}: slope {fit['slope']:.2f}{interval} (reported {summary['reported'][name]})"
-        )
+    print_part(describe(summary, lambda path: (out / path).read_bytes()))
     click.echo(f"results in {out}")

@@ -6,7 +6,7 @@ import click
 
 from symscape.cli._config import build_config, config_options
 from symscape.cli._options import run_flags
-from symscape.cli._output import print_table
+from symscape.cli._output import print_part
 from symscape.experiments.equivariance import PROTOCOLS, EquivarianceConfig
 
 __all__ = ["equivariance"]
@@ -36,7 +36,8 @@ def equivariance(tasks, device, executor, out, db, **kwargs):
 
     from symscape.equivariant import require_e3nn
     from symscape.errors import InvalidOptionError
-    from symscape.experiments.equivariance import run, save_results
+    from symscape.experiments.equivariance import describe, run, save_results
+    from symscape.sweep.runner import Runner
 
     require_e3nn()  # one line saying how to install it, before any run is stored
     if device not in (None, "cpu"):
@@ -52,31 +53,8 @@ def equivariance(tasks, device, executor, out, db, **kwargs):
         **({"task": tasks[0]} if tasks else {}),
     )
     configs = [dataclasses.replace(config, task=name) for name in tasks] or [config]
-    store = db or out / "equivariance.db"
-    records = [run(config, store, executor=executor) for config in configs]
+    runner = Runner(db or out / "equivariance.db", executor)
+    records = [run(config, runner) for config in configs]
     summary = save_results(records, out)
-    rows = []
-    for row in summary["rows"]:
-        low, high = row["exponent_ci"]
-        interval = f" [{low:.2f}, {high:.2f}]" if low is not None else ""
-        rows.append(
-            [
-                row["task"],
-                row["model"],
-                f"{row['test_error'][0]:.3g} → {row['test_error'][-1]:.3g}",
-                f"{row['exponent']:.2f}{interval}",
-                f"{row['rotation_error']:.2g}",
-            ]
-        )
-    print_table(
-        "learning curves (test MSE / test variance)",
-        [
-            "task",
-            "model",
-            f"P = {configs[0].P[0]} → {configs[0].P[-1]}",
-            "exponent β",
-            "rotation error",
-        ],
-        rows,
-    )
+    print_part(describe(summary, lambda path: (out / path).read_bytes()))
     click.echo(f"results in {out}")

@@ -33,11 +33,12 @@ import numpy as np
 
 from symscape.analysis import bootstrap_interval, fit_line
 from symscape.config import Interval, Items, JsonConfig, Seeds, Table, param
-from symscape.experiments._output import cell, ci_text, save_figures
+from symscape.experiments._output import save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
-from symscape.experiments._sweeps import complete, section_store
-from symscape.experiments.double_descent_report import describe
+from symscape.experiments._sweeps import section_store
+from symscape.experiments.double_descent_report import describe, markdown_section
+from symscape.sweep.runner import Runner, as_runner
 from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 from symscape.train.losses import error_rate
 
@@ -228,21 +229,26 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> d
 
 
 def run(
-    config: DoubleDescentConfig, store_path: str | Path, executor: str = "inprocess"
+    config: DoubleDescentConfig, runner: Runner | str | Path, executor: str | None = None
 ) -> dict[str, Any]:
-    """Train every width (resuming from the store) and analyse the stored outputs."""
+    """Train every width through ``runner`` (resuming from its store) and analyse the stored
+    outputs.
+
+    ``runner`` is a :class:`~symscape.sweep.runner.Runner`, or a store path trained on
+    ``executor`` (default ``inprocess``): the older ``run(config, store_path, executor)``.
+    """
     from symscape.data import load
     from symscape.sweep import Store
 
     started = time.perf_counter()
-    store_path = Path(store_path)
+    runner = as_runner(runner, executor)
     spec = config.spec()
     runs = spec.runs()
-    complete(spec, store_path, executor)
+    runner.complete(spec)
     rows: dict[float, list] = {}
     outputs: dict[float, np.ndarray] = {}
     early: dict[float, list[np.ndarray]] = {}
-    with Store(store_path, create=False) as store:
+    with Store(runner.store, create=False) as store:
         for width in config.widths:
             keys = [r.key for r in runs if r.config["width"] == width]
             rows[width] = store.get(keys)
@@ -398,35 +404,11 @@ def double_descent_section(
     network on ``device``.
     """
     (config,) = protocol_cases(PROTOCOLS, scale, "double descent", root).values()
-    store = section_store(out, store)
     config = dataclasses.replace(config, device=device)
-    record = run(config, store, executor=executor or "pool")
+    record = run(config, Runner(section_store(out, store), executor or "pool"))
     summary = save_results(record, out, figures)
     summary["scale"] = scale
     return summary
 
 
 section = double_descent_section  # the registry's hook (symscape.experiments.registry)
-
-
-def markdown_section(summary: Mapping[str, Any]) -> str:
-    lines = [
-        "## Double descent and the ensemble average",
-        "",
-        f"N* (half of the seeds fit) = {summary['N_star']} ({summary['wall_time_s']} s; record "
-        f"[{summary['record']}]({summary['record']})).",
-        "",
-        "| N | fitted | test error | ensemble test error | early stopping | ‖f − f̄‖ | ‖f‖ |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for p in summary["points"]:
-        lines.append(
-            f"| {p['N']} | {p['fitted']:.2f} | {cell(p['test_error'])} | "
-            f"{cell(p['ensemble_test_error'])} | {cell(p.get('early_stopping_error'))} | "
-            f"{cell(p['fluctuation'])} | {cell(p.get('output_norm'))} |"
-        )
-    lines += ["", "| law | measured slope [95 %] | reported |", "|---|---|---|"]
-    for name, fit in summary["fits"].items():
-        interval = ci_text(fit)
-        lines.append(f"| {name} | {fit['slope']:.2f}{interval} | {summary['reported'][name]} |")
-    return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ from symscape.comparisons import (
 )
 from symscape.experiments import registry
 
-__all__ = ["describe"]
+__all__ = ["describe", "markdown_section"]
 
 
 DESCENT_CAPTIONS = {
@@ -130,3 +130,11 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         )
     )
     return part
+
+
+def markdown_section(summary: Mapping[str, Any], read: ReadFile | None = None) -> str:
+    """The section in ``summary.md``: the Markdown rendering of :func:`describe`
+    (:func:`symscape.comparisons.markdown`)."""
+    from symscape.comparisons import markdown
+
+    return markdown(describe(summary, read))

@@ -137,7 +137,7 @@ REGISTRY: tuple[Section, ...] = (
         "Does building the symmetry into the network (E(3)-equivariant layers, on e3nn's "
         "conventions) make it exactly equivariant and learn from fewer examples than a "
         "network that has to learn the symmetry?",
-        report="symscape.experiments.equivariance_report",
+        report="symscape.experiments.equivariance.report",
     ),
 )
 

@@ -104,7 +104,7 @@ section = stability_section  # the registry's hook (symscape.experiments.registr
 
 def markdown_section(summary: Mapping[str, Any]) -> str:
     """The summary of :func:`save_results` as a Markdown section: the Markdown rendering
-    (:func:`symscape.report.markdown.markdown`) of its :func:`describe` part."""
-    from symscape.report.markdown import markdown
+    (:func:`symscape.comparisons.markdown`) of its :func:`describe` part."""
+    from symscape.comparisons import markdown
 
     return markdown(describe(summary))
