@@ -16,6 +16,7 @@ from symscape.experiments.feature_lazy import (
     FeatureLazyConfig,
     crossing,
     describe,
+    markdown_section,
     run,
     save_results,
 )
@@ -96,6 +97,7 @@ def test_results_files(record, tmp_path):
     text = markdown(describe({"protocols": [summary]}, lambda path: (tmp_path / path).read_bytes()))
     assert "α* ~ h^b" in text and "better regime at h = 64" in text
     assert "fl_phase_diagram.png" in text  # the figures, linked
+    assert markdown_section({"protocols": [summary]}) == text  # the old hook, the same text
 
 
 def test_a_rerun_resumes_from_the_store(record, tmp_path_factory):

@@ -47,7 +47,12 @@ from symscape.experiments.feature_lazy.config import (
 from symscape.experiments.feature_lazy.grid import run
 from symscape.experiments.feature_lazy.plots import figures
 from symscape.experiments.feature_lazy.report import describe
-from symscape.experiments.feature_lazy.section import feature_lazy_section, save_results, section
+from symscape.experiments.feature_lazy.section import (
+    feature_lazy_section,
+    markdown_section,
+    save_results,
+    section,
+)
 
 __all__ = [
     "PROTOCOLS",
@@ -59,6 +64,7 @@ __all__ = [
     "feature_lazy_configs",
     "feature_lazy_section",
     "figures",
+    "markdown_section",
     "run",
     "save_results",
     "section",

@@ -1,7 +1,7 @@
 """The feature-vs-lazy section of ``symscape reproduce``: run each protocol through one
 runner (the section's store and executor), write its record and figures, return its summary.
 
-Its Markdown, terminal and HTML renderings all render the report part
+Its Markdown, terminal and HTML renderings all render the one report part
 :func:`~symscape.experiments.feature_lazy.report.describe` makes of this summary.
 """
 
@@ -20,7 +20,7 @@ from symscape.experiments.feature_lazy.grid import run
 from symscape.experiments.feature_lazy.plots import figures as _draw
 from symscape.sweep.runner import Runner
 
-__all__ = ["feature_lazy_section", "save_results", "section"]
+__all__ = ["feature_lazy_section", "markdown_section", "save_results", "section"]
 
 
 def save_results(
@@ -81,3 +81,13 @@ def feature_lazy_section(
 
 
 section = feature_lazy_section  # the registry's hook (symscape.experiments.registry)
+
+
+def markdown_section(section: Mapping[str, Any]) -> str:
+    """The section as Markdown, as ``summary.md`` shows it: the report part
+    :func:`~symscape.experiments.feature_lazy.report.describe` makes of ``section``,
+    rendered by :func:`symscape.report.markdown.markdown` (the registry's older hook)."""
+    from symscape.experiments.feature_lazy.report import describe
+    from symscape.report.markdown import markdown
+
+    return markdown(describe(section))
