@@ -14,12 +14,15 @@ from symscape.cli import main
 from symscape.errors import InvalidOptionError, UnknownNameError
 from symscape.experiments.feature_lazy import (
     FeatureLazyConfig,
-    _fit_alpha_star,
     crossing,
+    describe,
     markdown_section,
     run,
     save_results,
 )
+from symscape.experiments.feature_lazy.analysis import _fit_alpha_star
+from symscape.report.markdown import markdown
+from symscape.sweep.runner import Runner
 
 SMALL = FeatureLazyConfig(
     data={"P": 48, "n_test": 300, "d": 4},
@@ -91,17 +94,21 @@ def test_results_files(record, tmp_path):
     for stem in ("kernel_change", "test_error", "crossover", "phase_diagram"):
         for suffix in ("png", "pdf"):
             assert (tmp_path / f"fl_{stem}.{suffix}").stat().st_size > 1000
-    text = markdown_section({"protocols": [summary]})
-    assert "α* ~ h^b" in text and "generalises better" in text
+    text = markdown(describe({"protocols": [summary]}, lambda path: (tmp_path / path).read_bytes()))
+    assert "α* ~ h^b" in text and "better regime at h = 64" in text
+    assert "fl_phase_diagram.png" in text  # the figures, linked
+    assert markdown_section({"protocols": [summary]}) == text  # the old hook, the same text
 
 
 def test_a_rerun_resumes_from_the_store(record, tmp_path_factory):
+    """The record was made with ``run(config, store_path)`` (the older form); a rerun
+    through a :class:`Runner` on the same store trains nothing and gives the same record."""
     folder = tmp_path_factory.getbasetemp()
     db = next(folder.glob("fl*/fl.db"))
     query = "SELECT key, finished FROM runs ORDER BY key"
     with sqlite3.connect(db) as connection:
         before = connection.execute(query).fetchall()
-    again = run(SMALL, db)
+    again = run(SMALL, Runner(db))
     with sqlite3.connect(db) as connection:
         assert connection.execute(query).fetchall() == before  # nothing trained again
     assert again["points"] == record["points"]
@@ -128,7 +135,7 @@ def test_known_crossings_give_the_known_exponent():
 
 
 def test_diverged_networks_count_as_errors_and_leave_the_ensemble():
-    from symscape.experiments.feature_lazy import _ensemble_error, _geometric_mean
+    from symscape.experiments.feature_lazy.analysis import _ensemble_error, _geometric_mean
     from symscape.train.losses import error_rate as _error
 
     y = np.array([1.0, -1.0, 1.0, -1.0])
@@ -197,7 +204,8 @@ def test_command_line(tmp_path, capsys):
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "crossover α*(h)" in out and "regime generalises better" in out
+    assert "Feature and lazy training" in out and "exponent b of α* ~ h^b" in out
+    assert "better regime at h = 16" in out and f"results in {tmp_path}" in out
     assert (tmp_path / "feature_lazy_phase_diagram.png").exists()
     assert main(["feature-lazy", "--alphas", "x"]) == 2
     assert "--alphas 'x' is not a list of floats" in capsys.readouterr().err

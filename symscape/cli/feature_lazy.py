@@ -6,8 +6,7 @@ import click
 
 from symscape.cli._config import build_config, config_options
 from symscape.cli._options import run_flags
-from symscape.cli._output import print_table
-from symscape.experiments._output import ci_text
+from symscape.cli._output import print_part
 from symscape.experiments.feature_lazy import PROTOCOLS, FeatureLazyConfig
 
 __all__ = ["feature_lazy"]
@@ -24,33 +23,11 @@ def feature_lazy(executor, out, db, **kwargs):
     d = 10). Data-set flags given replace those data options (--P 512 alone
     is data = {P: 512}): change the defaults with --protocol quick.stripe --P 512.
     """
-    from symscape.experiments.feature_lazy import run, save_results
+    from symscape.experiments.feature_lazy import describe, run, save_results
+    from symscape.sweep.runner import Runner
 
     config = build_config(FeatureLazyConfig, kwargs, protocols=PROTOCOLS, experiment="feature-lazy")
-    record = run(config, db or out / "feature_lazy.db", executor=executor)
+    record = run(config, Runner(db or out / "feature_lazy.db", executor))
     summary = save_results(record, out)
-    rows = [
-        [
-            f"{c['width']:g}",
-            "—" if c["alpha_star"] is None else f"{c['alpha_star']:.3g}",
-            "—" if c["alpha_star_code"] is None else f"{c['alpha_star_code']:.3g}",
-        ]
-        for c in summary["crossover"]
-    ]
-    print_table("crossover α*(h)", ["h", "α*", "α* √h"], rows)
-    fit = summary["alpha_star_fit"]
-    if fit:
-        interval = ci_text(fit)
-        reported = summary["reported"]["alpha_star_exponent"]
-        click.echo(f"α* ~ h^b: b = {fit['slope']:.2f}{interval} (reported {reported})")
-    else:
-        click.echo("α*(h): fewer than two widths cross the threshold; widen --alphas")
-    if summary["jamming"] and summary["jamming"]["N_star"]:
-        jam = summary["jamming"]
-        click.echo(f"jamming line: N* = {jam['N_star']:.0f}, h* = {jam['h_star']:.3g}")
-    regime = summary["regime"]
-    click.echo(
-        f"h = {regime['width']:g}: feature {regime['feature_error']:.3f}, "
-        f"lazy {regime['lazy_error']:.3f}: the {regime['better']} regime generalises better"
-    )
+    print_part(describe({"protocols": [summary]}, lambda path: (out / path).read_bytes()))
     click.echo(f"results in {out}")

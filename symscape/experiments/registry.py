@@ -118,7 +118,7 @@ REGISTRY: tuple[Section, ...] = (
         "When does a network learn features, and when does it stay a kernel machine? The "
         "output scale α sets it: the neural tangent kernel moves for α below a crossover "
         "α* ~ 1/√h and stays frozen above it (the lazy regime).",
-        report="symscape.experiments.feature_lazy_report",
+        report="symscape.experiments.feature_lazy.report",
     ),
     Section(
         "stability",
