@@ -86,8 +86,8 @@ section = feature_lazy_section  # the registry's hook (symscape.experiments.regi
 def markdown_section(section: Mapping[str, Any]) -> str:
     """The section as Markdown, as ``summary.md`` shows it: the report part
     :func:`~symscape.experiments.feature_lazy.report.describe` makes of ``section``,
-    rendered by :func:`symscape.report.markdown.markdown` (the registry's older hook)."""
+    rendered by :func:`symscape.comparisons.markdown` (the registry's older hook)."""
+    from symscape.comparisons import markdown
     from symscape.experiments.feature_lazy.report import describe
-    from symscape.report.markdown import markdown
 
     return markdown(describe(section))
