@@ -1,0 +1,190 @@
+"""Executors on this machine: in the driver's process, or a pool of worker processes.
+
+A pool worker is a spawned process (nothing inherited from the driver) that
+runs one unit at a time; one that dies (out of memory, killed) fails its
+unit, not the sweep, and is replaced. A worker ends with the driver, even
+when the driver is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from collections import deque
+
+from symscape.sweep.executors.base import Executor, Finished, _failed, default_workers
+from symscape.sweep.spec import Unit
+from symscape.sweep.work import execute_unit
+
+__all__ = ["InProcessExecutor", "PoolExecutor"]
+
+
+class InProcessExecutor(Executor):
+    """Runs each unit in the driver's process, when :meth:`wait` is called."""
+
+    name = "inprocess"
+
+    def __init__(self, threads: int = 1):
+        self.threads = threads
+        self.queue: deque[Unit] = deque()
+
+    def submit(self, unit: Unit) -> None:
+        self.queue.append(unit)
+
+    def has_room(self) -> bool:
+        return not self.queue
+
+    def in_flight(self) -> int:
+        return len(self.queue)
+
+    def wait(self, timeout: float) -> Finished:
+        if not self.queue:
+            return []
+        from symscape.runtime import torch_threads
+
+        unit = self.queue[0]
+        with torch_threads(self.threads):
+            outcomes = execute_unit(unit)
+        self.queue.popleft()
+        return outcomes
+
+
+def _die_with_parent() -> None:
+    """End this worker when the driver dies, even by SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+    parent = os.getppid()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the driver died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (or if prctl failed): notice the new parent
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="symscape-parent-watch").start()
+
+
+def _worker_main(connection, threads: int) -> None:
+    """A pool worker: receive a unit, send its outcomes back, until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    _die_with_parent()
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            unit = connection.recv()
+        except (EOFError, OSError):
+            return
+        outcomes = execute_unit(unit)
+        try:
+            connection.send(outcomes)
+        except (BrokenPipeError, OSError):  # the driver is gone
+            return
+
+
+class _Worker:
+    def __init__(self, context, threads: int):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child, threads), name="symscape-worker", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.unit: Unit | None = None
+        self.started = 0.0
+
+    def stop(self, force: bool) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.close()
+        if force and self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=None if force else 5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+class PoolExecutor(Executor):
+    """``workers`` local processes (spawned, so no state is inherited from the driver)."""
+
+    name = "pool"
+
+    def __init__(self, workers: int | None = None, threads: int = 1):
+        self.workers = workers or default_workers()
+        self.threads = threads
+        self.context = multiprocessing.get_context("spawn")
+        self.pool: list[_Worker] = []
+
+    def _idle(self) -> _Worker | None:
+        for worker in list(self.pool):
+            if worker.unit is None and not worker.process.is_alive():  # died while idle
+                worker.stop(force=True)
+                self.pool.remove(worker)
+        for worker in self.pool:
+            if worker.unit is None:
+                return worker
+        if len(self.pool) < self.workers:
+            self.pool.append(_Worker(self.context, self.threads))
+            return self.pool[-1]
+        return None
+
+    def has_room(self) -> bool:
+        return any(w.unit is None for w in self.pool) or len(self.pool) < self.workers
+
+    def in_flight(self) -> int:
+        return sum(w.unit is not None for w in self.pool)
+
+    def submit(self, unit: Unit) -> None:
+        worker = self._idle()
+        if worker is None:
+            raise RuntimeError("no idle worker: check has_room() before submit()")
+        worker.unit, worker.started = unit, time.time()
+        # if it died just now, wait() sees its sentinel and reports the unit failed
+        with contextlib.suppress(BrokenPipeError, OSError):
+            worker.connection.send(unit)
+
+    def wait(self, timeout: float) -> Finished:
+        busy = [w for w in self.pool if w.unit is not None]
+        if not busy:
+            return []
+        handles = [w.connection for w in busy] + [w.process.sentinel for w in busy]
+        ready = set(multiprocessing.connection.wait(handles, timeout))
+        finished: Finished = []
+        for worker in busy:
+            unit = worker.unit
+            if worker.connection in ready:
+                try:
+                    outcomes = worker.connection.recv()
+                except (EOFError, OSError):
+                    outcomes = None
+                if outcomes is not None:
+                    worker.unit = None
+                    finished.extend(outcomes)
+                    continue
+            if worker.connection in ready or worker.process.sentinel in ready:
+                worker.process.join(timeout=1)
+                code = worker.process.exitcode
+                why = (
+                    f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+                )
+                hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+                finished.extend(_failed(unit, f"worker process died ({why}){hint}", worker.started))
+                worker.stop(force=True)
+                self.pool.remove(worker)
+        return finished
+
+    def close(self, abort: bool = False) -> None:
+        for worker in self.pool:
+            worker.stop(force=abort or worker.unit is not None)
+        self.pool.clear()
