@@ -13,7 +13,6 @@ from symscape.cli import main
 from symscape.errors import InvalidOptionError
 from symscape.experiments.jamming import (
     JammingConfig,
-    _model_of_row,
     find_transition,
     fit_line,
     hessian_at_minimum,
@@ -23,7 +22,9 @@ from symscape.experiments.jamming import (
     run,
     save_results,
 )
+from symscape.experiments.jamming.minimum import _model_of_row
 from symscape.sweep import Store
+from symscape.sweep.runner import Runner
 from symscape.train import TrainConfig, train
 from symscape.train.config import load
 from symscape.train.dynamics import flat_params, unflat_params
@@ -58,11 +59,15 @@ def test_a_rerun_reads_the_store_instead_of_training(searched):
     record, db = searched
     with sqlite3.connect(db) as connection:
         before = connection.execute("SELECT key, finished FROM runs ORDER BY key").fetchall()
-    again = find_transition(SMALL, 24, db)
+    again = find_transition(SMALL, 24, db)  # the older form: a store path
+    through_runner = run(SMALL, Runner(db, "inprocess"))
     with sqlite3.connect(db) as connection:
         after = connection.execute("SELECT key, finished FROM runs ORDER BY key").fetchall()
     assert after == before  # nothing trained, nothing rewritten
     assert again["N_star"] == record["searches"][0]["N_star"]
+    assert through_runner["searches"] == record["searches"]
+    assert through_runner["line"] == record["line"]
+    assert through_runner["transition"]["eig_H"].tolist() == record["transition"]["eig_H"].tolist()
 
 
 def test_results_files_and_summary(searched, tmp_path):
@@ -74,7 +79,8 @@ def test_results_files_and_summary(searched, tmp_path):
         assert (tmp_path / f"{name}.pdf").stat().st_size > 0
     assert json.loads((tmp_path / "jamming.json").read_text())["experiment"] == "jamming"
     assert summary["N_star"]["24"] == pytest.approx(record["searches"][0]["N_star"])
-    assert "Gap exponents, pooled over" in markdown_section(summary)
+    text = markdown_section(summary)  # the Markdown of describe's part
+    assert "| N* at P = 24 | " in text and "| gap exponent θ (" in text
 
 
 def test_gap_exponents_pool_every_jammed_seed_at_the_transition(searched):
@@ -244,7 +250,8 @@ def test_bad_configs_and_the_command_line(tmp_path, capsys):
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "N* where half of the seeds" in printed
+    assert "N* at P = 16" in printed  # a row of describe's part
+    assert f"results in {out}" in printed
     assert (out / "jamming.json").exists() and (out / "jamming.db").exists()
     with Store(out / "jamming.db", create=False) as store:
         assert store.counts()["done"] > 0
@@ -272,5 +279,21 @@ def test_paper_protocols_are_valid_configs_reported_per_data_set(searched, tmp_p
     assert configs["mnist"].data["pca"] == 10 and configs["cifar10"].data["labels"] == "halves"
     part = save_results(searched[0], tmp_path, name="jamming_random")
     text = markdown_section({"scale": "paper", "datasets": {"random": part}})
-    assert text.startswith("## Jamming on random")
+    assert text.startswith("## 1. The jamming transition")
+    assert "| N* at P = 24 (random) | " in text
     assert (tmp_path / "jamming_random_phase_diagram.png").stat().st_size > 0
+
+
+def test_describe_says_where_an_unlocated_n_star_lies():
+    summary = {
+        "N_star": {"16": None, "32": 20.5},
+        "bracket": {"16": None, "32": [18, 23]},
+        "outside": {"16": "above width_max"},
+        "line": None,
+        "transition": {},
+        "figures": [],
+        "record": "jamming.json",
+    }
+    text = markdown_section(summary)
+    assert "| N* at P = 16 | not located (above width_max) |" in text
+    assert "| N* at P = 32 | 20.5 [18, 23] |" in text

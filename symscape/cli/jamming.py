@@ -6,7 +6,7 @@ import click
 
 from symscape.cli._config import build_config, config_options
 from symscape.cli._options import run_flags
-from symscape.cli._output import print_table
+from symscape.cli._output import print_part
 from symscape.experiments.jamming import PROTOCOLS, JammingConfig
 
 __all__ = ["jamming"]
@@ -25,19 +25,13 @@ def jamming(executor, out, db, **kwargs):
     given replace the default data options (e.g. --d 20: data = {d: 20}).
     """
     from symscape.errors import InvalidOptionError
-    from symscape.experiments.jamming import run, save_results
+    from symscape.experiments.jamming import describe, run, save_results
+    from symscape.sweep.runner import Runner
 
     if kwargs.get("P") is not None:
         raise InvalidOptionError("--P is not used here", fix="give the sizes as --P-values 32,64")
     config = build_config(JammingConfig, kwargs, protocols=PROTOCOLS, experiment="jamming")
-    record = run(config, db or out / "jamming.db", executor=executor)
+    record = run(config, Runner(db or out / "jamming.db", executor))
     summary = save_results(record, out)
-    rows = []
-    for search in record["searches"]:
-        bracket = search["bracket"] or search["outside"]
-        star = f"{search['N_star']:.1f}" if search["N_star"] else "—"
-        rows.append([search["P"], star, bracket, len(search["tried"])])
-    print_table("jamming: N* where half of the seeds fit", ["P", "N*", "bracket", "widths"], rows)
-    if summary["line"]:
-        click.echo(f"N* ∝ P^{summary['line']['slope']:.2f}")
+    print_part(describe(summary, lambda path: (out / path).read_bytes()))
     click.echo(f"results in {out}: {', '.join(summary['figures'][::2])}, jamming.json")

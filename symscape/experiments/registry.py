@@ -100,7 +100,7 @@ REGISTRY: tuple[Section, ...] = (
         "Where does training stop fitting all the data as the number of parameters N "
         "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
         "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
-        report="symscape.experiments.jamming_report",
+        report="symscape.experiments.jamming.report",
     ),
     Section(
         "double_descent",

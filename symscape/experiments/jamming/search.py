@@ -1,0 +1,124 @@
+"""N*(P) at one P: a bisection in log width, every ensemble through the sweep store.
+
+At fixed P, networks of width h are trained to their end point with the
+jamming minimiser (``dynamics="lbfgs"``), E seeds as one ensemble; a seed
+has *fitted* when N_Δ = 0. Starting from the bracket ``[width_min,
+width_max]``, the bisection keeps the fitted fraction ≥ 1/2 at the upper end
+and < 1/2 at the lower one; N* is the geometric mean of the final bracket's
+N. Each width is one sweep of the runner's store, so an interrupted search
+resumes without retraining.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symscape.experiments.jamming.config import JammingConfig
+from symscape.sweep.runner import Runner, as_runner
+
+__all__ = ["find_transition"]
+
+
+def _spec_of(config, name: str):
+    """A one-config sweep spec: the config's seeds packed into one ensemble."""
+    from symscape.sweep import SweepSpec
+
+    fixed = {k: v for k, v in config.to_dict().items() if k != "seeds"}
+    return SweepSpec("train", name, fixed, {}, (), tuple(config.seeds))
+
+
+def _measure(config, runner: Runner, name: str) -> dict[str, Any]:
+    """Train (or read back) one width; the fitted fraction and ⟨N_Δ⟩/N over seeds."""
+    from symscape.sweep import Store
+
+    spec = _spec_of(config, name)
+    runs = spec.runs()
+    runner.complete(spec, f"at width {config.width}")
+    with Store(runner.store, create=False) as store:
+        rows = store.get([run.key for run in runs])
+    outcomes = [row["scalars"]["outcome"] for row in rows]
+    n_weights = rows[0]["scalars"]["n_weights"]
+    n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
+    decided = [o for o in outcomes if o in ("fitted", "jammed")]
+    return {
+        "width": config.width,
+        "N": n_weights,
+        # over the seeds that reached a decision: an undecided one says nothing either way
+        "fitted": sum(o == "fitted" for o in decided) / max(len(decided), 1),
+        "undecided": sum(o not in ("fitted", "jammed") for o in outcomes),
+        "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
+        "keys": [run.key for run in runs],
+        "outcomes": outcomes,
+    }
+
+
+def find_transition(
+    config: JammingConfig, P: int, runner: Runner | str | Path, executor: Any = None
+) -> dict[str, Any]:
+    """Bisection in log(width) for the width where half of the seeds fit, at one P.
+
+    The trainings go through ``runner`` (a :class:`~symscape.sweep.runner.Runner`; the
+    older form, a store path and an ``executor``, still works).
+    """
+    runner = as_runner(runner, executor)
+    tried: list[dict[str, Any]] = []
+
+    def measure(width: float) -> dict[str, Any]:
+        point = _measure(config.train_config(P, width), runner, f"jamming-P{P}")
+        tried.append(point)
+        return point
+
+    low, high = config.width_min, config.width_max
+    top, bottom = measure(high), measure(low)
+    if top["fitted"] < 0.5 or bottom["fitted"] >= 0.5:
+        where = "above width_max" if top["fitted"] < 0.5 else "below width_min"
+        return {"P": P, "N_star": None, "bracket": None, "outside": where, "tried": tried}
+    for _ in range(config.bisections):
+        middle = _distinct_midpoint(low, high, config.depth)
+        if middle is None:  # no network between the two ends: the bracket is resolved
+            break
+        if measure(middle)["fitted"] >= 0.5:
+            high = middle
+        else:
+            low = middle
+    n_low = next(t["N"] for t in tried if t["width"] == low)
+    n_high = next(t["N"] for t in tried if t["width"] == high)
+    return {
+        "P": P,
+        "N_star": math.sqrt(n_low * n_high),
+        "bracket": [n_low, n_high],
+        "width_bracket": [low, high],
+        "outside": None,
+        "tried": sorted(tried, key=lambda t: t["width"]),
+    }
+
+
+def _distinct_midpoint(low: float, high: float, depth: int) -> float | None:
+    """A width between ``low`` and ``high``, near their geometric mean, whose network differs
+    from both ends' (fractional widths that round to the same layers are the same run).
+
+    >>> _distinct_midpoint(4.0, 16.0, 2)
+    8.0
+    >>> _distinct_midpoint(4.0, 4.5, 2) is None  # 4 and 4.5 differ; nothing in between
+    True
+    """
+    from symscape.nets.widths import layer_widths
+
+    ends = (layer_widths(low, depth), layer_widths(high, depth))
+    middle = math.sqrt(low * high)
+    if layer_widths(middle, depth) not in ends:
+        return middle
+    # the widths where one more layer gains a unit: k − 1 + (i + 1)/L
+    candidates = [
+        k - 1 + (i + 1) / depth
+        for k in range(math.floor(low), math.ceil(high) + 2)
+        for i in range(depth)
+    ]
+    inside = [c for c in candidates if low < c < high and layer_widths(c, depth) not in ends]
+    if not inside:
+        return None
+    return min(inside, key=lambda c: abs(math.log(c / middle)))
