@@ -55,7 +55,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     # the old import path of the learning curves, re-exported for one release (issue 16);
     # nothing in symscape imports the alias, and the learning curves import no alias
     ("symscape.equivariant.tasks", "symscape.train.learning_curves"): "deprecated alias",
-    ("symscape.experiments.jamming.report", "symscape.report.markdown"): "markdown_section hook",
 }
 
 

@@ -133,7 +133,7 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
 
 def markdown_section(summary: Mapping[str, Any], read: ReadFile | None = None) -> str:
     """The section in ``summary.md``: :func:`describe`'s part rendered by
-    :func:`symscape.report.markdown.markdown` (the one Markdown renderer)."""
-    from symscape.report.markdown import markdown
+    :func:`symscape.comparisons.markdown` (the one Markdown renderer)."""
+    from symscape.comparisons import markdown
 
     return markdown(describe(summary, read))
