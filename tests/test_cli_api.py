@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from symscape.cli import cli, main
 from symscape.experiments import double_descent, equivariance, feature_lazy, jamming, stability
 
+_MODULES = (jamming, double_descent, feature_lazy, stability, equivariance)
+
 
 class _Stop(Exception):
     pass
@@ -175,3 +177,43 @@ def test_train(monkeypatch, tmp_path):
     assert isinstance(result.exception, _Stop), result.output
     expected = TrainConfig(data={"P": 50}, seeds=(0, 1), width=8.0, dynamics="sgd", lr=0.5)
     assert configs == [expected]
+
+
+@pytest.mark.parametrize(
+    ("name", "other", "flags", "data"),
+    [
+        ("jamming", "digits", [], {}),
+        ("double_descent", "random", [], {}),
+        ("feature_lazy", "digits", ["--P", "100"], {"P": 100}),  # its jamming line needs a P
+        ("stability", "fashion-mnist", [], {}),
+    ],
+)
+def test_another_data_set_takes_none_of_the_defaults_data_options(built, name, other, flags, data):
+    """``--dataset`` other than the base's: the data options are the flags given, no more
+    (the default ones belong to the default data set: ``d`` means nothing to digits)."""
+    module = {m.__name__.rsplit(".", 1)[1]: m for m in _MODULES}[name]
+    base = _quick(module) if name == "stability" else module.Config()
+    assert base.dataset != other
+    assert _one(built, module, "--dataset", other, *flags) == dataclasses.replace(
+        base, dataset=other, data=data
+    )
+    got = _one(built, module, "--dataset", other, *flags, "--n-test", "40")
+    assert got == dataclasses.replace(base, dataset=other, data={**data, "n_test": 40})
+    # the same data set spelled otherwise is not another one: the default options stay
+    assert _one(built, module, "--dataset", base.dataset.upper()) == base
+
+
+def test_train_with_another_data_set_takes_only_its_flags(monkeypatch):
+    import symscape.train
+    from symscape.train import TrainConfig
+
+    configs = []
+
+    def keep(config, *args, **kwargs):
+        configs.append(config)
+        raise _Stop
+
+    monkeypatch.setattr(symscape.train, "train", keep)
+    result = CliRunner().invoke(cli, ["train", "--dataset", "digits", "--labels", "parity"])
+    assert isinstance(result.exception, _Stop), result.output
+    assert configs == [TrainConfig(dataset="digits", data={"labels": "parity"})]

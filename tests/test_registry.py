@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from symscape.config import JsonConfig
 from symscape.errors import InvalidOptionError
 from symscape.experiments import registry
 
@@ -127,9 +128,8 @@ def test_figures_are_pure_functions_of_a_record(section, tmp_path, monkeypatch):
     backend = matplotlib.get_backend()
     before, open_before = (_listing(tmp_path), _listing(work)), plt.get_fignums()
     for record in records:
-        if section.name != "stability":  # its run gets the header once it is in the store
-            header = {"experiment", "version", "config", "host", "wall_time_s"}
-            assert header <= set(record) and record["experiment"] == section.name
+        header = {"experiment", "version", "config", "host", "wall_time_s"}
+        assert header <= set(record) and record["experiment"] == section.name
         drawn = module.figures(record)
         assert drawn and all(isinstance(fig, Figure) for fig in drawn.values())
         assert all(isinstance(stem, str) and stem for stem in drawn)
@@ -140,6 +140,20 @@ def test_figures_are_pure_functions_of_a_record(section, tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- describe
+def test_the_scales_are_the_protocols_every_section_has():
+    from symscape.experiments.engine import ENGINE_CONFIGS
+    from symscape.reproduce import SCALES
+
+    common = set(ENGINE_CONFIGS)
+    for section in EXPERIMENTS:
+        common &= set(section.load().PROTOCOLS)
+    assert set(SCALES) == common
+    from symscape.cli.reproduce import reproduce as command
+
+    (scale,) = [p for p in command.params if p.name == "scale"]
+    assert tuple(scale.type.choices) == tuple(SCALES)
+
+
 def test_every_experiment_exposes_every_part():
     for section in EXPERIMENTS:
         module = section.load()
@@ -147,8 +161,9 @@ def test_every_experiment_exposes_every_part():
         assert {"quick", "paper"} <= set(module.PROTOCOLS), section.name
         for name in ("run", "figures", "describe", "section", "markdown_section"):
             assert callable(getattr(module, name)), f"{section.name} lacks {name}"
+        assert issubclass(module.Config, JsonConfig), section.name
         configs = [c for cases in module.PROTOCOLS.values() for c in cases.values()]
-        assert configs and all(hasattr(c, "to_dict") for c in configs), section.name
+        assert configs and all(type(c) is module.Config for c in configs), section.name
         assert module.describe is section.describer()
 
 

@@ -272,3 +272,17 @@ def test_adaptive_flow_on_relu_kinks_stays_at_or_above_dt_min():
 def test_fields_the_dynamics_ignores_or_cannot_use_are_errors(changes, match):
     with pytest.raises(InvalidOptionError, match=match):
         train(TrainConfig(**changes))
+
+
+def test_one_sweep_spans_several_dynamics_with_their_tolerances_fixed():
+    """Outside TrainConfig.STRICT, a field another dynamics reads is ignored, as before
+    issue 16 (a sweep with dt0 fixed and a grid over dynamics expands, and its stored run
+    keys stay), and the run is the same as without it."""
+    fixed = {"dt0": 0.5, "grad_tol": 1e-3, "batch_seed": 3, "decay_every": 10, "lr_min": 1e-8}
+    for dynamics in ("flow", "sgd", "adam", "lbfgs"):
+        lr = {"lr": 0.01} if dynamics in ("sgd", "adam") else {}
+        config = TrainConfig(dynamics=dynamics, **lr, **fixed)
+        assert config.dt0 == 0.5 and config.dynamics == dynamics
+    assert set(TrainConfig.STRICT) == {
+        "alpha", "tau", "lr", "batch_size", "history", "stall_tol", "stall_steps"
+    }  # fmt: skip

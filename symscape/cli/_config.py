@@ -13,8 +13,10 @@ its own. :func:`build_config` builds the config, with the precedence
 Data-set flags given are laid over the base's ``data`` when a protocol or
 a file gives one, and are the whole ``data`` table otherwise: ``symscape
 jamming --d 20`` builds exactly ``JammingConfig(data={"d": 20})``. A
-``--dataset`` other than the base's drops the base's ``data`` (options
-belong to their data set).
+``--dataset`` other than the base's (the protocol's, the file's, else the
+config's default) drops the base's ``data``: options belong to their data
+set, so ``symscape jamming --dataset digits`` builds
+``JammingConfig(dataset="digits", data={})`` (the data set's own defaults).
 """
 
 from __future__ import annotations
@@ -185,6 +187,17 @@ def _file_values(cls: type, path: Path) -> dict[str, Any]:
     return cls.canonical_values(values)
 
 
+def _another_dataset(cls: type, values: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
+    """Whether the flags name a data set other than the base's (the protocol's, the file's,
+    else the config's default), compared as the config spells names."""
+    if "dataset" not in values:
+        return False
+    field = next(f for f in dataclasses.fields(cls) if f.name == "dataset")
+    before = base.get("dataset", field.default)
+    spell = declared(field).constraint.check if declared(field) else (lambda v, _: v)
+    return spell(values["dataset"], "dataset") != spell(before, "dataset")
+
+
 def build_config(
     cls: type,
     kwargs: dict[str, Any],
@@ -208,9 +221,9 @@ def build_config(
         base = {f: getattr(preset, f) for f in names}
     if path is not None:
         base.update(_file_values(cls, path))
-    if "dataset" in values and "dataset" in base and values["dataset"] != base["dataset"]:
-        base.pop("data", None)  # data options belong to their data set: not carried to another
-    if data:
+    if "data" in names and _another_dataset(cls, values, base):
+        values["data"] = data  # options belong to their data set: none carried to another
+    elif data:
         values["data"] = {**base.get("data", {}), **data}
     for name in names:  # fields the flags did not give stay as they were (flags: popped)
         kwargs.pop(name, None)

@@ -38,11 +38,12 @@ from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import section_store
 from symscape.experiments.double_descent_report import describe, markdown_section
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 from symscape.train.losses import error_rate
 
 __all__ = [
+    "Config",
     "DoubleDescentConfig",
     "analyse",
     "describe",
@@ -120,6 +121,10 @@ class DoubleDescentConfig(JsonConfig):
         return SweepSpec(
             "train", "double-descent", fixed, {"width": list(self.widths)}, (), self.seeds
         )
+
+
+Config = DoubleDescentConfig
+"""The experiment's config type (the shape every experiment declares)."""
 
 
 def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
@@ -229,7 +234,11 @@ def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> d
 
 
 def run(
-    config: DoubleDescentConfig, runner: Runner | str | Path, executor: str | None = None
+    config: DoubleDescentConfig,
+    runner: Runner | str | Path | None = None,
+    executor: str | None = None,
+    *,
+    store_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train every width through ``runner`` (resuming from its store) and analyse the stored
     outputs.
@@ -237,6 +246,7 @@ def run(
     ``runner`` is a :class:`~symscape.sweep.runner.Runner`, or a store path trained on
     ``executor`` (default ``inprocess``): the older ``run(config, store_path, executor)``.
     """
+    runner = given_store_path(runner, store_path)
     from symscape.data import load
     from symscape.sweep import Store
 

@@ -12,7 +12,8 @@ Every section module exposes the same hooks, which the framework calls:
 * ``section(scale, figures, out, *, root, store, executor, device) -> summary``:
   run protocol ``scale``, write its records and figures, return its summary
   (JSON values);
-* ``markdown_section(summary) -> str``: the section in ``summary.md``;
+* ``markdown_section(summary) -> str``: kept for one release, the Markdown of
+  ``describe`` (``summary.md`` is written from ``describe`` directly);
 * ``figures(record) -> {stem: Figure}`` (the experiments): pure, object-oriented
   matplotlib; the section writes them once (``_output.save_figures``);
 * ``describe(summary, read) -> Part``: the comparisons, tables, figures and
@@ -45,9 +46,9 @@ __all__ = ["REGISTRY", "Section", "get", "names", "report_order"]
 class Section:
     """One section of the main job: its name, its module and what the report shows of it.
 
-    ``report`` is the module
-    that holds its ``describe`` (default: ``module``; the experiments keep it
-    in a sibling ``*_report`` module, which imports no training code).
+    ``report`` is the module that holds its ``describe`` (default:
+    ``module``; an experiment package keeps it in its ``report`` submodule,
+    double descent in the sibling ``double_descent_report``).
     """
 
     name: str

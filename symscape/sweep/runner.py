@@ -22,7 +22,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Runner", "as_runner"]
+__all__ = ["Runner", "as_runner", "given_store_path"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,9 +64,31 @@ class Runner:
         return report
 
 
-def as_runner(runner: Runner | str | Path, executor: Any = None) -> Runner:
+def given_store_path(runner: Any, store_path: str | Path | None) -> Any:
+    """The runner of a ``run(config, runner, executor, *, store_path=None)`` call:
+    ``store_path=`` is the keyword the older signature ``run(config, store_path,
+    executor)`` had, accepted for one release in place of ``runner``."""
+    if store_path is None:
+        return runner
+    if runner is not None:
+        from symscape.errors import InvalidOptionError
+
+        raise InvalidOptionError(
+            "both a runner and store_path= were given", fix="give the store in the runner"
+        )
+    return Path(store_path)
+
+
+def as_runner(runner: Runner | str | Path | None, executor: Any = None) -> Runner:
     """``runner`` as a :class:`Runner`: a store path (the older ``run(config, store_path,
     executor)`` form) becomes ``Runner(store_path, executor or "inprocess")``."""
+    if runner is None:
+        from symscape.errors import InvalidOptionError
+
+        raise InvalidOptionError(
+            "no runner: the trainings need a sweep store",
+            fix="pass Runner(store_path, executor), or a store path",
+        )
     if isinstance(runner, Runner):
         if executor is not None and executor != runner.executor:
             from symscape.errors import InvalidOptionError

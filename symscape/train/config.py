@@ -19,7 +19,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,7 +56,7 @@ _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-4}
 DATASET = Options(dataset_names, what="data set")
 ARCH = Options(lambda: ARCHITECTURES, what="arch")
 ACTIVATION = Options(lambda: ACTIVATIONS, what="activation")
-DTYPE = Text("float32 or float64", validate=parse_dtype)
+DTYPE = Text("a floating dtype: float64, float32, float16 or bfloat16", validate=parse_dtype)
 DEVICE = Text("cpu, cuda or cuda:N", validate=parse_device)
 
 _POSITIVE = Interval(float, 0, None, closed="neither")
@@ -185,12 +185,29 @@ class TrainConfig(JsonConfig):
         self.stop_rules()
         self.make_dynamics()
 
+    #: the fields that are an error, not ignored, when set for a dynamics that does not use
+    #: them (as in earlier releases); the other dynamics-only fields (dt0, grad_tol,
+    #: output_tol, dt_min, batch_seed, decay_every, lr_min) are ignored by the dynamics
+    #: that do not use them, so that one sweep can span several dynamics with them fixed
+    STRICT: ClassVar[tuple[str, ...]] = (
+        "alpha",
+        "tau",
+        "lr",
+        "batch_size",
+        "history",
+        "stall_tol",
+        "stall_steps",
+    )
+
     def _reject_unused(self) -> None:
-        """A field the chosen dynamics ignores (its declaration lists the dynamics that use
-        it) set to other than its default is an error, not a silent no-op."""
+        """A :data:`STRICT` field the chosen dynamics ignores (its declaration lists the
+        dynamics that use it) set to other than its default is an error, not a silent
+        no-op."""
         unused = []
         for field in dataclasses.fields(self):
             uses = declared(field).dynamics
+            if field.name not in self.STRICT:
+                continue
             if uses and self.dynamics not in uses and getattr(self, field.name) != field.default:
                 note = (
                     " (kernel_flow is the alpha -> infinity limit)" if field.name == "alpha" else ""

@@ -67,9 +67,13 @@ from symscape.experiments.equivariance.results import (
     section,
 )
 
+Config = EquivarianceConfig
+"""The experiment's config type (the shape every experiment declares)."""
+
 __all__ = [
     "POINT_EXPERIMENT",
     "PROTOCOLS",
+    "Config",
     "EquivarianceConfig",
     "LearningPointConfig",
     "describe",

@@ -18,7 +18,7 @@ from symscape.experiments._record import stamp
 from symscape.experiments.equivariance.analysis import analyse
 from symscape.experiments.equivariance.config import EquivarianceConfig
 from symscape.experiments.equivariance.point import learning_points, sweep_spec
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 
 __all__ = ["run"]
 
@@ -29,6 +29,8 @@ def run(
     config: EquivarianceConfig,
     runner: Runner | str | Path | None = None,
     executor: str | None = None,
+    *,
+    store_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train every model at every P and seed of ``config``; returns a JSON-able record.
 
@@ -37,6 +39,7 @@ def run(
     every (P, model) runs through the sweep store, so that a rerun resumes and reads back
     what is done; without one, in this process. The record is the same either way.
     """
+    runner = given_store_path(runner, store_path)
     if not isinstance(config, EquivarianceConfig):
         raise InvalidOptionError(
             f"config is a {type(config).__name__}", fix="pass an EquivarianceConfig"

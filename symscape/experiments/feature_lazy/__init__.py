@@ -54,9 +54,13 @@ from symscape.experiments.feature_lazy.section import (
     section,
 )
 
+Config = FeatureLazyConfig
+"""The experiment's config type (the shape every experiment declares)."""
+
 __all__ = [
     "PROTOCOLS",
     "REPORTED",
+    "Config",
     "FeatureLazyConfig",
     "analyse",
     "crossing",

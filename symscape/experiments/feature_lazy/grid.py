@@ -19,7 +19,7 @@ from symscape.errors import InvalidOptionError
 from symscape.experiments._record import stamp
 from symscape.experiments.feature_lazy.analysis import _ensemble_error, analyse
 from symscape.experiments.feature_lazy.config import FeatureLazyConfig
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 from symscape.train.losses import error_rate
 
 __all__ = ["run"]
@@ -96,7 +96,11 @@ def _jamming_line(config: FeatureLazyConfig, runner: Runner) -> dict[str, Any]:
 
 
 def run(
-    config: FeatureLazyConfig, runner: Runner | str | Path, executor: Any = None
+    config: FeatureLazyConfig,
+    runner: Runner | str | Path | None = None,
+    executor: Any = None,
+    *,
+    store_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train the grid through ``runner`` (resuming from its store) and analyse the stored
     outputs; the record (:func:`~symscape.experiments.feature_lazy.analysis.analyse`,
@@ -106,6 +110,7 @@ def run(
     ``run(config, store_path, executor="inprocess")`` still works
     (:func:`~symscape.sweep.runner.as_runner`).
     """
+    runner = given_store_path(runner, store_path)
     from symscape.data import load
     from symscape.sweep import Store
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from symscape.analysis import geometric_mean
 from symscape.experiments._output import ci_text
 
 __all__ = ["figures"]
@@ -99,7 +100,7 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
             lw=0.9,
             label=f"slope {slope:.2f}{interval}",
         )
-        w0 = np.exp(np.log(widths).mean())
+        w0 = geometric_mean(widths)
         a0 = np.exp(fit["intercept"]) * w0**slope
         axes[0].plot(widths, a0 * (widths / w0) ** -0.5, "r:", lw=0.9, label="reported slope −1/2")
     axes[0].set(xscale="log", yscale="log", xlabel="width h", ylabel="α*", title="Crossover")

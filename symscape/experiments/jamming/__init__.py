@@ -47,10 +47,14 @@ from symscape.experiments.jamming.results import save_results
 from symscape.experiments.jamming.search import find_transition
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 
+Config = JammingConfig
+"""The experiment's config type (the shape every experiment declares)."""
+
 __all__ = [
     "GAP_FRACTIONS",
     "PROTOCOLS",
     "REPORTED_GAPS",
+    "Config",
     "JammingConfig",
     "at_transition",
     "describe",

@@ -15,18 +15,25 @@ from symscape.experiments.jamming.config import PROTOCOLS, JammingConfig
 from symscape.experiments.jamming.minimum import at_transition
 from symscape.experiments.jamming.results import save_results
 from symscape.experiments.jamming.search import find_transition
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 
 __all__ = ["jamming_section", "run"]
 
 
-def run(config: JammingConfig, runner: Runner | str | Path, executor: Any = None) -> dict[str, Any]:
+def run(
+    config: JammingConfig,
+    runner: Runner | str | Path | None = None,
+    executor: Any = None,
+    *,
+    store_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Every P's search, the line N*(P) and the minimum at the transition (largest P).
 
     Every training goes through ``runner`` (a :class:`~symscape.sweep.runner.Runner`:
     the store and its executor); the older form ``run(config, store_path, executor)``
     still works (``executor`` defaults to ``inprocess``).
     """
+    runner = given_store_path(runner, store_path)
     runner = as_runner(runner, executor)
     started = time.perf_counter()
     searches = [find_transition(config, P, runner) for P in config.P_values]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from symscape.experiments.jamming.config import JammingConfig
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 
 __all__ = ["find_transition"]
 
@@ -57,13 +57,19 @@ def _measure(config, runner: Runner, name: str) -> dict[str, Any]:
 
 
 def find_transition(
-    config: JammingConfig, P: int, runner: Runner | str | Path, executor: Any = None
+    config: JammingConfig,
+    P: int,
+    runner: Runner | str | Path | None = None,
+    executor: Any = None,
+    *,
+    store_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Bisection in log(width) for the width where half of the seeds fit, at one P.
 
     The trainings go through ``runner`` (a :class:`~symscape.sweep.runner.Runner`; the
     older form, a store path and an ``executor``, still works).
     """
+    runner = given_store_path(runner, store_path)
     runner = as_runner(runner, executor)
     tried: list[dict[str, Any]] = []
 

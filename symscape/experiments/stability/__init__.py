@@ -85,11 +85,15 @@ from symscape.train.classifier import (  # noqa: F401  (old paths)
     train_classifier,
 )
 
+Config = StabilityConfig
+"""The experiment's config type (the shape every experiment declares)."""
+
 __all__ = [
     "NETWORK_EXPERIMENT",
     "PROTOCOLS",
     "REPORTED_LAW",
     "SCHEDULES",
+    "Config",
     "NetworkConfig",
     "StabilityConfig",
     "classification_error",

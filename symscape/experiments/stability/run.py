@@ -26,7 +26,7 @@ from symscape.experiments.stability.config import StabilityConfig
 from symscape.experiments.stability.network import _load_data, _reference, _scales
 from symscape.experiments.stability.zoo import sweep_spec
 from symscape.runtime import torch_threads
-from symscape.sweep.runner import Runner, as_runner
+from symscape.sweep.runner import Runner, as_runner, given_store_path
 
 __all__ = ["run"]
 
@@ -43,7 +43,11 @@ def _trained_networks(config: StabilityConfig, runner: Runner) -> list[dict[str,
 
 
 def run(
-    config: StabilityConfig, runner: Runner | str | Path | None = None, executor: Any = None
+    config: StabilityConfig,
+    runner: Runner | str | Path | None = None,
+    executor: Any = None,
+    *,
+    store_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train (or load) and measure every architecture and seed; returns a JSON-able record.
 
@@ -62,6 +66,7 @@ def run(
     ``host`` and ``wall_time_s`` is the same for the same config on a CPU,
     whatever the executor.
     """
+    runner = given_store_path(runner, store_path)
     if not isinstance(config, StabilityConfig):
         raise InvalidOptionError(
             f"run needs a StabilityConfig, got {type(config).__name__}",

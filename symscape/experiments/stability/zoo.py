@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from symscape.config import JsonConfig
+from symscape.config import Interval, JsonConfig, Text, param
 from symscape.experiments.stability.config import StabilityConfig
 from symscape.experiments.stability.network import _load_data, _one_network, _reference, _scales
 from symscape.runnable import Experiment
@@ -49,9 +49,21 @@ def _stability_config(self) -> StabilityConfig:
 def _network_fields() -> list[tuple[str, Any, dataclasses.Field]]:
     """The fields of :class:`NetworkConfig`: the per-network three, then the shared ones."""
     out: list[tuple[str, Any, dataclasses.Field]] = [
-        ("architecture", "str", dataclasses.field(default=StabilityConfig.architectures[0])),
-        ("seed", "int", dataclasses.field(default=0)),
-        ("checkpoint", "str", dataclasses.field(default="")),
+        (
+            "architecture",
+            "str",
+            param(
+                StabilityConfig.architectures[0],
+                "the network: fc, lenet, vgg or resnet18, optionally :WIDTH",
+                Text("an architecture spec"),
+            ),
+        ),
+        ("seed", "int", param(0, "its initialisation and training seed", Interval(int, 0, None))),
+        (
+            "checkpoint",
+            "str",
+            param("", "a state-dict file to measure instead of training ('': train)", Text()),
+        ),
     ]
     for f in dataclasses.fields(StabilityConfig):
         if f.name in _SHARED:
