@@ -129,7 +129,7 @@ def test_a_run_that_raises_is_a_failed_row_and_the_sweep_goes_on(tmp_path):
 def test_a_sweep_names_its_own_failures_not_those_of_another_sweep_in_the_store(tmp_path):
     """reproduce's sections share one store: a section's reason is its own runs' failure."""
     from symscape.errors import RunsFailedError
-    from symscape.experiments._sweeps import complete
+    from symscape.sweep.runner import Runner
 
     first = parse_spec(_probe("[zip]\nvalue = [1.0]\nfail = [true]\n"))
     second = parse_spec(_probe("[zip]\nvalue = [7.0, 8.0]\nfail = [true, false]\n"))
@@ -139,7 +139,7 @@ def test_a_sweep_names_its_own_failures_not_those_of_another_sweep_in_the_store(
     [(key, error)] = report.failures
     assert key in {run.key for run in second.runs()} and "value=7.0" in error
     with pytest.raises(RunsFailedError, match=r"1 run\(s\) failed: .*value=7\.0"):
-        complete(second, db)
+        Runner(db).complete(second)
 
 
 def test_a_worker_that_dies_fails_its_run_only(tmp_path):
