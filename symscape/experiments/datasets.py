@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from symscape.comparisons import Figure, Part, ReadFile
+from symscape.comparisons import Figure, Part, ReadFile, markdown
 from symscape.data import get_dataset_spec, list_datasets, load
 from symscape.data.preview import save_preview
 from symscape.errors import DataNotFoundError, SymscapeError
@@ -61,28 +61,10 @@ def section(
     ]
 
 
-def markdown_section(summary: Sequence[Mapping[str, Any]]) -> str:
-    """The data sets' table for ``summary.md``."""
-    lines = [
-        "## Data sets",
-        "",
-        "| data set | kind | status | input shape | P | n_test | labels | train balance "
-        "| preview |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for e in summary:
-        if e["status"] != "ok":
-            lines.append(
-                f"| {e['name']} | {e['kind']} | {e['status']}: {e['reason']} | | | | | | |"
-            )
-            continue
-        balance = ", ".join(f"{k}: {v}" for k, v in e["class_counts_train"].items())
-        shape = "×".join(map(str, e["input_shape"]))
-        lines.append(
-            f"| {e['name']} | {e['kind']} | ok | {shape} | {e['P']} | {e['n_test']} | "
-            f"{e['labels']} | {balance} | [png]({e['preview']}) |"
-        )
-    return "\n".join(lines) + "\n"
+def markdown_section(summary, read: ReadFile | None = None) -> str:
+    """The section in ``summary.md``: :func:`describe`'s part rendered by
+    :func:`symscape.comparisons.markdown` (the one Markdown renderer)."""
+    return markdown(describe(summary, read))
 
 
 def describe(summary: Sequence[Mapping[str, Any]], read: ReadFile | None = None) -> Part:

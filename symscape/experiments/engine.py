@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from symscape.comparisons import Comparison, Figure, Part, ReadFile
+from symscape.comparisons import Comparison, Figure, Part, ReadFile, markdown
 from symscape.experiments import registry
 
 __all__ = ["ENGINE_CONFIGS", "describe", "engine_section", "figures", "markdown_section", "section"]
@@ -112,26 +112,10 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"training": training_figure(record)}
 
 
-def markdown_section(engine: Mapping[str, Any]) -> str:
-    """The engine's members and the ensemble's test error for ``summary.md``."""
-    final = engine["final"]
-    lines = [
-        "## Training engine",
-        "",
-        f"{len(final['t'])} networks, N = {engine['n_weights']} weights each, trained as one "
-        f"batched computation in {engine['wall_time_s']} s ([figure]({engine['figure']})).",
-        "",
-        "| member | status | steps | t | loss | N_Δ | train error | test error | ‖w−w₀‖/‖w₀‖ |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for i, status in enumerate(engine["status"]):
-        lines.append(
-            f"| {i} | {status} | {engine['stop_step'][i]} | {final['t'][i]:.4g} | "
-            f"{final['loss'][i]:.3e} | {final['n_delta'][i]} | {final['train_error'][i]:.3f} | "
-            f"{final['test_error'][i]:.3f} | {final['weight_change'][i]:.3g} |"
-        )
-    lines += ["", f"Test error of the ensemble-mean predictor: {final['ensemble_test_error']:.4f}."]
-    return "\n".join(lines) + "\n"
+def markdown_section(summary, read: ReadFile | None = None) -> str:
+    """The section in ``summary.md``: :func:`describe`'s part rendered by
+    :func:`symscape.comparisons.markdown` (the one Markdown renderer)."""
+    return markdown(describe(summary, read))
 
 
 def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
