@@ -8,11 +8,21 @@ the configs that produced them. The renderers (the HTML report, ``summary.md``,
 the terminal) take parts and compute nothing. This module sits below the
 experiments and imports none of them.
 
+Every row that sets a measured value beside a paper's carries one of three
+verdicts (SCIENCE.md §0): *agrees* (the reported value lies inside the
+measured 95 % interval), *differs* (outside it, with the difference) or *not
+testable at this scale* (with the reason: too few points, an interval that
+cannot tell the law from no effect, a difference within the statistical floor).
+
 >>> row = fitted("slope", {"slope": -0.48, "ci_low": -0.6, "ci_high": -0.4}, -0.5)
 >>> row.measured, row.interval, row.reported
 ('−0.48 [−0.60, −0.40]', '[−0.60, −0.40]', '≈ −0.5')
->>> row.verdict
-'difference +0.02; reported value inside the 95 % interval'
+>>> row.kind, row.verdict
+('agrees', 'agrees: difference +0.02, inside the 95 % interval')
+>>> judge(0.9, 0.5, 0.8, 1.0).kind
+'differs'
+>>> judge(0.1, 0.5, -0.4, 0.7, null=0.0).kind  # holds the law and no effect alike
+'not testable at this scale'
 """
 
 from __future__ import annotations
@@ -25,13 +35,20 @@ from pathlib import PurePosixPath
 from typing import Any
 
 __all__ = [
+    "AGREES",
+    "DIFFERS",
+    "NOT_TESTABLE",
+    "VERDICTS",
     "Comparison",
     "Figure",
     "Part",
     "ReadFile",
+    "Verdict",
     "against",
     "captioned",
     "fitted",
+    "judge",
+    "judged",
     "markdown",
     "number",
     "ratio",
@@ -41,21 +58,113 @@ __all__ = [
 
 ReadFile = Callable[[str], bytes]
 
+AGREES = "agrees"
+DIFFERS = "differs"
+NOT_TESTABLE = "not testable at this scale"
+VERDICTS = (AGREES, DIFFERS, NOT_TESTABLE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What a measured interval says about a reported value: ``kind`` (one of
+    :data:`VERDICTS`) and ``reason`` (the difference, or why it cannot be tested)."""
+
+    kind: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERDICTS:
+            raise ValueError(f"a verdict is one of {VERDICTS}, not {self.kind!r}")
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reason}" if self.reason else self.kind
+
+
+def _finite(*values: Any) -> bool:
+    return all(v is not None and isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def judge(
+    value: Any,
+    reported: float | tuple[float, float],
+    low: Any,
+    high: Any,
+    *,
+    null: float | None = None,
+    floor: float | None = None,
+    untestable: str | None = None,
+    digits: int = 2,
+) -> Verdict:
+    """The verdict of a measured ``value`` with 95 % interval ``[low, high]`` on a
+    ``reported`` value (a number, or a reported range ``(lo, hi)``).
+
+    * ``untestable``: a reason known beforehand (too few points, ...): not testable.
+    * no value or no interval: not testable.
+    * ``null``: the value of "no effect" (a slope 0, a ratio 1). An interval that
+      holds both the reported value and the null cannot tell them apart: not
+      testable ("interval wider than the effect").
+    * ``floor``: the statistical floor of a difference (e.g. the sampling standard
+      deviation of a test error, √(ε(1−ε)/n)); a measured ``value`` within
+      two floors of zero cannot be told from nothing: not testable.
+    * otherwise *agrees* when the reported value (range) meets the interval,
+      *differs* when it does not, with the difference.
+    """
+    if untestable:
+        return Verdict(NOT_TESTABLE, untestable)
+    if not _finite(value):
+        return Verdict(NOT_TESTABLE, "not measured")
+    if not _finite(low, high):
+        return Verdict(NOT_TESTABLE, "no interval (too few points)")
+    lo_rep, hi_rep = reported if isinstance(reported, tuple) else (reported, reported)
+    fmt = f"{{:.{digits}g}}" if abs(value) >= 10 ** (-digits) or value == 0 else "{:.2e}"
+
+    def show(x: float) -> str:
+        return fmt.format(x).replace("-", "−")
+
+    if floor is not None and abs(value) <= 2 * floor:
+        return Verdict(
+            NOT_TESTABLE,
+            f"{show(value)} is within the statistical floor (2 × {show(floor)})",
+        )
+    if null is not None and low <= null <= high and low <= hi_rep and lo_rep <= high:
+        return Verdict(
+            NOT_TESTABLE,
+            f"the interval [{show(low)}, {show(high)}] holds both the reported value "
+            f"and {show(null)} (no effect)",
+        )
+    if low <= hi_rep and lo_rep <= high:
+        if lo_rep == hi_rep:
+            diff = f"difference {value - lo_rep:+.{digits}f}".replace("-", "−")
+            return Verdict(AGREES, f"{diff}, inside the 95 % interval")
+        return Verdict(AGREES, "the reported range meets the 95 % interval")
+    nearest = lo_rep if value < lo_rep else hi_rep
+    diff = f"difference {value - nearest:+.{digits}f}".replace("-", "−")
+    return Verdict(DIFFERS, f"{diff}, outside the 95 % interval")
+
 
 @dataclasses.dataclass(frozen=True)
 class Comparison:
-    """One row of a section's table: a quantity, symscape's value, the papers' value."""
+    """One row of a section's table: a quantity, symscape's value, the papers' value
+    and, where a value is reported, the :class:`Verdict` (``kind`` and ``comparison``)."""
 
     quantity: str
     measured: str
     reported: str = "—"
     comparison: str = ""
     interval: str = ""  # the measured value's interval, ``[low, high]`` (also in ``measured``)
+    kind: str = ""  # the verdict's kind (one of VERDICTS) when a value is reported
 
     @property
     def verdict(self) -> str:
         """How the measured value compares with the reported one (``comparison``)."""
         return self.comparison
+
+
+def judged(
+    quantity: str, measured: str, reported: str, verdict: Verdict, interval: str = ""
+) -> Comparison:
+    """A row whose comparison is ``verdict``."""
+    return Comparison(quantity, measured, reported, str(verdict), interval, verdict.kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,19 +221,29 @@ def against(value: Any, reported: float, low: Any = None, high: Any = None) -> s
     return text
 
 
-def fitted(quantity: str, fit: Mapping[str, Any] | None, reported: float | None) -> Comparison:
-    """A fitted ``slope`` with its ``ci_low``/``ci_high`` beside a reported value."""
+def fitted(
+    quantity: str,
+    fit: Mapping[str, Any] | None,
+    reported: float | None,
+    *,
+    null: float | None = None,
+    untestable: str | None = None,
+) -> Comparison:
+    """A fitted ``slope`` with its ``ci_low``/``ci_high`` beside a reported value,
+    judged by :func:`judge` (``null``, ``untestable`` as there)."""
+    rep = "—" if reported is None else f"≈ {number(reported, 2)}"
     if fit is None or fit.get("slope") is None:
-        return Comparison(quantity, "no fit (too few points)", number(reported, 2))
+        if reported is None:
+            return Comparison(quantity, "no fit (too few points)", rep)
+        why = untestable or (fit or {}).get("reason") or "no fit (too few points)"
+        return judged(quantity, "no fit", rep, Verdict(NOT_TESTABLE, why))
     low, high = fit.get("ci_low"), fit.get("ci_high")
     measured = with_interval(fit["slope"], low, high)
-    return Comparison(
-        quantity,
-        measured,
-        "—" if reported is None else f"≈ {number(reported, 2)}",
-        "" if reported is None else against(fit["slope"], reported, low, high),
-        measured.partition(" ")[2],
-    )
+    interval = measured.partition(" ")[2]
+    if reported is None:
+        return Comparison(quantity, measured, rep, "", interval)
+    verdict = judge(fit["slope"], reported, low, high, null=null, untestable=untestable)
+    return judged(quantity, measured, rep, verdict, interval)
 
 
 def ratio(value: Any, reported: float) -> str:
@@ -174,7 +293,7 @@ def markdown(part: Part) -> str:
     <BLANKLINE>
     Why?
     <BLANKLINE>
-    | quantity | symscape | reported | comparison |
+    | quantity | symscape | reported | verdict |
     |---|---|---|---|
     | slope | −0.48 | ≈ −0.5 | ok |
     <BLANKLINE>
@@ -185,7 +304,7 @@ def markdown(part: Part) -> str:
         lines += ["", f"**This section failed:** {part.failure}.{where}"]
     if part.comparisons:
         rows = [[c.quantity, c.measured, c.reported, c.comparison] for c in part.comparisons]
-        lines += ["", *_markdown_table(["quantity", "symscape", "reported", "comparison"], rows)]
+        lines += ["", *_markdown_table(["quantity", "symscape", "reported", "verdict"], rows)]
     for title, header, rows in part.tables:
         lines += ["", f"**{title}**", "", *_markdown_table(header, rows)]
     for note in part.notes:

@@ -39,7 +39,7 @@ def test_python_dash_m_and_version():
     assert proc.stdout.startswith("symscape, version")
 
 
-def test_data_list_shows_all_eight(capsys):
+def test_data_list_shows_all_nine(capsys):
     code, out, _ = run(capsys, "data", "list")
     assert code == 0
     for name in [
@@ -48,6 +48,7 @@ def test_data_list_shows_all_eight(capsys):
         "stripe",
         "digits",
         "mnist1d",
+        "mnist-5k",
         "mnist",
         "fashion-mnist",
         "cifar10",
@@ -55,7 +56,7 @@ def test_data_list_shows_all_eight(capsys):
         assert f" {name} " in out
     code, out, _ = run(capsys, "data", "list", "--json")
     rows = json.loads(out)
-    assert len(rows) == 8
+    assert len(rows) == 9
     assert {r["name"]: r["input_shape"] for r in rows}["cifar10"] == [3, 32, 32]
 
 
@@ -244,6 +245,7 @@ def test_reproduce_quick_writes_a_summary(capsys, tmp_path):
         "stripe": "ok",
         "digits": "ok",
         "mnist1d": "ok",
+        "mnist-5k": "ok",
         "mnist": "not found",
         "fashion-mnist": "not found",
         "cifar10": "not found",

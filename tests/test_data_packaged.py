@@ -78,11 +78,67 @@ def no_network(monkeypatch):
     return attempts
 
 
-@pytest.mark.parametrize("name", ["random", "teacher", "stripe", "digits", "mnist1d"])
+@pytest.mark.parametrize("name", ["random", "teacher", "stripe", "digits", "mnist1d", "mnist-5k"])
 def test_embedded_data_opens_no_network_connection(name, no_network):
     packaged.digits_pools.cache_clear()
     packaged.mnist1d_pools.cache_clear()
+    packaged.mnist_5k_pools.cache_clear()
     ds = load(name, P=20, n_test=10)
     assert ds.P == 20
     assert no_network == []
     assert torch.isfinite(ds.x_train).all()
+
+
+# --------------------------------------------------------------------------- mnist-5k
+def _mnist_5k_file_read_by_pandas():
+    import importlib.resources
+
+    import pandas as pd
+
+    package, path = packaged.MNIST_5K_FILE
+    with importlib.resources.as_file(importlib.resources.files(package).joinpath(path)) as f:
+        return pd.read_csv(f, header=None).to_numpy()
+
+
+def test_mnist_5k_split_is_fixed_class_balanced_and_equals_the_file():
+    table = _mnist_5k_file_read_by_pandas()
+    assert table.shape == (5000, 785)
+    pools = packaged.mnist_5k_pools()
+    assert np.bincount(pools.c_train).tolist() == [400] * 10
+    assert np.bincount(pools.c_test).tolist() == [100] * 10
+    # rows are sorted by label; within a class every fifth row (4, 9, ...) is a test image
+    test_rows = np.concatenate([np.arange(500 * c + 4, 500 * (c + 1), 5) for c in range(10)])
+    train_rows = np.setdiff1d(np.arange(5000), test_rows)
+    np.testing.assert_array_equal(pools.x_test.reshape(1000, 784), table[test_rows, :784])
+    np.testing.assert_array_equal(pools.x_train.reshape(4000, 784), table[train_rows, :784])
+    np.testing.assert_array_equal(pools.c_test, table[test_rows, 784])
+    # known images: the file's first row (a 0) and its fifth (the first test image, a 0)
+    assert int(pools.x_train[0].sum()) == 31095
+    assert int(pools.x_test[0].sum()) == 45543
+    assert pools.x_train.shape[1:] == (1, 28, 28)
+
+
+def test_mnist_5k_loads_nested_in_P_with_the_papers_options():
+    small = load("mnist-5k", P=100, seed=3)
+    large = load("mnist-5k", P=300, seed=3)
+    torch.testing.assert_close(large.x_train[:100], small.x_train, rtol=0, atol=0)
+    assert small.x_train.shape == (100, 1, 28, 28)
+    assert float(small.x_train.max()) <= 1.0
+    assert small.x_test.shape[0] == 1000
+    ds = load("mnist-5k", P=200, labels="parity", pca=10, center=True, sphere=True)
+    assert ds.x_train.shape == (200, 10)
+    torch.testing.assert_close(ds.x_train.norm(dim=1), torch.full((200,), 10**0.5))
+    assert set(ds.y_train.tolist()) == {-1.0, 1.0}
+    other = load("mnist-5k", P=100, seed=4)
+    assert not torch.equal(other.x_train, small.x_train)
+
+
+def test_a_foreign_mnist_5k_file_is_one_line():
+    import gzip
+
+    from symscape.errors import DataFormatError
+
+    with pytest.raises(DataFormatError, match="not a gzipped CSV"):
+        packaged.read_mnist_5k_csv(b"not gzip")
+    with pytest.raises(DataFormatError, match="not rows of 784 pixels"):
+        packaged.read_mnist_5k_csv(gzip.compress(b"1,2,3\n4,5,6\n"))

