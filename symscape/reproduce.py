@@ -45,7 +45,7 @@ from symscape.validation import spelling
 
 __all__ = ["ENGINE_CONFIGS", "SCALES", "SECTIONS", "check_sections", "engine_section", "reproduce"]
 
-SCALES = ("quick", "paper")
+SCALES = registry.SCALES  # the protocols every section has, in order of size
 
 
 def _environment() -> dict[str, Any]:
@@ -58,10 +58,11 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _check_files_present(root: str | None, sections: tuple[str, ...]) -> None:
-    """At paper scale: every on-disk data set that the paper protocols of ``sections``
-    train on must be there; list the missing ones at once."""
-    needed = sorted({name for s in sections for name in registry.get(s).datasets("paper")})
+def _check_files_present(root: str | None, sections: tuple[str, ...], scale: str) -> None:
+    """Every on-disk data set that protocol ``scale`` of ``sections`` trains on must be
+    there (the quick and medium protocols use embedded data only); list the missing ones
+    at once."""
+    needed = sorted({name for s in sections for name in registry.get(s).datasets(scale)})
     missing = []
     for name in needed:
         spec = get_dataset_spec(name)
@@ -73,7 +74,7 @@ def _check_files_present(root: str | None, sections: tuple[str, ...]) -> None:
             missing.append(f"{spec.name} ({err.problem})")
     if missing:
         raise DataNotFoundError(
-            f"--scale paper (sections {', '.join(sections)}) needs data sets that are not on "
+            f"--scale {scale} (sections {', '.join(sections)}) needs data sets that are not on "
             f"disk: {'; '.join(missing)}",
             fix="put them under $SYMSCAPE_DATA (see 'symscape data list'), choose other "
             "sections with --only, or use --scale quick",
@@ -145,8 +146,7 @@ def reproduce(
     if isinstance(executor, str):
         executor = ExecutorChoice(executor)  # an unknown name fails here
     parse_device(device)
-    if scale == "paper":
-        _check_files_present(root, only)
+    _check_files_present(root, only, scale)
     out = Path(out)
     db = section_store(out, db)
     figures = _folder(out / "figures", "--out")

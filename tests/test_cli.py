@@ -320,11 +320,13 @@ def test_the_paper_data_check_follows_the_selected_sections(tmp_path):
     from symscape.reproduce import _check_files_present
 
     write_mnist(tmp_path / "mnist")
-    _check_files_present(str(tmp_path), ("data", "engine", "double_descent", "equivariance"))
+    _check_files_present(
+        str(tmp_path), ("data", "engine", "double_descent", "equivariance"), "paper"
+    )
     with pytest.raises(DataNotFoundError, match=r"sections jamming\) needs .*: cifar10 \("):
-        _check_files_present(str(tmp_path), ("jamming",))
+        _check_files_present(str(tmp_path), ("jamming",), "paper")
     with pytest.raises(DataNotFoundError, match=r"disk: mnist \("):
-        _check_files_present(str(tmp_path / "empty"), ("double_descent",))
+        _check_files_present(str(tmp_path / "empty"), ("double_descent",), "paper")
 
 
 @pytest.mark.parametrize(

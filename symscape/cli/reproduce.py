@@ -16,10 +16,11 @@ __all__ = ["reproduce"]
 @click.command()
 @click.option(
     "--scale",
-    type=click.Choice(["quick", "paper"]),
+    type=click.Choice(registry.SCALES),
     default="quick",
     show_default=True,
-    help="quick: embedded data, minutes on a laptop; paper: the papers' data and sizes",
+    help="quick: embedded data, ≤ 15 min on 2 cores; medium: embedded data, ≤ 2 h on "
+    "2 cores, every law that needs no GPU; paper: the papers' data and sizes",
 )
 @click.option(
     "--out",

@@ -8,11 +8,12 @@ it, draws the loss, N_Δ/P and test error of every member along training
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from symscape.comparisons import Comparison, Figure, Part, ReadFile, markdown
+from symscape.comparisons import AGREES, DIFFERS, Figure, Part, ReadFile, Verdict, judged, markdown
 from symscape.experiments import registry
 
 __all__ = ["ENGINE_CONFIGS", "describe", "engine_section", "figures", "markdown_section", "section"]
@@ -27,6 +28,16 @@ ENGINE_CONFIGS = {
         loss="soft_hinge",
         seeds=(0, 1, 2, 3),
         max_steps=5000,
+    ),
+    "medium": dict(
+        dataset="teacher",
+        data={"P": 500, "n_test": 2000, "d": 20},
+        depth=3,
+        width=128,
+        activation="softplus",
+        loss="soft_hinge",
+        seeds=tuple(range(6)),
+        max_steps=20_000,
     ),
     "paper": dict(
         dataset="teacher",
@@ -126,21 +137,31 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         *registry.get("engine").heading,
     )
     mean = sum(final["test_error"]) / len(final["test_error"])
+    ensemble = final["ensemble_test_error"]
+    n_test = (summary.get("config") or {}).get("data", {}).get("n_test")
+    # the sampling sd of a test error on n_test points: √(ε(1−ε)/n)
+    floor = math.sqrt(max(mean * (1 - mean), 1e-12) / n_test) if n_test else 0.0
+    gap = ensemble - mean
     part.comparisons.append(
-        Comparison(
+        judged(
             "test error of the ensemble-mean predictor vs the mean member",
-            f"{final['ensemble_test_error']:.3f} vs {mean:.3f}",
+            f"{ensemble:.3f} vs {mean:.3f}",
             "not worse",
-            "holds" if final["ensemble_test_error"] <= mean else "worse",
+            Verdict(AGREES, f"difference {gap:+.3f} ≤ 2σ = {2 * floor:.3f}")
+            if gap <= 2 * floor
+            else Verdict(DIFFERS, f"worse by {gap:.3f} > 2σ = {2 * floor:.3f}"),
         )
     )
     fitted = sum(s == "fitted" for s in summary["status"])
+    total = len(summary["status"])
     part.comparisons.append(
-        Comparison(
+        judged(
             "members that reached N_Δ = 0",
-            f"{fitted} of {len(summary['status'])}",
+            f"{fitted} of {total}",
             "all (an over-parametrised net on a teacher task)",
-            "holds" if fitted == len(summary["status"]) else "not all",
+            Verdict(AGREES, "every member fitted")
+            if fitted == total
+            else Verdict(DIFFERS, f"{total - fitted} member(s) did not fit"),
         )
     )
     part.figures.append(

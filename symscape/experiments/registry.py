@@ -39,7 +39,11 @@ from types import ModuleType
 
 from symscape.errors import InvalidOptionError
 
-__all__ = ["REGISTRY", "Section", "get", "names", "report_order"]
+__all__ = ["REGISTRY", "SCALES", "Section", "get", "names", "report_order"]
+
+SCALES = ("quick", "paper")
+"""The scales of ``symscape reproduce``, in order of size: the protocols every section has
+(``quick``: the README's main job; ``paper``: the papers' protocols, for a GPU or a cluster)."""
 
 
 @dataclasses.dataclass(frozen=True)

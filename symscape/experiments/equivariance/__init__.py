@@ -27,6 +27,8 @@ Protocols (:data:`PROTOCOLS`, :func:`quick_config`, :func:`paper_config`, used b
 * ``quick``: the energy task, clouds of 5 points, P = 16, 32, 64, 128, three seeds,
   200 full-batch Adam steps (lr 0.01, cosine), 128 test clouds; the network
   with 2 layers, multiplicity 8, l_max 2. About 30 s on 2 cores (29 s measured).
+* ``medium``: the energy and the dipole tasks, P = 16, ..., 256, four seeds,
+  400 steps; the quick network. Minutes on 2 cores.
 * ``paper``: the energy and the dipole tasks, P = 16, 32, ..., 1024, five
   seeds, 2,000 steps, 512 test clouds; the network with 3 layers,
   multiplicity 16, l_max 2. Hours on a CPU.

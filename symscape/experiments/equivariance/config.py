@@ -75,8 +75,16 @@ def paper_config(task: str = "energy", **changes: Any) -> EquivarianceConfig:
     return EquivarianceConfig(**{**settings, **changes})
 
 
+def medium_config(task: str = "energy", **changes: Any) -> EquivarianceConfig:
+    """The medium protocol for ``task`` (P = 16..256, four seeds, 400 steps: minutes)."""
+    settings = dict(task=task, P=(16, 32, 64, 128, 256), seeds=(0, 1, 2, 3), steps=400)
+    return EquivarianceConfig(**{**settings, **changes})
+
+
 PROTOCOLS = {
     "quick": {"energy": quick_config()},
+    "medium": {task: medium_config(task) for task in TASKS},
     "paper": {task: paper_config(task) for task in TASKS},
 }
-"""The protocols: ``quick`` (the energy task, seconds) and ``paper`` (both tasks)."""
+"""The protocols: ``quick`` (the energy task, seconds), ``medium`` (both tasks, minutes)
+and ``paper`` (both tasks, hours on a CPU)."""

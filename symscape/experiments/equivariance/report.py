@@ -9,17 +9,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from symscape.comparisons import (
+    AGREES,
+    DIFFERS,
+    NOT_TESTABLE,
     Comparison,
     Part,
     ReadFile,
+    Verdict,
     captioned,
+    judged,
     number,
-    ratio,
     with_interval,
 )
 from symscape.experiments import registry
 
-__all__ = ["describe", "markdown_section"]
+__all__ = ["describe", "markdown_section", "rounding_verdict"]
+
+ROUNDING_BOUND = 1e-5  # float32: an error of rounding, tens of ulps of an O(1) output
+
+
+def rounding_verdict(error: float | None, bound: float = ROUNDING_BOUND) -> Verdict:
+    """An equivariance error at the level of float32 rounding (reported ≈ 1e-6) agrees: it is
+    an exact symmetry up to rounding; an error above ``bound`` is a broken symmetry.
+
+    >>> rounding_verdict(3e-7).kind, rounding_verdict(0.02).kind
+    ('agrees', 'differs')
+    """
+    if error is None:
+        return Verdict(NOT_TESTABLE, "not measured")
+    if error <= bound:
+        return Verdict(AGREES, f"below {bound:g}, the float32 rounding level")
+    return Verdict(DIFFERS, f"{error:.2g} is above {bound:g}: the symmetry is broken")
 
 
 def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
@@ -40,11 +60,11 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         )
         if row["model"] == "equivariant":
             part.comparisons.append(
-                Comparison(
+                judged(
                     f"equivariance error under rotations, {where}",
                     number(row["rotation_error"], 2),
                     "≈ 1e−6 (float32)",
-                    ratio(row["rotation_error"], 1e-6),
+                    rounding_verdict(row["rotation_error"]),
                 )
             )
         else:
