@@ -53,6 +53,7 @@ __all__ = [
     "number",
     "ratio",
     "record_config",
+    "verdict_counts",
     "with_interval",
 ]
 
@@ -274,6 +275,16 @@ def record_config(read: ReadFile | None, path: str | None) -> Any:
         return None
 
 
+def verdict_counts(rows: Sequence[Comparison]) -> str:
+    """How many ``rows`` agree, differ or are not testable (``""`` when none is judged).
+
+    >>> verdict_counts([judged("a", "1", "1", judge(1, 1, 0, 2)), Comparison("b", "2")])
+    '1 agrees'
+    """
+    counts = [(kind, sum(row.kind == kind for row in rows)) for kind in VERDICTS]
+    return " · ".join(f"{n} {kind}" for kind, n in counts if n)
+
+
 # --------------------------------------------------------------------------- Markdown
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     def line(cells: Sequence[str]) -> str:
@@ -305,6 +316,8 @@ def markdown(part: Part) -> str:
     if part.comparisons:
         rows = [[c.quantity, c.measured, c.reported, c.comparison] for c in part.comparisons]
         lines += ["", *_markdown_table(["quantity", "symscape", "reported", "verdict"], rows)]
+        if counts := verdict_counts(part.comparisons):
+            lines += ["", f"Verdicts: {counts}."]
     for title, header, rows in part.tables:
         lines += ["", f"**{title}**", "", *_markdown_table(header, rows)]
     for note in part.notes:

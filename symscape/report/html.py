@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from symscape.comparisons import verdict_counts
 from symscape.report.sections import Part
 
 __all__ = ["render"]
@@ -127,6 +128,7 @@ def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]])
                 "—" if wall is None else f"{wall:.1f}",
                 str(len(part.figures)),
                 str(len(part.comparisons)),
+                escape(verdict_counts(part.comparisons)) or "—",
             ]
         )
     versions = ", ".join(f"{k} {v}" for k, v in env.items() if k != "threads")
@@ -144,7 +146,7 @@ def render(parts: Sequence[tuple[Part, Mapping[str, Any], Mapping[str, bytes]]])
         "(SCIENCE.md). symscape reproduce also writes every figure to the figures/ folder of "
         "its results (the experiments' figures as PNG and PDF).</p>",
         _table(
-            ["part", "status", "scale", "wall time (s)", "figures", "comparisons"],
+            ["part", "status", "scale", "wall time (s)", "figures", "comparisons", "verdicts"],
             rows,
             "contents",
             True,
