@@ -7,10 +7,15 @@ deformation moves every point by a displacement field ``τ``,
     τx(s) = x(s − τ(s)),
     τ_u(u, v) = Σ_{i,j ≥ 1} C_ij sin(iπu) sin(jπv),   τ_v the same with D_ij,
 
-with ``C_ij, D_ij`` independent ``N(0, T / (i² + j²))`` for the modes
-``i² + j² ≤ c²`` and zero beyond the cut-off ``c``: the distribution of
-maximum entropy at fixed "energy" Σ (i² + j²)(C_ij² + D_ij²), with
-temperature ``T``. The field vanishes on the border of the image.
+with ``C_ij, D_ij`` independent ``N(0, T / (i² + j²))`` for the modes kept
+by the cut-off ``c`` and zero beyond: the distribution of maximum entropy at
+fixed "energy" Σ (i² + j²)(C_ij² + D_ij²), with temperature ``T``. The field
+vanishes on the border of the image.
+
+Cut-off (:data:`CUTOFFS`). By default the authors' released code
+(pcsl-epfl/diffeomorphism, ``cutoff="authors"``): ``i, j = 1 … c`` with
+``√(i² + j²) < c + ½``, 6 modes at ``c = 3``; the papers' prose
+(``cutoff="paper"``): ``√(i² + j²) ≤ c``, 4 modes at ``c = 3``.
 
 Pixels. Pixel ``k`` of an axis of length ``n`` sits at ``k / (n − 1)``, so the
 first and last rows and columns lie on the border and never move. A
@@ -34,10 +39,11 @@ in pixels, for an ``n × n`` image, is
     δ ≈ (n/2) √(π T ln c),
 
 the root-mean-square of the displacement ‖n τ(s)‖ over the image and the
-draws, once the sum Σ_{i²+j²≤c²} 1/(i²+j²) over modes is replaced by its
+draws, once the sum Σ 1/(i²+j²) over the kept modes is replaced by its
 continuum value (π/2) ln c. The sum is smaller at small cut-offs, so the
-formula overestimates the true displacement: by 30% at c = 3, 21% at c = 5,
-15% at c = 10, 9% at c = 60 (the exact sum is ``exact=True``). It remains the
+formula overestimates the true displacement: with the authors' cut-off by
+19% at c = 3, 16% at c = 5, 14% at c = 10, 8% at c = 60 (the papers' cut-off:
+30%, 21%, 15%, 9%; the exact sum is ``exact=True``). It remains the
 *convention* of the papers: "δ = 1 pixel" means ``T = 4 δ² / (π n² ln c)``.
 A deformation is visible (δ ≥ 1/2 pixel) for ``T ≥ T_min = 1/(π n² ln c)``
 and does not fold the image, typically, for ``T ≤ T_max = 4/(π³ c² ln c)``;
@@ -69,13 +75,16 @@ import torch
 import torch.nn.functional as F
 
 from symscape.errors import InvalidOptionError
+from symscape.validation import choose
 
 __all__ = [
+    "CUTOFFS",
     "INTERPOLATIONS",
     "RandomDiffeo",
     "TemperatureWarning",
     "deform",
     "displacement_field",
+    "mode_mask",
     "number_of_modes",
     "remap",
     "same_norm_noise",
@@ -86,6 +95,9 @@ __all__ = [
 ]
 
 INTERPOLATIONS = ("bilinear", "nearest")
+CUTOFFS = ("authors", "paper")
+"""Which modes a cut-off ``c`` keeps: the authors' code (``√(i² + j²) < c + ½``,
+``i, j ≤ c``; the default) or the papers' prose (``√(i² + j²) ≤ c``)."""
 
 
 class TemperatureWarning(UserWarning):
@@ -122,6 +134,10 @@ def _check_cut(c) -> float:
             fix="use c >= 2, typically c = 3",
         )
     return c
+
+
+def _check_cutoff(cutoff) -> str:
+    return choose(cutoff, CUTOFFS, "cut-off (the authors' code, or the papers' prose)")
 
 
 def _check_positive(value, name: str) -> float:
@@ -236,45 +252,77 @@ def temperature_range(n, c: float = 3) -> tuple[float, float]:
     return _check_range(_check_cut(c), n)
 
 
-def _mode_sum(c: float) -> float:
-    """``Σ 1/(i² + j²)`` over ``i, j ≥ 1`` with ``i² + j² ≤ c²``."""
-    m = number_of_modes(c)
-    i = torch.arange(1, m + 1, dtype=torch.float64)
+def _mode_sum(c: float, cutoff: str = "authors") -> float:
+    """``Σ 1/(i² + j²)`` over the modes ``(i, j)`` that the cut-off keeps."""
+    keep = mode_mask(c, cutoff)
+    i = torch.arange(1, keep.shape[0] + 1, dtype=torch.float64)
     r2 = i[:, None] ** 2 + i[None, :] ** 2
-    return float(torch.where(r2 <= c * c, 1 / r2, 0).sum())
+    return float(torch.where(keep, 1 / r2, 0).sum())
 
 
-def typical_displacement(T: float, c: float, n, *, exact: bool = False) -> float:
+def typical_displacement(
+    T: float, c: float, n, *, exact: bool = False, cutoff: str = "authors"
+) -> float:
     """Typical displacement δ in pixels at temperature ``T`` and cut-off ``c``.
 
     By default the papers' formula ``δ = (n/2) √(π T ln c)``. With
     ``exact=True``, the root-mean-square displacement over the image (the
     continuous square) and the draws, ``δ = n √(T S / 2)`` with ``S = Σ
-    1/(i² + j²)`` over the kept modes; the papers' formula replaces ``S`` by
-    ``(π/2) ln c`` and overestimates δ by 30% at ``c = 3``. Averaged over the
+    1/(i² + j²)`` over the modes ``cutoff`` keeps; the papers' formula replaces ``S``
+    by ``(π/2) ln c`` and overestimates δ by 19% at ``c = 3`` (30% with the papers'
+    cut-off). Averaged over the
     pixel grid instead of the square, ``δ²`` is smaller by ``(1 − 1/H)(1 − 1/W)``.
     """
     T, c, side = _check_positive(T, "T"), _check_cut(c), _side(n)
     if exact:
-        return side * math.sqrt(T * _mode_sum(c) / 2)
+        return side * math.sqrt(T * _mode_sum(c, cutoff) / 2)
     return side / 2 * math.sqrt(math.pi * T * math.log(c))
 
 
-def temperature_from_displacement(delta: float, c: float, n, *, exact: bool = False) -> float:
+def temperature_from_displacement(
+    delta: float, c: float, n, *, exact: bool = False, cutoff: str = "authors"
+) -> float:
     """The inverse of :func:`typical_displacement`: ``T = 4 δ² / (π n² ln c)`` by default."""
     delta, c, side = _check_positive(delta, "delta"), _check_cut(c), _side(n)
     if exact:
-        return 2 * delta**2 / (side**2 * _mode_sum(c))
+        return 2 * delta**2 / (side**2 * _mode_sum(c, cutoff))
     return 4 * delta**2 / (math.pi * side**2 * math.log(c))
 
 
 # --------------------------------------------------------------------------- fields
 
 
-def number_of_modes(c: float) -> int:
-    """Modes per axis kept by the cut-off: the largest ``i`` with ``i² + 1 ≤ c²``."""
-    c = _check_cut(c)
+def number_of_modes(c: float, cutoff: str = "authors") -> int:
+    """Modes per axis kept by the cut-off: the largest ``i`` with ``(i, 1)`` kept.
+
+    ``⌊c⌋`` for the authors' cut-off (``i² + 1 < (c + ½)²`` holds for every
+    ``i ≤ c`` once ``c ≥ 2``); the largest ``i`` with ``i² + 1 ≤ c²`` for the papers'.
+
+    >>> number_of_modes(3), number_of_modes(3, "paper")
+    (3, 2)
+    """
+    c, cutoff = _check_cut(c), _check_cutoff(cutoff)
+    if cutoff == "authors":
+        return math.floor(c)
     return math.isqrt(math.floor(c * c) - 1)
+
+
+def mode_mask(c: float, cutoff: str = "authors") -> torch.Tensor:
+    """``[m, m]`` booleans, ``[i − 1, j − 1]`` true when the cut-off keeps the mode ``(i, j)``.
+
+    ``m = number_of_modes(c, cutoff)``; the authors' cut-off keeps ``√(i² + j²) < c + ½``
+    (with ``i, j ≤ c``), the papers' ``√(i² + j²) ≤ c``.
+
+    >>> int(mode_mask(3).sum()), int(mode_mask(3, "paper").sum())
+    (6, 4)
+    """
+    cutoff = _check_cutoff(cutoff)
+    m = number_of_modes(c, cutoff)
+    i = torch.arange(1, m + 1, dtype=torch.float64)
+    r2 = i[:, None] ** 2 + i[None, :] ** 2
+    if cutoff == "authors":
+        return r2 < (c + 0.5) ** 2
+    return r2 <= c * c
 
 
 def sample_coefficients(
@@ -286,12 +334,14 @@ def sample_coefficients(
     generator=None,
     dtype: torch.dtype = torch.float32,
     device="cpu",
+    cutoff: str = "authors",
 ) -> torch.Tensor:
     """Random coefficients ``[batch, 2, m, m]`` of ``batch`` fields, ``m = number_of_modes(c)``.
 
     ``[:, 0, i−1, j−1]`` is ``C_ij`` (the horizontal displacement τ_u) and
     ``[:, 1, i−1, j−1]`` is ``D_ij`` (τ_v); they are ``N(0, T/(i² + j²))``
-    for ``i² + j² ≤ c²`` and exactly zero beyond. With ``size`` (``n`` or
+    for the modes the ``cutoff`` keeps (:func:`mode_mask`) and exactly zero
+    beyond. With ``size`` (``n`` or
     ``(H, W)``), ``T`` is checked against :func:`temperature_range` (a
     :class:`TemperatureWarning` once per process when outside it).
     ``generator`` is a ``torch.Generator``, an integer seed or ``None``
@@ -304,10 +354,11 @@ def sample_coefficients(
     T, c = _check_positive(T, "T"), _check_cut(c)
     if size is not None:
         _warn_if_outside(T, c, size)
-    m = number_of_modes(c)
+    keep = mode_mask(c, cutoff)
+    m = keep.shape[0]
     i = torch.arange(1, m + 1, dtype=torch.float64)
     r2 = i[:, None] ** 2 + i[None, :] ** 2
-    std = torch.where(r2 <= c * c, torch.sqrt(T / r2), 0).to(dtype=dtype, device=device)
+    std = torch.where(keep, torch.sqrt(T / r2), 0).to(dtype=dtype, device=device)
     z = _randn((int(batch), 2, m, m), _as_generator(generator), dtype, device)
     return z * std
 
@@ -415,13 +466,15 @@ def deform(
     coefficients: torch.Tensor | None = None,
     generator=None,
     interpolation: str = "bilinear",
+    cutoff: str = "authors",
 ) -> torch.Tensor:
     """Deform each image of ``x [B, C, H, W]`` by its own random diffeomorphism.
 
     Give exactly one of the temperature ``T``, the typical displacement
     ``delta`` in pixels (the papers' convention, :func:`temperature_from_displacement`)
     or explicit ``coefficients [B, 2, m, m]`` (:func:`sample_coefficients`;
-    ``T``, ``c`` and the range checks are then not used). The result has the
+    ``T``, ``c``, ``cutoff`` and the range checks are then not used). ``cutoff``
+    picks the modes (:data:`CUTOFFS`). The result has the
     dtype and device of ``x`` and is differentiable with respect to ``x``.
     The same coefficients give the same image whether an image is deformed
     alone or in a batch.
@@ -444,7 +497,14 @@ def deform(
         if delta is not None:
             T = temperature_from_displacement(delta, c, (height, width))
         coefficients = sample_coefficients(
-            b, T, c, size=(height, width), generator=generator, dtype=x.dtype, device=x.device
+            b,
+            T,
+            c,
+            size=(height, width),
+            generator=generator,
+            dtype=x.dtype,
+            device=x.device,
+            cutoff=cutoff,
         )
     coefficients = _check_coefficients(coefficients, b).to(dtype=x.dtype, device=x.device)
     _, _, m_u, m_v = coefficients.shape
@@ -494,6 +554,7 @@ class RandomDiffeo(torch.nn.Module):
         delta: float | None = None,
         interpolation: str = "bilinear",
         generator=None,
+        cutoff: str = "authors",
     ):
         super().__init__()
         if (T is None) == (delta is None):
@@ -503,6 +564,7 @@ class RandomDiffeo(torch.nn.Module):
         self.T = None if T is None else _check_positive(T, "T")
         self.delta = None if delta is None else _check_positive(delta, "delta")
         self.c = _check_cut(c)
+        self.cutoff = _check_cutoff(cutoff)
         self.interpolation = _check_interpolation(interpolation)
         self.generator = _as_generator(generator)
 
@@ -516,9 +578,10 @@ class RandomDiffeo(torch.nn.Module):
             delta=self.delta,
             generator=self.generator,
             interpolation=self.interpolation,
+            cutoff=self.cutoff,
         )
         return out[0] if single else out
 
     def extra_repr(self) -> str:
         what = f"T={self.T:g}" if self.T is not None else f"delta={self.delta:g}"
-        return f"{what}, c={self.c:g}, interpolation={self.interpolation!r}"
+        return f"{what}, c={self.c:g}, cutoff={self.cutoff!r}, interpolation={self.interpolation!r}"
