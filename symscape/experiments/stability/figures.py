@@ -125,7 +125,7 @@ def layers_figure(record: Mapping[str, Any]):
     return fig
 
 
-def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
+def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0, cutoff: str = "authors"):
     """One image deformed at T_min, at δ = 1 pixel and at T_max, beside same-norm noise.
 
     ``image`` is ``[C, H, W]`` with values in [0, 1] (the noisy images are
@@ -158,7 +158,7 @@ def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
     axes[1, 0].text(0.5, 0.5, "below: x + η,\n‖η‖ = ‖τx − x‖", ha="center", va="center", fontsize=9)
     names = ("T_min", "δ = 1 px", "T_max")
     for col, (T, name) in enumerate(zip((t_min, t_typical, t_max), names, strict=True), start=1):
-        moved = deform(x, T=T, c=c, generator=seed)
+        moved = deform(x, T=T, c=c, generator=seed, cutoff=cutoff)
         noisy = x + same_norm_noise(x, moved, generator=seed)
         delta = typical_displacement(T, c, size)
         show(axes[0, col], moved, f"τx, {name}\nT = {T:.2g}, δ = {delta:.2g} px")
@@ -180,5 +180,5 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         "error_vs_stability": error_vs_stability_figure(record),
         "sensitivity_curves": sensitivity_curves_figure(record),
         "layers": layers_figure(record),
-        "gallery": gallery_figure(image, c=config.c),
+        "gallery": gallery_figure(image, c=config.c, cutoff=config.cutoff),
     }
