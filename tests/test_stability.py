@@ -251,7 +251,7 @@ def test_describe_gives_every_row_beside_a_paper_value_a_verdict():
     assert kinds["R_f at initialisation, fc:0.125"] == AGREES  # [0.8, 1.2] meets 0.5–2
     assert kinds["R_f at initialisation, resnet18:0.125"] == DIFFERS  # [0.15, 0.25] does not
     assert kinds["ln R_f(trained)/R_f(init), fully connected nets"] == AGREES  # rises
-    assert kinds["ln R_f(trained)/R_f(init), CNN nets"] == NOT_TESTABLE  # holds 0
+    assert kinds["ln R_f(trained)/R_f(init), CNNs"] == NOT_TESTABLE  # holds 0
     assert kinds["exponent b of ε = a R_f^b"] == NOT_TESTABLE  # holds 0.5 and 0
     assert kinds["prefactor a of ε = a R_f^0.5"] == DIFFERS  # 0.03 [0.02, 0.045] vs 0.2
     assert kinds["correlation of ln ε with ln R_f"] == AGREES

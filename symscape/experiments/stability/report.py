@@ -35,6 +35,7 @@ __all__ = ["describe"]
 
 ORDER_ONE = (0.5, 2.0)  # "R_f ≈ 1 at initialisation", read as within a factor 2 of 1
 POOR, STRONG = 0.5, 0.8
+_FAMILY_TEXT = {"CNN": "CNNs", "fully connected": "fully connected nets"}
 _CUTOFF_TEXT = {
     "authors": "the authors' cut-off (modes √(i² + j²) < c + ½)",
     "paper": "the papers' cut-off (modes √(i² + j²) ≤ c)",
@@ -98,7 +99,7 @@ def _family_rows(summary: Mapping[str, Any]) -> list[Comparison]:
         verdict = judge(change["mean"], span, change["low"], change["high"], null=null)
         rows.append(
             judged(
-                f"ln R_f(trained)/R_f(init), {family} nets "
+                f"ln R_f(trained)/R_f(init), {_FAMILY_TEXT[family]} "
                 f"({', '.join(change['architectures'])}; {change['n']} networks)",
                 measured,
                 claim,
