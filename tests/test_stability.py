@@ -506,6 +506,14 @@ def test_run_record_structure_and_geometric_means(tiny_record):
         assert summary["R_trained"] == pytest.approx(math.sqrt(R[0] * R[1]))
         errors = [r["trained"]["test_error"] for r in mine]
         assert summary["test_error"] == pytest.approx(sum(errors) / 2)
+        # two seeds: the Student interval of the mean of ln R_f, t_{0.975, 1} = 12.706
+        logs = np.log(R)
+        half = 12.706204736174698 * np.std(logs, ddof=1) / math.sqrt(2)
+        assert summary["R_trained_interval"] == pytest.approx(
+            [math.exp(logs.mean() - half), math.exp(logs.mean() + half)]
+        )
+        init = [r["init"]["output"][1]["R"] for r in mine]
+        assert summary["log_change_seeds"] == pytest.approx(list(np.log(R) - np.log(init)))
     fit = record["fit"]
     expected = fit_power_law(
         [s["test_error"] for s in record["summary"]], [s["R_trained"] for s in record["summary"]]
@@ -553,6 +561,9 @@ def test_cli_writes_figures_and_summary(tmp_path, capsys):
     assert [row["architecture"] for row in summary["rows"]] == ["fc:0.25", "lenet:0.5"]
     record = json.loads((out / "stability.json").read_text())
     assert record["config"]["data"] == {"image_size": 16, "P": 200, "n_test": 100}
+    # one seed: R_f's interval is that network's bootstrap interval over the test points
+    for row, entry in zip(record["summary"], record["runs"], strict=True):
+        assert row["R_init_interval"] == entry["init"]["output"][1]["R_interval"]
     names = {p.split("/")[-1] for p in summary["figures"]}
     for stem in ("error_vs_stability", "sensitivity_curves", "layers", "gallery"):
         for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF")):

@@ -1,7 +1,8 @@
 r"""The analysis of the stability zoo: means over seeds and the power law across architectures.
 
 Seeds are combined by geometric mean (:func:`_summarise`), with the 95 %
-Student interval of the mean of ``ln R_f`` over seeds (:func:`log_interval`);
+Student interval of the mean of ``ln R_f`` over seeds (:func:`log_interval`;
+with one seed, its bootstrap interval over the test points);
 the change by training is ``ln R_f(trained)/R_f(init)`` seed by seed, pooled
 per family (fully connected, CNN) by :func:`family_changes`. Across
 architectures the test error is fitted by ``ε = a R_f^b``
@@ -81,6 +82,12 @@ def _geometric_interval(values: Sequence[float | None]) -> list[float | None]:
     return [None if out[k] is None else math.exp(out[k]) for k in ("low", "high")]
 
 
+def _finite_pair(pair: Sequence[float] | None) -> list[float | None]:
+    if not pair or not all(v is not None and math.isfinite(v) for v in pair):
+        return [None, None]
+    return [float(pair[0]), float(pair[1])]
+
+
 def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
     mine = [r for r in runs if r["architecture"] == spec]
     out: dict[str, Any] = {
@@ -100,7 +107,11 @@ def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
         for key in ("D", "G", "R"):
             out[f"{key}_{phase}"] = curves[key][reference]
         out[f"R_{phase}_seeds"] = [r[phase]["output"][reference]["R"] for r in mine]
-        out[f"R_{phase}_interval"] = _geometric_interval(out[f"R_{phase}_seeds"])
+        out[f"R_{phase}_interval"] = (
+            _geometric_interval(out[f"R_{phase}_seeds"])
+            if len(mine) > 1  # one seed: its bootstrap interval over the test points
+            else _finite_pair(mine[0][phase]["output"][reference].get("R_interval"))
+        )
         per_stage = zip(*[[s["R"] for s in r[phase]["layers"]] for r in mine], strict=True)
         out[f"layers_R_{phase}"] = [_geometric(list(values)) for values in per_stage]
     changes = [
