@@ -31,7 +31,7 @@ for the prose's √(i² + j²) ≤ c):
   median estimator. A few minutes on 2 cores.
 * ``medium``: the same data and training, six architectures (``fc:0.125``,
   ``fc:0.5``, ``lenet``, ``vgg:0.125``, ``vgg:0.25``, ``resnet18:0.125``),
-  four seeds, 30 epochs: about half an hour on 2 cores.
+  five seeds, 30 epochs: about 20 minutes of one core.
 * ``paper``: CIFAR10 from ``$SYMSCAPE_DATA``, the settings of the paper's
   code: batch 128, 250 epochs, a cosine schedule (annealed to zero over the
   epochs here; the original anneals over 200 epochs), horizontal flips, no

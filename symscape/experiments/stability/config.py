@@ -86,10 +86,14 @@ class StabilityConfig(JsonConfig):
     )
     # training
     epochs: int = param(250, "training epochs", Interval(int, 0, None))
-    batch_size: int = param(128, "SGD batch size", Interval(int, 2, None))
-    lr: float = param(0.1, "initial learning rate", _POSITIVE)
+    batch_size: int = param(128, "batch size", Interval(int, 2, None))
+    lr: float = param(0.1, "initial learning rate of the CNNs", _POSITIVE)
     momentum: float = param(0.9, "SGD momentum", Interval(float, 0, 1, closed="left"))
-    weight_decay: float = param(5e-4, "weight decay", Interval(float, 0, None))
+    weight_decay: float = param(
+        5e-4,
+        "weight decay of the CNNs (on weights, not on 1-D parameters)",
+        Interval(float, 0, None),
+    )
     schedule: str = param("cosine", "learning-rate schedule", Options(SCHEDULES, what="schedule"))
     optimizer: str = param(
         "sgd", "optimizer of the CNNs (the authors': sgd)", Options(OPTIMIZERS, what="optimizer")
@@ -197,13 +201,13 @@ def quick_config(**changes: Any) -> StabilityConfig:
 
 def medium_config(**changes: Any) -> StabilityConfig:
     """The medium protocol, with changes: MNIST-5k at 28×28, six architectures (two fully
-    connected, LeNet, VGG at two widths, ResNet-18), four seeds, 30 epochs; about half an
-    hour on 2 cores."""
+    connected, LeNet, VGG at two widths, ResNet-18), five seeds, 30 epochs; about 20
+    minutes of one core."""
     settings = dict(
         _MNIST,
         architectures=("fc:0.125", "fc:0.5", "lenet", "vgg:0.125", "vgg:0.25", "resnet18:0.125"),
         epochs=30,
-        seeds=(0, 1, 2, 3),
+        seeds=(0, 1, 2, 3, 4),
     )
     return StabilityConfig(**{**settings, **changes})
 
@@ -219,4 +223,4 @@ PROTOCOLS = {
     "paper": {"cifar10": paper_config()},
 }
 """The protocols: ``quick`` (MNIST-5k, four small nets), ``medium`` (MNIST-5k, six nets,
-four seeds) and ``paper`` (CIFAR10)."""
+five seeds) and ``paper`` (CIFAR10)."""
