@@ -91,8 +91,10 @@ def test_stability(built):
     got = _one(built, stability, "--protocol", "paper", "--epochs", "2")
     assert got == stability.StabilityConfig(epochs=2)
     got = _one(built, stability, "--dataset", "digits", "--image-size", "16", "--epochs", "2")
-    assert got == dataclasses.replace(quick, data={"image_size": 16}, epochs=2)
-    # another data set does not inherit the protocol's data options (digits resized to 28)
+    assert got == dataclasses.replace(quick, dataset="digits", data={"image_size": 16}, epochs=2)
+    got = _one(built, stability, "--cutoff", "paper", "--fc-optimizer", "sgd")
+    assert got == dataclasses.replace(quick, cutoff="paper", fc_optimizer="sgd")
+    # another data set does not inherit the protocol's data options
     got = _one(built, stability, "--dataset", "fashion-mnist", "--epochs", "2")
     assert got == dataclasses.replace(quick, dataset="fashion-mnist", data={}, epochs=2)
     argv = ["--protocol", "quick", "--arch", "fc", "--delta", "1", "--dtype", "float64"]

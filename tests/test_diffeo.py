@@ -13,6 +13,7 @@ from symscape.diffeo import (
     TemperatureWarning,
     deform,
     displacement_field,
+    mode_mask,
     number_of_modes,
     remap,
     same_norm_noise,
@@ -21,17 +22,25 @@ from symscape.diffeo import (
     temperature_range,
     typical_displacement,
 )
-from symscape.errors import InvalidOptionError
+from symscape.errors import InvalidOptionError, UnknownNameError
 
 F64 = torch.float64
 
 
-def mode_sum(c):
-    """Σ 1/(i² + j²) over i, j ≥ 1 with i² + j² ≤ c², by brute force."""
+def kept(c, cutoff="authors"):
+    """The modes (i, j) a cut-off keeps, by brute force: the authors' code keeps
+    i, j = 1 … c with i² + j² < (c + ½)², the papers' prose i² + j² ≤ c²."""
     k = int(c) + 1
-    return sum(
-        1 / (i * i + j * j) for i in range(1, k) for j in range(1, k) if i * i + j * j <= c * c
-    )
+    inside = {
+        "authors": lambda r2: r2 < (c + 0.5) ** 2,
+        "paper": lambda r2: r2 <= c * c,
+    }[cutoff]
+    return [(i, j) for i in range(1, k) for j in range(1, k) if inside(i * i + j * j)]
+
+
+def mode_sum(c, cutoff="authors"):
+    """Σ 1/(i² + j²) over the modes the cut-off keeps."""
+    return sum(1 / (i * i + j * j) for i, j in kept(c, cutoff))
 
 
 def reference_remap(x, d, nearest=False):
@@ -124,10 +133,34 @@ def test_temperature_from_displacement_inverts_typical_displacement(exact, n):
 # --------------------------------------------------------------------------- fields
 
 
+@pytest.mark.parametrize("c", [3, 5, 10])
+@pytest.mark.parametrize("cutoff", ["authors", "paper"])
+def test_the_cut_off_keeps_the_modes_of_the_authors_code_or_of_the_prose(c, cutoff):
+    expected = kept(c, cutoff)
+    mask = mode_mask(c, cutoff)
+    assert int(mask.sum()) == len(expected)
+    assert sorted((int(i) + 1, int(j) + 1) for i, j in torch.nonzero(mask)) == expected
+    # the coefficients are non-zero exactly on those modes
+    coef = sample_coefficients(3, 1e-3, c, generator=0, dtype=F64, cutoff=cutoff)
+    assert torch.equal(coef[0, 0] != 0, mask)
+
+
+def test_the_default_cut_off_is_the_authors_six_modes_at_c_3():
+    assert int(mode_mask(3).sum()) == 6  # (1,1) (1,2) (2,1) (2,2) (1,3) (3,1)
+    assert int(mode_mask(3, "paper").sum()) == 4  # without (1,3), (3,1): 10 > 9
+    assert sample_coefficients(2, 1e-3, 3, generator=0).shape == (2, 2, 3, 3)
+    assert repr(RandomDiffeo(delta=1.0)).endswith(
+        "c=3, cutoff='authors', interpolation='bilinear')"
+    )
+    with pytest.raises(UnknownNameError, match=r"unknown cut-off .*'prose'.*authors, paper"):
+        mode_mask(3, "prose")
+
+
 def test_coefficients_keep_the_modes_inside_the_cut_off():
-    assert [number_of_modes(c) for c in (2, 2.5, 3, 5, 5.1)] == [1, 2, 2, 4, 5]
+    assert [number_of_modes(c, "paper") for c in (2, 2.5, 3, 5, 5.1)] == [1, 2, 2, 4, 5]
+    assert [number_of_modes(c) for c in (2, 2.5, 3, 5, 5.1)] == [2, 2, 3, 5, 5]
     T = 0.02
-    coef = sample_coefficients(20000, T, 5, generator=0, dtype=F64)
+    coef = sample_coefficients(20000, T, 5, generator=0, dtype=F64, cutoff="paper")
     assert coef.shape == (20000, 2, 4, 4)
     i = torch.arange(1, 5, dtype=F64)
     r2 = i[:, None] ** 2 + i[None, :] ** 2
@@ -190,13 +223,18 @@ def test_rms_displacement_is_the_exact_typical_displacement(c, size):
         typical_displacement(T, c, size, exact=True) * math.sqrt(grid), rel=0.02
     )
     # each axis in its own length: E[d_x²] ∝ W², E[d_y²] ∝ H²
-    S = mode_sum(c)
+    S = mode_sum(c)  # the authors' cut-off, the default
     for k, side in ((0, W), (1, H)):
         assert d[:, k].pow(2).mean().item() == pytest.approx(side**2 * T * S / 4 * grid, rel=0.03)
-    # the papers' formula overestimates it by √((π/2) ln c / S): 30% at c = 3, 21% at c = 5
+    # the papers' formula overestimates it by √((π/2) ln c / S): 19% at c = 3, 16% at c = 5
+    # (30% and 21% with the papers' cut-off)
     ratio = typical_displacement(T, c, size) / typical_displacement(T, c, size, exact=True)
     assert ratio == pytest.approx(math.sqrt(math.pi / 2 * math.log(c) / S), rel=1e-12)
-    assert ratio > 1.2
+    assert ratio > 1.15
+    prose = typical_displacement(T, c, size, exact=True, cutoff="paper")
+    assert typical_displacement(T, c, size) / prose == pytest.approx(
+        math.sqrt(math.pi / 2 * math.log(c) / mode_sum(c, "paper")), rel=1e-12
+    )
 
 
 def test_papers_formula_is_the_rms_displacement_at_large_cut_off():

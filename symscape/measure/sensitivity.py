@@ -295,6 +295,7 @@ def sensitivities(
     seed: int = 0,
     batch_size: int = 256,
     interpolation: str = "bilinear",
+    cutoff: str = "authors",
 ) -> list[Sensitivity]:
     """D_f, G_f and R_f of ``f`` on test images ``x [N, C, H, W]``, one record per layer and T.
 
@@ -314,6 +315,9 @@ def sensitivities(
         ``"median"`` or ``"mean"``.
     n_bootstrap, confidence:
         Percentile bootstrap over test points (0 for no intervals: ``nan``).
+    cutoff:
+        The modes of the deformations (:data:`symscape.diffeo.CUTOFFS`): the
+        authors' code (default) or the papers' prose.
     seed, batch_size:
         The deformations, the noise and the bootstrap follow from ``seed``;
         ``f`` sees batches of ``batch_size`` images.
@@ -379,7 +383,7 @@ def sensitivities(
         clean = [recorder.features(f, x[b]) for b in batches]
         for t, T in enumerate(temps):
             coefficients = sample_coefficients(
-                n_points, T, c, size=size, generator=generator, dtype=x.dtype
+                n_points, T, c, size=size, generator=generator, dtype=x.dtype, cutoff=cutoff
             )
             for b, ref in zip(batches, clean, strict=True):
                 xb = x[b]

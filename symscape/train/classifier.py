@@ -1,7 +1,10 @@
-r"""The classifier training loop: SGD on cross-entropy with image augmentations.
+r"""The classifier training loop: SGD or Adam on cross-entropy with image augmentations.
 
-:func:`train_classifier` trains one ``torch.nn.Module`` in place (SGD with
-momentum and weight decay, a cosine or constant learning rate), each batch
+:func:`train_classifier` trains one ``torch.nn.Module`` in place, as the
+authors' code (diffeo-sota) trains: SGD with momentum, or Adam, with weight
+decay on the weights but not on the 1-D parameters (biases, batch-norm
+scales and shifts; :func:`parameter_groups`), a cosine or constant learning
+rate (:func:`cosine_lr`), each batch
 augmented by random crops, horizontal flips and random diffeomorphisms
 (:class:`~symscape.diffeo.RandomDiffeo`); :func:`classification_error` is the
 fraction of points a model misclassifies. The order of batches and every
@@ -16,6 +19,10 @@ True
 >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(9, 2))
 >>> 0 <= classification_error(model, x, torch.tensor([0, 1])) <= 1
 True
+>>> [g["weight_decay"] for g in parameter_groups(model, 5e-4)]  # the weight, then the bias
+[0.0005, 0.0]
+>>> [cosine_lr(0.1, step, 4) for step in range(5)]  # doctest: +ELLIPSIS
+[0.1, 0.085..., 0.05..., 0.014..., 0.0]
 """
 
 from __future__ import annotations
@@ -30,11 +37,19 @@ import torch.nn.functional as F
 
 from symscape.diffeo import RandomDiffeo
 from symscape.errors import InvalidOptionError
-from symscape.validation import check_integer
+from symscape.validation import check_integer, choose
 
-__all__ = ["SCHEDULES", "classification_error", "train_classifier"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "classification_error",
+    "cosine_lr",
+    "parameter_groups",
+    "train_classifier",
+]
 
 SCHEDULES = ("cosine", "constant")
+OPTIMIZERS = ("sgd", "adam")
 
 
 def _positive(value, name: str, *, allow_zero: bool = False) -> float:
@@ -63,6 +78,24 @@ def _random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """The optimizer's two groups: the weights (``ndim ≥ 2``) with ``weight_decay``, and the
+    1-D parameters (biases, normalisation scales and shifts) without, as the authors' code.
+    A group with no parameter is left out."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def cosine_lr(lr: float, step: int, total: int) -> float:
+    """The cosine schedule ``lr (1 + cos(π step / total)) / 2``: ``lr`` at step 0, ``lr/2``
+    halfway, 0 at ``total``."""
+    return lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
 def classification_error(
     model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size=500
 ) -> float:
@@ -89,20 +122,24 @@ def train_classifier(
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     schedule: str = "cosine",
+    optimizer: str = "sgd",
     crop_padding: int = 0,
     flip: bool = False,
     diffeo_delta: float | None = None,
     c: float = 3.0,
+    cutoff: str = "authors",
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Train ``model`` in place with SGD on cross-entropy; returns its test error and history.
+    """Train ``model`` in place on cross-entropy; returns its test error and history.
 
-    SGD with ``momentum`` and ``weight_decay``; the learning rate follows a
-    cosine from ``lr`` to 0 over all steps (``schedule="cosine"``) or stays
+    ``optimizer="sgd"`` (with ``momentum``) or ``"adam"`` (``momentum`` unused);
+    ``weight_decay`` acts on the weights only, not on the 1-D parameters
+    (:func:`parameter_groups`). The learning rate follows a cosine from ``lr``
+    to 0 over all steps (``schedule="cosine"``, :func:`cosine_lr`) or stays
     at ``lr``. Each batch is augmented, in this order, by random crops
     (``crop_padding > 0``), horizontal flips (``flip``) and a random
     diffeomorphism of typical displacement ``diffeo_delta`` pixels
-    (:class:`~symscape.diffeo.RandomDiffeo`, cut-off ``c``). The order of the
+    (:class:`~symscape.diffeo.RandomDiffeo`, cut-off ``c`` and ``cutoff``). The order of the
     batches and the augmentations follow from ``seed``: the same model,
     data and seed give the same numbers on a CPU. Training stops early, with
     status ``"diverged"``, if the loss is not finite. The model is left in
@@ -120,15 +157,18 @@ def train_classifier(
         raise InvalidOptionError(
             f"schedule={schedule!r} is not known", fix=f"use one of {', '.join(SCHEDULES)}"
         )
+    optimizer = choose(optimizer, OPTIMIZERS, "optimizer")
     generator = torch.Generator().manual_seed(
         int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
     )
     diffeo = None
     if diffeo_delta is not None:
-        diffeo = RandomDiffeo(delta=diffeo_delta, c=c, generator=generator)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-    )
+        diffeo = RandomDiffeo(delta=diffeo_delta, c=c, cutoff=cutoff, generator=generator)
+    groups = parameter_groups(model, weight_decay)
+    if optimizer == "adam":
+        optimizer = torch.optim.Adam(groups, lr=lr)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum)
     n = len(x_train)
     steps_per_epoch = sum(1 for s in range(0, n, batch_size) if min(batch_size, n - s) >= 2)
     total = max(epochs * steps_per_epoch, 1)
@@ -151,7 +191,7 @@ def train_classifier(
                 xb = diffeo(xb)
             if schedule == "cosine":
                 for group in optimizer.param_groups:
-                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+                    group["lr"] = cosine_lr(lr, step, total)
             out = model(xb)
             loss = F.cross_entropy(out, yb)
             if not torch.isfinite(loss):

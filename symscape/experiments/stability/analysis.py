@@ -1,10 +1,17 @@
 r"""The analysis of the stability zoo: means over seeds and the power law across architectures.
 
-Seeds are combined by geometric mean (:func:`_summarise`); across
+Seeds are combined by geometric mean (:func:`_summarise`), with the 95 %
+Student interval of the mean of ``ln R_f`` over seeds (:func:`log_interval`;
+with one seed, its bootstrap interval over the test points);
+the change by training is ``ln R_f(trained)/R_f(init)`` seed by seed, pooled
+per family (fully connected, CNN) by :func:`family_changes`. Across
 architectures the test error is fitted by ``ε = a R_f^b``
-(:func:`fit_power_law`), beside the reported law :data:`REPORTED_LAW`
-(ε ≈ 0.2 √R_f over 15 architectures on CIFAR10), never used in place of a
-measurement.
+(:func:`fit_power_law`, with the interval of ``b`` from the slope's standard
+error), beside the reported law :data:`REPORTED_LAW` (ε ≈ 0.2 √R_f over 15
+architectures on CIFAR10), never used in place of a measurement; the
+prefactor at the reported exponent is :func:`prefactor_at`, and the
+correlations of ``ln ε`` with ``ln R_f`` and ``ln D_f`` carry Fisher
+intervals (:func:`correlation`).
 
 >>> fit = fit_power_law([0.2 * r**0.5 for r in (1e-3, 1e-2, 1e-1)], [1e-3, 1e-2, 1e-1])
 >>> round(fit["a"], 12), round(fit["b"], 12)
@@ -14,15 +21,25 @@ measurement.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from symscape.analysis import fit_line, geometric_mean
+from symscape.analysis import fit_line, geometric_mean, slope_stderr
 from symscape.errors import InvalidOptionError
 
-__all__ = ["REPORTED_LAW", "fit_power_law"]
+__all__ = [
+    "REPORTED_LAW",
+    "correlation",
+    "family_changes",
+    "fit_power_law",
+    "log_interval",
+    "prefactor_at",
+]
+
+LEVEL = 0.95
 
 # ε ≈ a R_f^b across 15 architectures on CIFAR10, as reported (SCIENCE.md §4)
 REPORTED_LAW = {"a": 0.2, "b": 0.5}
@@ -34,6 +51,41 @@ def _geometric(values: list[float | None]) -> float | None:
         return None
     g = geometric_mean(values)
     return g if math.isfinite(g) else None
+
+
+def log_interval(logs: Sequence[float], level: float = LEVEL) -> dict[str, Any]:
+    """The mean of ``logs`` and its Student interval, ``mean ± t_{n−1} s/√n``.
+
+    ``low`` and ``high`` are ``None`` with fewer than two finite values.
+
+    >>> out = log_interval([0.0, 0.2, 0.4])
+    >>> round(out["mean"], 12), round(out["high"] - out["mean"], 3), out["n"]
+    (0.2, 0.497, 3)
+    """
+    x = np.asarray([v for v in logs if v is not None and math.isfinite(v)], dtype=np.float64)
+    if len(x) == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    mean = float(x.mean())
+    if len(x) < 2:
+        return {"mean": mean, "low": None, "high": None, "n": 1}
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(x)}
+
+
+def _logs(values: Sequence[float | None]) -> list[float]:
+    return [math.log(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
+
+
+def _geometric_interval(values: Sequence[float | None]) -> list[float | None]:
+    """``[low, high]`` of the geometric mean over seeds: :func:`log_interval` of ``ln v``."""
+    out = log_interval(_logs(values))
+    return [None if out[k] is None else math.exp(out[k]) for k in ("low", "high")]
+
+
+def _finite_pair(pair: Sequence[float] | None) -> list[float | None]:
+    if not pair or not all(v is not None and math.isfinite(v) for v in pair):
+        return [None, None]
+    return [float(pair[0]), float(pair[1])]
 
 
 def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
@@ -54,27 +106,109 @@ def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
         out[phase] = curves
         for key in ("D", "G", "R"):
             out[f"{key}_{phase}"] = curves[key][reference]
+        out[f"R_{phase}_seeds"] = [r[phase]["output"][reference]["R"] for r in mine]
+        out[f"R_{phase}_interval"] = (
+            _geometric_interval(out[f"R_{phase}_seeds"])
+            if len(mine) > 1  # one seed: its bootstrap interval over the test points
+            else _finite_pair(mine[0][phase]["output"][reference].get("R_interval"))
+        )
         per_stage = zip(*[[s["R"] for s in r[phase]["layers"]] for r in mine], strict=True)
         out[f"layers_R_{phase}"] = [_geometric(list(values)) for values in per_stage]
+    changes = [
+        math.log(t / i) if i and t and i > 0 and t > 0 else None
+        for i, t in zip(out["R_init_seeds"], out["R_trained_seeds"], strict=True)
+    ]
+    out["log_change_seeds"] = changes
+    change = log_interval(changes)
+    out["log_change"] = change["mean"]
+    out["log_change_interval"] = [change["low"], change["high"]]
     return out
+
+
+FAMILIES = {"fully connected": ("fc",), "CNN": ("lenet", "vgg", "resnet18")}
+
+
+def family_changes(summary: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``ln R_f(trained)/R_f(init)`` pooled over the networks (architecture, seed) of each
+    family of :data:`FAMILIES`: its mean and Student interval (:func:`log_interval`), and
+    the architectures it pools. Families with no network are left out."""
+    out = {}
+    for family, names in FAMILIES.items():
+        rows = [s for s in summary if s["architecture"].partition(":")[0] in names]
+        if rows:
+            pooled = [v for s in rows for v in s["log_change_seeds"]]
+            out[family] = {
+                **log_interval(pooled),
+                "architectures": [s["architecture"] for s in rows],
+            }
+    return out
+
+
+def _pairs(x: Sequence, y: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """``ln x`` and ``ln y`` over the pairs where both are finite and positive."""
+    pairs = [
+        (a, b)
+        for a, b in zip(x, y, strict=True)
+        if a is not None and b is not None and 0 < a < math.inf and 0 < b < math.inf
+    ]
+    if not pairs:
+        return np.zeros(0), np.zeros(0)
+    lx, ly = np.log(np.array(pairs, dtype=np.float64)).T
+    return lx, ly
+
+
+def correlation(x: Sequence, y: Sequence, level: float = LEVEL) -> dict[str, Any]:
+    """Pearson correlation ``r`` of ``ln x`` and ``ln y`` with its Fisher interval
+    ``tanh(atanh r ± z/√(n − 3))`` (``None`` below 4 points; ``r`` is ``None`` below 3).
+
+    >>> out = correlation([1, 2, 4, 8, 16], [1, 2.2, 3.9, 8.5, 15])
+    >>> round(out["r"], 3), out["n"], out["low"] < out["r"] < out["high"]
+    (0.998, 5, True)
+    """
+    lx, ly = _pairs(x, y)
+    n = len(lx)
+    out: dict[str, Any] = {"r": None, "low": None, "high": None, "n": n}
+    if n < 3 or np.ptp(lx) == 0 or np.ptp(ly) == 0:
+        return out
+    r = float(np.corrcoef(lx, ly)[0, 1])
+    out["r"] = r
+    if n >= 4 and abs(r) < 1:
+        z, half = math.atanh(r), stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
+        out["low"], out["high"] = math.tanh(z - half), math.tanh(z + half)
+    return out
+
+
+def prefactor_at(errors: Sequence, R: Sequence, b: float, level: float = LEVEL) -> dict:
+    """The prefactor ``a`` of ``ε = a R_f^b`` at a fixed exponent ``b``: the geometric
+    mean of ``ε / R_f^b`` over architectures, with the Student interval of its log.
+
+    >>> out = prefactor_at([0.2 * r**0.5 for r in (0.01, 0.1, 1.0)], [0.01, 0.1, 1.0], 0.5)
+    >>> round(out["a"], 12), out["n"]
+    (0.2, 3)
+    """
+    lr, le = _pairs(R, errors)
+    out = log_interval(list(le - b * lr), level)
+    return {
+        "a": None if out["mean"] is None else math.exp(out["mean"]),
+        "low": None if out["low"] is None else math.exp(out["low"]),
+        "high": None if out["high"] is None else math.exp(out["high"]),
+        "n": out["n"],
+        "b": b,
+    }
 
 
 def _correlation(x: list, y: list) -> float | None:
     """Pearson correlation of log x and log y over finite positive pairs (None below 3)."""
-    pairs = [(a, b) for a, b in zip(x, y, strict=True) if a and b and a > 0 and b > 0]
-    if len(pairs) < 3:
-        return None
-    lx, ly = np.log(np.array(pairs, dtype=np.float64)).T
-    if np.ptp(lx) == 0 or np.ptp(ly) == 0:
-        return None
-    return float(np.corrcoef(lx, ly)[0, 1])
+    return correlation(x, y)["r"]
 
 
 def fit_power_law(errors: Sequence[float], R: Sequence[float]) -> dict[str, Any]:
     """Least-squares fit of ``log ε = log a + b log R`` across points ``(R_i, ε_i)``.
 
     Points with a value that is not finite and positive are left out (their
-    count is ``dropped``). Returns ``a``, ``b``, the number of points used,
+    count is ``dropped``). Returns ``a``, ``b`` with its 95 % interval
+    ``b_ci_low``, ``b_ci_high`` (``b ± t_{n−2}`` times the slope's standard
+    error; ``None`` with two points), the number of points used,
     the root-mean-square residual in ``ln ε``, and the reported law
     (``a_reported = 0.2``, ``b_reported = 0.5``) beside them for comparison.
     Needs two points with different R_f.
@@ -101,9 +235,15 @@ def fit_power_law(errors: Sequence[float], R: Sequence[float]) -> dict[str, Any]
         )
     b, log_a = fit_line(log_r, log_e)
     residual = log_e - (log_a + b * log_r)
+    stderr = slope_stderr(log_r, log_e, b, log_a)
+    half = None
+    if stderr is not None:
+        half = float(stats.t.ppf(0.5 + LEVEL / 2, int(keep.sum()) - 2) * stderr)
     return {
         "a": math.exp(log_a),
         "b": b,
+        "b_ci_low": None if half is None else b - half,
+        "b_ci_high": None if half is None else b + half,
         "n_points": int(keep.sum()),
         "dropped": int((~keep).sum()),
         "residual_rms_log": float(np.sqrt((residual**2).mean())),

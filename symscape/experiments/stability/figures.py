@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,9 +37,19 @@ def _colours(n: int) -> list:
     return [cmap(i % 10) for i in range(n)]
 
 
+def _one_two_five(value: float, _position=None) -> str:
+    """A short tick label (``0.2``, ``5``) on the ticks 1, 2 and 5 of each decade, none
+    on the others: a log axis within a decade or two stays legible."""
+    if not value > 0:
+        return ""
+    mantissa = value / 10 ** math.floor(math.log10(value))
+    return f"{value:g}" if any(abs(mantissa - m) < 1e-6 for m in (1, 2, 5)) else ""
+
+
 def error_vs_stability_figure(record: Mapping[str, Any]):
     """Test error against R_f (with the fit and the reported law) and against D_f."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_r, ax_d = fig.subplots(1, 2)
@@ -67,9 +78,13 @@ def error_vs_stability_figure(record: Mapping[str, Any]):
         law = record["reported"]
         ax_r.plot(grid, law["a"] * grid ** law["b"], "k--", label=f"reported ε ≈ {law['a']:g} √R_f")
     delta = record["reference"]["delta"]
+    plain = FuncFormatter(_one_two_five)
     for ax, key in ((ax_r, "R_f"), (ax_d, "D_f")):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(plain)
         ax.set_xlabel(f"{key} after training (δ = {delta:.3g} px)")
         ax.set_ylabel("test error ε")
     ax_r.legend(fontsize=8)
@@ -125,7 +140,7 @@ def layers_figure(record: Mapping[str, Any]):
     return fig
 
 
-def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
+def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0, cutoff: str = "authors"):
     """One image deformed at T_min, at δ = 1 pixel and at T_max, beside same-norm noise.
 
     ``image`` is ``[C, H, W]`` with values in [0, 1] (the noisy images are
@@ -158,7 +173,7 @@ def gallery_figure(image: torch.Tensor, c: float = 3.0, seed: int = 0):
     axes[1, 0].text(0.5, 0.5, "below: x + η,\n‖η‖ = ‖τx − x‖", ha="center", va="center", fontsize=9)
     names = ("T_min", "δ = 1 px", "T_max")
     for col, (T, name) in enumerate(zip((t_min, t_typical, t_max), names, strict=True), start=1):
-        moved = deform(x, T=T, c=c, generator=seed)
+        moved = deform(x, T=T, c=c, generator=seed, cutoff=cutoff)
         noisy = x + same_norm_noise(x, moved, generator=seed)
         delta = typical_displacement(T, c, size)
         show(axes[0, col], moved, f"τx, {name}\nT = {T:.2g}, δ = {delta:.2g} px")
@@ -180,5 +195,5 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         "error_vs_stability": error_vs_stability_figure(record),
         "sensitivity_curves": sensitivity_curves_figure(record),
         "layers": layers_figure(record),
-        "gallery": gallery_figure(image, c=config.c),
+        "gallery": gallery_figure(image, c=config.c, cutoff=config.cutoff),
     }

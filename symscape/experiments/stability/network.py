@@ -92,7 +92,7 @@ def _reference(deltas: Sequence[float]) -> int:
 def _measure(model, x, config, temps, reference: int, seed: int) -> dict:
     """Output sensitivities at every T (with bootstrap); stages' at the reference T (without)."""
     model.eval()
-    common = dict(c=config.c, estimator=config.estimator, seed=seed)
+    common = dict(c=config.c, cutoff=config.cutoff, estimator=config.estimator, seed=seed)
     output = sensitivities(model, x, temperatures=temps, n_bootstrap=config.n_bootstrap, **common)
     stages = sensitivities(
         model,
@@ -106,6 +106,16 @@ def _measure(model, x, config, temps, reference: int, seed: int) -> dict:
         "output": [s.as_dict() for s in output],
         "layers": [s.as_dict() for s in stages],
     }
+
+
+def _optimizer(name: str, config) -> dict[str, Any]:
+    """The authors' training of architecture ``name``: fully connected nets with
+    ``fc_optimizer`` (Adam, no weight decay), the CNNs with ``optimizer`` (SGD)."""
+    if name == "fc":
+        return dict(
+            optimizer=config.fc_optimizer, lr=config.fc_lr, weight_decay=config.fc_weight_decay
+        )
+    return dict(optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
@@ -135,15 +145,15 @@ def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
                 data.y_test,
                 epochs=config.epochs,
                 batch_size=config.batch_size,
-                lr=config.lr,
                 momentum=config.momentum,
-                weight_decay=config.weight_decay,
                 schedule=config.schedule,
                 crop_padding=config.crop_padding if config.crop else 0,
                 flip=config.flip,
                 diffeo_delta=config.diffeo_delta if config.diffeo_augment else None,
                 c=config.c,
+                cutoff=config.cutoff,
                 seed=seed,
+                **_optimizer(name, config),
             )
         )
     trained.update(_measure(model, x_eval, config, temps, reference, seed))

@@ -21,20 +21,27 @@ from symscape.sweep.runner import Runner
 __all__ = ["markdown_section", "save_results", "section", "stability_section"]
 
 
+_ROW_KEYS = (
+    "architecture",
+    "n_parameters",
+    "test_error",
+    "D_init",
+    "G_init",
+    "R_init",
+    "R_init_interval",
+    "D_trained",
+    "G_trained",
+    "R_trained",
+    "R_trained_interval",
+    "log_change",
+    "log_change_interval",
+)
+
+
 def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per architecture: test error and the sensitivities at the reference δ."""
-    return [
-        {
-            "architecture": s["architecture"],
-            "n_parameters": s["n_parameters"],
-            "test_error": s["test_error"],
-            "R_init": s["R_init"],
-            "R_trained": s["R_trained"],
-            "D_trained": s["D_trained"],
-            "G_trained": s["G_trained"],
-        }
-        for s in record["summary"]
-    ]
+    """One row per architecture: test error, D_f, G_f and R_f at the reference δ at
+    initialisation and trained (R_f with its interval over seeds), and ln R_f(trained)/R_f(init)."""
+    return [{key: s[key] for key in _ROW_KEYS} for s in record["summary"]]
 
 
 def save_results(
@@ -62,9 +69,16 @@ def save_results(
         "dataset": record["config"]["dataset"],
         "rows": _rows(record),
         "reference_delta": record["reference"]["delta"],
+        "n_seeds": len(record["config"]["seeds"]),
+        "n_points": record["config"]["n_points"],
+        "n_test": record["data"]["n_test"],
+        "cutoff": record["config"]["cutoff"],
         "fit": record["fit"],
+        "prefactor_at_reported_b": record["prefactor_at_reported_b"],
+        "families": record["families"],
         "reported": {k: record["reported"][k] for k in ("a", "b", "law")},
         "correlation_with_log_error": record["correlation_with_log_error"],
+        "correlations": record["correlations"],
         "record": relative(path),
         "figures": [relative(p) for p in written],
         "wall_time_s": record["timing"]["total_s"],
@@ -81,7 +95,7 @@ def stability_section(
     executor: str | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Run the ``quick`` or ``paper`` protocol; write its record and figures (for reproduce).
+    """Run the ``quick``, ``medium`` or ``paper`` protocol; write its record and figures.
 
     ``root`` is the data folder of the paper protocol (default ``$SYMSCAPE_DATA``).
     Each network is one run of the sweep store ``store`` (default

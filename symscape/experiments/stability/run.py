@@ -20,7 +20,10 @@ from symscape.experiments.stability.analysis import (
     REPORTED_LAW,
     _correlation,
     _summarise,
+    correlation,
+    family_changes,
     fit_power_law,
+    prefactor_at,
 )
 from symscape.experiments.stability.config import StabilityConfig
 from symscape.experiments.stability.network import _load_data, _reference, _scales
@@ -115,9 +118,17 @@ def run(
         "runs": runs,
         "summary": summary,
         "fit": fit,
+        "prefactor_at_reported_b": prefactor_at(
+            errors, [s["R_trained"] for s in summary], REPORTED_LAW["b"]
+        ),
+        "families": family_changes(summary),
         "correlation_with_log_error": {
             "log_R": _correlation([s["R_trained"] for s in summary], errors),
             "log_D": _correlation([s["D_trained"] for s in summary], errors),
+        },
+        "correlations": {
+            "log_R": correlation([s["R_trained"] for s in summary], errors),
+            "log_D": correlation([s["D_trained"] for s in summary], errors),
         },
         "reported": {
             **REPORTED_LAW,

@@ -7,10 +7,15 @@ deformation moves every point by a displacement field ``τ``,
     τx(s) = x(s − τ(s)),
     τ_u(u, v) = Σ_{i,j ≥ 1} C_ij sin(iπu) sin(jπv),   τ_v the same with D_ij,
 
-with ``C_ij, D_ij`` independent ``N(0, T / (i² + j²))`` for the modes
-``i² + j² ≤ c²`` and zero beyond the cut-off ``c``: the distribution of
-maximum entropy at fixed "energy" Σ (i² + j²)(C_ij² + D_ij²), with
-temperature ``T``. The field vanishes on the border of the image.
+with ``C_ij, D_ij`` independent ``N(0, T / (i² + j²))`` for the modes kept
+by the cut-off ``c`` and zero beyond: the distribution of maximum entropy at
+fixed "energy" Σ (i² + j²)(C_ij² + D_ij²), with temperature ``T``. The field
+vanishes on the border of the image.
+
+Cut-off (:data:`CUTOFFS`). By default the authors' released code
+(pcsl-epfl/diffeomorphism, ``cutoff="authors"``): ``i, j = 1 … c`` with
+``√(i² + j²) < c + ½``, 6 modes at ``c = 3``; the papers' prose
+(``cutoff="paper"``): ``√(i² + j²) ≤ c``, 4 modes at ``c = 3``.
 
 Pixels. Pixel ``k`` of an axis of length ``n`` sits at ``k / (n − 1)``, so the
 first and last rows and columns lie on the border and never move. A
@@ -34,10 +39,11 @@ in pixels, for an ``n × n`` image, is
     δ ≈ (n/2) √(π T ln c),
 
 the root-mean-square of the displacement ‖n τ(s)‖ over the image and the
-draws, once the sum Σ_{i²+j²≤c²} 1/(i²+j²) over modes is replaced by its
+draws, once the sum Σ 1/(i²+j²) over the kept modes is replaced by its
 continuum value (π/2) ln c. The sum is smaller at small cut-offs, so the
-formula overestimates the true displacement: by 30% at c = 3, 21% at c = 5,
-15% at c = 10, 9% at c = 60 (the exact sum is ``exact=True``). It remains the
+formula overestimates the true displacement: with the authors' cut-off by
+19% at c = 3, 16% at c = 5, 14% at c = 10, 8% at c = 60 (the papers' cut-off:
+30%, 21%, 15%, 9%; the exact sum is ``exact=True``). It remains the
 *convention* of the papers: "δ = 1 pixel" means ``T = 4 δ² / (π n² ln c)``.
 A deformation is visible (δ ≥ 1/2 pixel) for ``T ≥ T_min = 1/(π n² ln c)``
 and does not fold the image, typically, for ``T ≤ T_max = 4/(π³ c² ln c)``;
@@ -63,19 +69,33 @@ import functools
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
+from symscape.diffeo._checks import (
+    CUTOFFS,
+    INTERPOLATIONS,
+    _as_generator,
+    _check_cut,
+    _check_cutoff,
+    _check_images,
+    _check_interpolation,
+    _check_positive,
+    _check_range,
+    _randn,
+    _side,
+)
 from symscape.errors import InvalidOptionError
 
 __all__ = [
+    "CUTOFFS",
     "INTERPOLATIONS",
     "RandomDiffeo",
     "TemperatureWarning",
     "deform",
     "displacement_field",
+    "mode_mask",
     "number_of_modes",
     "remap",
     "same_norm_noise",
@@ -84,8 +104,6 @@ __all__ = [
     "temperature_range",
     "typical_displacement",
 ]
-
-INTERPOLATIONS = ("bilinear", "nearest")
 
 
 class TemperatureWarning(UserWarning):
@@ -102,61 +120,7 @@ def _warn_once(reason: str, message: str) -> None:
         warnings.warn(message, TemperatureWarning, stacklevel=4)
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _real(value, name: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise InvalidOptionError(f"{name}={value!r} is not a number", fix=f"give {name} as a float")
-    return float(value)
-
-
-def _check_cut(c) -> float:
-    c = _real(c, "c")
-    if not math.isfinite(c) or c < 2:
-        raise InvalidOptionError(
-            f"c={c} is not a valid cut-off: it must be a finite number >= 2 "
-            "(c = 1 has no mode and ln c = 0)",
-            fix="use c >= 2, typically c = 3",
-        )
-    return c
-
-
-def _check_positive(value, name: str) -> float:
-    value = _real(value, name)
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidOptionError(
-            f"{name}={value} must be a finite positive number", fix=f"pass {name} > 0"
-        )
-    return value
-
-
-def _side(n) -> float:
-    """The side ``n`` of a square image, or ``n_eff = √((H² + W²)/2)`` for ``(H, W)``."""
-    sides = tuple(n) if isinstance(n, Sequence) and not isinstance(n, str) else (n,)
-    if (
-        len(sides) not in (1, 2)
-        or any(not isinstance(s, numbers.Integral) or isinstance(s, bool) for s in sides)
-        or any(s < 2 for s in sides)
-    ):
-        raise InvalidOptionError(
-            f"n={n!r} is not an image size", fix="give n as an integer >= 2 or a pair (H, W)"
-        )
-    return math.sqrt(sum(int(s) ** 2 for s in sides) / len(sides))
-
-
-def _check_range(c: float, n) -> tuple[float, float]:
-    side = _side(n)
-    if c >= 2 * side / math.pi:
-        raise InvalidOptionError(
-            f"c={c:g} is too large for images of side n={side:g}: T_min > T_max when c >= 2n/π "
-            f"= {2 * side / math.pi:.3g}, no temperature is both visible and fold-free",
-            fix=f"use c < {2 * side / math.pi:.3g} or larger images",
-        )
-    log = math.log(c)
-    return 1 / (math.pi * side**2 * log), 4 / (math.pi**3 * c**2 * log)
+# --------------------------------------------------------------------------- warnings
 
 
 def _warn_if_outside(temperature: float, c: float, n) -> None:
@@ -175,54 +139,6 @@ def _warn_if_outside(temperature: float, c: float, n) -> None:
         )
 
 
-def _check_images(x) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise InvalidOptionError(
-            f"images must be a tensor [B, C, H, W], got {shape}",
-            fix="add the batch axis with x.unsqueeze(0), or use RandomDiffeo for single images",
-        )
-    if not x.is_floating_point():
-        raise InvalidOptionError(
-            f"images of dtype {x.dtype} cannot be interpolated",
-            fix="convert them first, e.g. x.float() / 255",
-        )
-    if min(x.shape[-2:]) < 2:
-        raise InvalidOptionError(
-            f"images of size {tuple(x.shape[-2:])} are too small to deform",
-            fix="use images of at least 2 × 2 pixels",
-        )
-
-
-def _check_interpolation(interpolation) -> str:
-    if interpolation not in INTERPOLATIONS:
-        raise InvalidOptionError(
-            f"interpolation={interpolation!r} is not known",
-            fix=f"use one of {', '.join(INTERPOLATIONS)}",
-        )
-    return interpolation
-
-
-def _as_generator(generator) -> torch.Generator | None:
-    """``None``, a ``torch.Generator``, or an integer seed (a fresh CPU generator)."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(int(generator))
-    raise InvalidOptionError(
-        f"generator={generator!r} is neither a torch.Generator nor an integer seed",
-        fix="pass a torch.Generator, an int seed, or None",
-    )
-
-
-def _randn(shape, generator, dtype, device) -> torch.Tensor:
-    """Gaussian draws on the generator's device (or ``device`` without one), moved to ``device``."""
-    if generator is None:
-        return torch.randn(shape, dtype=dtype, device=device)
-    z = torch.randn(shape, dtype=dtype, device=generator.device, generator=generator)
-    return z.to(device)
-
-
 # --------------------------------------------------------------------------- temperatures
 
 
@@ -236,45 +152,77 @@ def temperature_range(n, c: float = 3) -> tuple[float, float]:
     return _check_range(_check_cut(c), n)
 
 
-def _mode_sum(c: float) -> float:
-    """``Σ 1/(i² + j²)`` over ``i, j ≥ 1`` with ``i² + j² ≤ c²``."""
-    m = number_of_modes(c)
-    i = torch.arange(1, m + 1, dtype=torch.float64)
+def _mode_sum(c: float, cutoff: str = "authors") -> float:
+    """``Σ 1/(i² + j²)`` over the modes ``(i, j)`` that the cut-off keeps."""
+    keep = mode_mask(c, cutoff)
+    i = torch.arange(1, keep.shape[0] + 1, dtype=torch.float64)
     r2 = i[:, None] ** 2 + i[None, :] ** 2
-    return float(torch.where(r2 <= c * c, 1 / r2, 0).sum())
+    return float(torch.where(keep, 1 / r2, 0).sum())
 
 
-def typical_displacement(T: float, c: float, n, *, exact: bool = False) -> float:
+def typical_displacement(
+    T: float, c: float, n, *, exact: bool = False, cutoff: str = "authors"
+) -> float:
     """Typical displacement δ in pixels at temperature ``T`` and cut-off ``c``.
 
     By default the papers' formula ``δ = (n/2) √(π T ln c)``. With
     ``exact=True``, the root-mean-square displacement over the image (the
     continuous square) and the draws, ``δ = n √(T S / 2)`` with ``S = Σ
-    1/(i² + j²)`` over the kept modes; the papers' formula replaces ``S`` by
-    ``(π/2) ln c`` and overestimates δ by 30% at ``c = 3``. Averaged over the
+    1/(i² + j²)`` over the modes ``cutoff`` keeps; the papers' formula replaces ``S``
+    by ``(π/2) ln c`` and overestimates δ by 19% at ``c = 3`` (30% with the papers'
+    cut-off). Averaged over the
     pixel grid instead of the square, ``δ²`` is smaller by ``(1 − 1/H)(1 − 1/W)``.
     """
     T, c, side = _check_positive(T, "T"), _check_cut(c), _side(n)
     if exact:
-        return side * math.sqrt(T * _mode_sum(c) / 2)
+        return side * math.sqrt(T * _mode_sum(c, cutoff) / 2)
     return side / 2 * math.sqrt(math.pi * T * math.log(c))
 
 
-def temperature_from_displacement(delta: float, c: float, n, *, exact: bool = False) -> float:
+def temperature_from_displacement(
+    delta: float, c: float, n, *, exact: bool = False, cutoff: str = "authors"
+) -> float:
     """The inverse of :func:`typical_displacement`: ``T = 4 δ² / (π n² ln c)`` by default."""
     delta, c, side = _check_positive(delta, "delta"), _check_cut(c), _side(n)
     if exact:
-        return 2 * delta**2 / (side**2 * _mode_sum(c))
+        return 2 * delta**2 / (side**2 * _mode_sum(c, cutoff))
     return 4 * delta**2 / (math.pi * side**2 * math.log(c))
 
 
 # --------------------------------------------------------------------------- fields
 
 
-def number_of_modes(c: float) -> int:
-    """Modes per axis kept by the cut-off: the largest ``i`` with ``i² + 1 ≤ c²``."""
-    c = _check_cut(c)
+def number_of_modes(c: float, cutoff: str = "authors") -> int:
+    """Modes per axis kept by the cut-off: the largest ``i`` with ``(i, 1)`` kept.
+
+    ``⌊c⌋`` for the authors' cut-off (``i² + 1 < (c + ½)²`` holds for every
+    ``i ≤ c`` once ``c ≥ 2``); the largest ``i`` with ``i² + 1 ≤ c²`` for the papers'.
+
+    >>> number_of_modes(3), number_of_modes(3, "paper")
+    (3, 2)
+    """
+    c, cutoff = _check_cut(c), _check_cutoff(cutoff)
+    if cutoff == "authors":
+        return math.floor(c)
     return math.isqrt(math.floor(c * c) - 1)
+
+
+def mode_mask(c: float, cutoff: str = "authors") -> torch.Tensor:
+    """``[m, m]`` booleans, ``[i − 1, j − 1]`` true when the cut-off keeps the mode ``(i, j)``.
+
+    ``m = number_of_modes(c, cutoff)``; the authors' cut-off keeps ``√(i² + j²) < c + ½``
+    (with ``i, j ≤ c``), the papers' ``√(i² + j²) ≤ c``.
+
+    >>> int(mode_mask(3).sum()), int(mode_mask(3, "paper").sum())
+    (6, 4)
+    """
+    cutoff = _check_cutoff(cutoff)
+    m = number_of_modes(c, cutoff)
+    i = torch.arange(1, m + 1, dtype=torch.float64)
+    r2 = i[:, None] ** 2 + i[None, :] ** 2
+    if cutoff == "authors":
+        return r2 < (c + 0.5) ** 2
+    return r2 <= c * c
 
 
 def sample_coefficients(
@@ -286,12 +234,14 @@ def sample_coefficients(
     generator=None,
     dtype: torch.dtype = torch.float32,
     device="cpu",
+    cutoff: str = "authors",
 ) -> torch.Tensor:
     """Random coefficients ``[batch, 2, m, m]`` of ``batch`` fields, ``m = number_of_modes(c)``.
 
     ``[:, 0, i−1, j−1]`` is ``C_ij`` (the horizontal displacement τ_u) and
     ``[:, 1, i−1, j−1]`` is ``D_ij`` (τ_v); they are ``N(0, T/(i² + j²))``
-    for ``i² + j² ≤ c²`` and exactly zero beyond. With ``size`` (``n`` or
+    for the modes the ``cutoff`` keeps (:func:`mode_mask`) and exactly zero
+    beyond. With ``size`` (``n`` or
     ``(H, W)``), ``T`` is checked against :func:`temperature_range` (a
     :class:`TemperatureWarning` once per process when outside it).
     ``generator`` is a ``torch.Generator``, an integer seed or ``None``
@@ -304,10 +254,11 @@ def sample_coefficients(
     T, c = _check_positive(T, "T"), _check_cut(c)
     if size is not None:
         _warn_if_outside(T, c, size)
-    m = number_of_modes(c)
+    keep = mode_mask(c, cutoff)
+    m = keep.shape[0]
     i = torch.arange(1, m + 1, dtype=torch.float64)
     r2 = i[:, None] ** 2 + i[None, :] ** 2
-    std = torch.where(r2 <= c * c, torch.sqrt(T / r2), 0).to(dtype=dtype, device=device)
+    std = torch.where(keep, torch.sqrt(T / r2), 0).to(dtype=dtype, device=device)
     z = _randn((int(batch), 2, m, m), _as_generator(generator), dtype, device)
     return z * std
 
@@ -415,13 +366,15 @@ def deform(
     coefficients: torch.Tensor | None = None,
     generator=None,
     interpolation: str = "bilinear",
+    cutoff: str = "authors",
 ) -> torch.Tensor:
     """Deform each image of ``x [B, C, H, W]`` by its own random diffeomorphism.
 
     Give exactly one of the temperature ``T``, the typical displacement
     ``delta`` in pixels (the papers' convention, :func:`temperature_from_displacement`)
     or explicit ``coefficients [B, 2, m, m]`` (:func:`sample_coefficients`;
-    ``T``, ``c`` and the range checks are then not used). The result has the
+    ``T``, ``c``, ``cutoff`` and the range checks are then not used). ``cutoff``
+    picks the modes (:data:`CUTOFFS`). The result has the
     dtype and device of ``x`` and is differentiable with respect to ``x``.
     The same coefficients give the same image whether an image is deformed
     alone or in a batch.
@@ -444,7 +397,14 @@ def deform(
         if delta is not None:
             T = temperature_from_displacement(delta, c, (height, width))
         coefficients = sample_coefficients(
-            b, T, c, size=(height, width), generator=generator, dtype=x.dtype, device=x.device
+            b,
+            T,
+            c,
+            size=(height, width),
+            generator=generator,
+            dtype=x.dtype,
+            device=x.device,
+            cutoff=cutoff,
         )
     coefficients = _check_coefficients(coefficients, b).to(dtype=x.dtype, device=x.device)
     _, _, m_u, m_v = coefficients.shape
@@ -494,6 +454,7 @@ class RandomDiffeo(torch.nn.Module):
         delta: float | None = None,
         interpolation: str = "bilinear",
         generator=None,
+        cutoff: str = "authors",
     ):
         super().__init__()
         if (T is None) == (delta is None):
@@ -503,22 +464,17 @@ class RandomDiffeo(torch.nn.Module):
         self.T = None if T is None else _check_positive(T, "T")
         self.delta = None if delta is None else _check_positive(delta, "delta")
         self.c = _check_cut(c)
+        self.cutoff = _check_cutoff(cutoff)
         self.interpolation = _check_interpolation(interpolation)
         self.generator = _as_generator(generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         single = isinstance(x, torch.Tensor) and x.ndim == 3
         batch = x.unsqueeze(0) if single else x
-        out = deform(
-            batch,
-            self.T,
-            self.c,
-            delta=self.delta,
-            generator=self.generator,
-            interpolation=self.interpolation,
-        )
+        options = dict(generator=self.generator, interpolation=self.interpolation)
+        out = deform(batch, self.T, self.c, delta=self.delta, cutoff=self.cutoff, **options)
         return out[0] if single else out
 
     def extra_repr(self) -> str:
         what = f"T={self.T:g}" if self.T is not None else f"delta={self.delta:g}"
-        return f"{what}, c={self.c:g}, interpolation={self.interpolation!r}"
+        return f"{what}, c={self.c:g}, cutoff={self.cutoff!r}, interpolation={self.interpolation!r}"
