@@ -157,10 +157,10 @@ def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
         "medium": {
             "mnist": FeatureLazyConfig(
                 dataset="mnist-5k",
-                data={"P": 512, "n_test": 1000, **parity},
-                widths=(4.0, 8.0, 11.3, 16.0, 22.6, 32.0, 45.3, 64.0),
+                data={"P": 256, "n_test": 1000, **parity},
+                widths=(4.0, 8.0, 11.3, 16.0, 22.6, 32.0, 45.3, 64.0, 128.0),
                 alphas=(0.1, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 100.0),
-                seeds=tuple(range(8)),
+                seeds=tuple(range(10)),
                 max_steps=12_000,
                 **perspective,
             ),

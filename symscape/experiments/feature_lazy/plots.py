@@ -137,7 +137,9 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
             label="α*(h): kernel change = threshold (fitted cells)",
         )
         w0, a0 = have[len(have) // 2]
-        ax.plot(widths, a0 * (widths / w0) ** -0.5, "w:", lw=1.2, label="α ∝ h^−1/2")
+        ax.plot(
+            widths, a0 * (widths / w0) ** -0.5, "--", color="tab:blue", lw=1.2, label="α ∝ h^−1/2"
+        )
     # cells where not every seed fit: the under-parametrised (jamming) side, or a budget
     # too short for the slow flows; hatched, not hidden (and left out of the fits)
     from matplotlib.patches import Patch, Rectangle
