@@ -169,6 +169,7 @@ def test_variance_slope_recovers_the_law_and_its_absence():
     widths = [4.0, 8.0, 16.0, 32.0]
     law = variance_fit(widths, [rng.standard_normal((16, 300, 1)) / h**0.5 for h in widths])
     assert law["slope"] == pytest.approx(-1.0, abs=0.1)
+    assert law["local_slope"] == pytest.approx(-1.0, abs=0.3)  # between h = 16 and 32
     assert law["ci_low"] <= -1 <= law["ci_high"] < 0
     flat = variance_fit(widths, [rng.standard_normal((16, 300, 1)) for _ in widths])
     assert flat["ci_low"] < 0 < flat["ci_high"] and abs(flat["slope"]) < 0.1

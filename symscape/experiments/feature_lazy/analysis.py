@@ -155,6 +155,9 @@ def variance_fit(
         "widths": [float(w) for w in widths],
         "variances": variances,
         "n_widths": len(widths),
+        # the local slope between the two widest widths: a law approached as h grows (a
+        # correction b/h² to a/h steepens the slope at small h) shows there first
+        "local_slope": math.log(variances[-1] / variances[-2]) / math.log(widths[-1] / widths[-2]),
         "ci_low": None,
         "ci_high": None,
     }

@@ -57,7 +57,9 @@ def _over(fit: Mapping[str, Any] | None) -> str:
 
 def _slope_row(quantity: str, fit, reported: float, what: str) -> Comparison:
     row = fitted(quantity, fit, reported, null=0.0, untestable=_untestable(fit, what))
-    return dataclasses.replace(row, measured=row.measured + _over(fit))
+    local = (fit or {}).get("local_slope")
+    between = "" if local is None else f"; {number(local, 2)} between the two widest"
+    return dataclasses.replace(row, measured=row.measured + _over(fit) + between)
 
 
 def _regime_row(regime: Mapping[str, Any], arch: str, where: str) -> Comparison:
