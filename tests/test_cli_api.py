@@ -79,8 +79,8 @@ def test_feature_lazy(built):
     assert _one(built, feature_lazy, *argv) == feature_lazy.FeatureLazyConfig(
         alphas=(0.1, 10.0), jamming=False, kernel_points=8, loss="soft_hinge"
     )
-    quick = _quick(feature_lazy, "digits")
-    got = _one(built, feature_lazy, "--protocol", "quick.digits", "--no-lazy-reference")
+    quick = _quick(feature_lazy, "mnist")
+    got = _one(built, feature_lazy, "--protocol", "quick.mnist", "--no-lazy-reference")
     assert got == dataclasses.replace(quick, lazy_reference=False)
 
 

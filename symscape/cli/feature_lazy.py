@@ -17,11 +17,13 @@ __all__ = ["feature_lazy"]
 @run_flags("symscape-feature-lazy", "feature_lazy.db")
 def feature_lazy(executor, out, db, **kwargs):
     """Train F = α (f − f₀) over α × width × seeds; the kernel change, the crossover α*(h)
-    against the reported h^−1/2, which regime generalises better, and the phase diagram.
+    against the reported h^−1/2 (from cells where every seed fitted), which regime
+    generalises better, and the phase diagram with the jamming line at each α.
 
     Defaults: FeatureLazyConfig's (the stripe model, P = 256 points in
     d = 10). Data-set flags given replace those data options (--P 512 alone
-    is data = {P: 512}): change the defaults with --protocol quick.stripe --P 512.
+    is data = {P: 512}); --protocol quick.mnist starts from the quick protocol
+    (MNIST-5k parity on 10 whitened PCA components), changed by the flags given.
     """
     from symscape.experiments.feature_lazy import describe, run, save_results
     from symscape.sweep.runner import Runner

@@ -38,6 +38,7 @@ _RAW: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
     "softplus": F.softplus,
     "swish": F.silu,
+    "swish10": lambda z: z * torch.sigmoid(10 * z),  # swish with β = 10 (feature vs lazy)
     "linear": lambda z: z,
 }
 ACTIVATIONS = tuple(_RAW)
@@ -53,6 +54,7 @@ _DERIVATIVES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": lambda z: 1 - torch.tanh(z).square(),
     "softplus": torch.sigmoid,
     "swish": _swish_derivative,
+    "swish10": lambda z: _swish_derivative(10 * z),
     "linear": torch.ones_like,
 }
 

@@ -16,9 +16,16 @@ ensemble), through the sweep store:
   (``dynamics="kernel_flow"``, the α → ∞ limit of the same flow) and kernel
   regression with the NTK at initialisation (no ridge).
 
+**Fitted cells.** A seed that reached its step budget with N_Δ > 0 is
+undecided and counts as not fitted; every cell reports its fitted and
+undecided fractions (:mod:`~.cells`). The jamming line at each α lies above
+the widest width where no seed fitted (the same flow at every α).
+
 **Crossover.** α*(h) is where the geometric mean over seeds of the kernel
 change crosses ``kernel_threshold`` (default 1: the kernel has moved by as
-much as its own norm); the exponent of α* ~ h^b and its 95 % interval are in
+much as its own norm), between two cells where every seed fitted; the
+exponent of α* ~ h^b, the output-variance slopes (largest α, and the
+frozen-kernel flow) and their 95 % intervals are in
 :mod:`~symscape.experiments.feature_lazy.analysis`.
 
 **Convention.** symscape's α is the article's (the scale of ``F`` above,
@@ -29,12 +36,13 @@ about constant in h.
 
 The package, one concept a module: :mod:`~.config` (the config and its
 protocols), :mod:`~.grid` (:func:`run`: the trainings through a runner),
+:mod:`~.cells` (the outcome of each cell, the jamming line),
 :mod:`~.analysis` (α*(h), its exponent, the regimes), :mod:`~.plots`
 (:func:`figures`), :mod:`~.section` (the ``symscape reproduce`` section) and
 :mod:`~.report` (:func:`describe`, what every rendering shows).
 
 >>> sorted(PROTOCOLS)
-['paper', 'quick']
+['medium', 'paper', 'quick']
 """
 
 from symscape.experiments.feature_lazy.analysis import analyse, crossing

@@ -1,14 +1,29 @@
-r"""The analysis of the feature-vs-lazy grid: per-point observables, α*(h), its exponent.
+r"""The analysis of the feature-vs-lazy grid: per-cell observables, α*(h), its exponent,
+the output-variance slope and the regime comparison, on fitted cells only.
+
+**Fitted cells.** A cell (h, α) counts when every seed fitted (N_Δ = 0; an
+undecided seed, budget reached with N_Δ > 0, is not fitted:
+:mod:`~symscape.experiments.feature_lazy.cells`).
 
 **Crossover criterion.** The kernel change falls from ≫ 1 at small α
 (the kernel is rebuilt: feature learning) to ≪ 1 at large α (lazy). For
 each width, α*(h) is where the geometric mean over seeds of the kernel
-change crosses ``kernel_threshold``, interpolated linearly in log–log between
-the two grid values around the first crossing
-(:func:`symscape.analysis.crossing`). The exponent of α* ~ h^b is the
-least-squares slope in log–log over the widths with a crossing; its interval
-resamples the seeds (the same draw at every (h, α)) and recomputes every
-crossing.
+change first crosses ``kernel_threshold``, interpolated linearly in log–log
+between the two grid values around the crossing
+(:func:`symscape.analysis.crossing`); both must be fitted cells, else that
+width has no α*. The exponent of α* ~ h^b is the least-squares slope in
+log–log over the widths with a crossing; its interval resamples the seeds
+(the same draw at every (h, α)) and recomputes every crossing.
+
+**Output variance.** ``Var_seeds F(x)`` averaged over test points, at the
+largest α on the fitted widths, and in the lazy limit itself (the
+frozen-kernel flow, on the widths where every seed fitted); the slope of
+its log against ln h, with an interval that resamples the seeds.
+
+**Regime.** At the widest width, the per-seed difference ε_lazy − ε_feature
+(the frozen-kernel flow, or the largest α, against the smallest α; the
+seeds paired), its bootstrap interval over seeds, and the statistical floor
+√(ε(1−ε)/n) of a test error on the n test points.
 
 Pure numpy on what the store holds: no training here.
 
@@ -18,16 +33,19 @@ Pure numpy on what the store holds: no training here.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from symscape.analysis import bootstrap_interval, crossing, nan_geometric_mean, power_law_fit
+from symscape.experiments.feature_lazy.cells import fractions, jamming_line
 from symscape.experiments.feature_lazy.config import REPORTED, FeatureLazyConfig
 from symscape.train.losses import error_rate
 
-__all__ = ["analyse", "crossing"]
+__all__ = ["analyse", "crossing", "variance_fit"]
 
 
 def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
@@ -39,17 +57,39 @@ def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
 _geometric_mean = nan_geometric_mean  # the old private name
 
 
-def _alpha_stars(config, changes: np.ndarray) -> list[float | None]:
-    """α*(h) per width from per-seed kernel changes ``[widths, alphas, seeds]``."""
+def _fitted_crossing(alphas, values, ok, threshold: float) -> float | None:
+    """The first downward crossing of ``threshold``, when both cells around it are fitted."""
+    values = np.asarray(values, float)
+    finite = [j for j in range(len(values)) if np.isfinite(values[j])]
+    for a, b in itertools.pairwise(finite):
+        if values[a] >= threshold > values[b]:
+            if not (ok[a] and ok[b]):
+                return None
+            return crossing([alphas[a], alphas[b]], [values[a], values[b]], threshold)
+    return None
+
+
+def _alpha_stars(config, changes: np.ndarray, ok: np.ndarray | None = None) -> list:
+    """α*(h) per width from per-seed kernel changes ``[widths, alphas, seeds]``, using
+    only the cells where ``ok[width, alpha]`` (every seed fitted; all cells when None)."""
     geometric = nan_geometric_mean(changes)
-    return [crossing(config.alphas, row, config.kernel_threshold) for row in geometric]
+    ok = np.ones(geometric.shape, bool) if ok is None else ok
+    return [
+        _fitted_crossing(config.alphas, row, good, config.kernel_threshold)
+        for row, good in zip(geometric, ok, strict=True)
+    ]
 
 
 def _fit_alpha_star(
-    config, changes: np.ndarray, min_width: float = 0.0, level: float = 0.95
+    config,
+    changes: np.ndarray,
+    min_width: float = 0.0,
+    level: float = 0.95,
+    ok: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
-    """The exponent of α*(h) over the widths ≥ ``min_width`` that cross the threshold."""
-    stars = _alpha_stars(config, changes)
+    """The exponent of α*(h) over the widths ≥ ``min_width`` that cross the threshold
+    between fitted cells."""
+    stars = _alpha_stars(config, changes, ok)
     have = [i for i, s in enumerate(stars) if s is not None and config.widths[i] >= min_width]
     if len(have) < 2:
         return None
@@ -59,6 +99,7 @@ def _fit_alpha_star(
         "slope": slope,
         "intercept": intercept,
         "n_widths": len(have),
+        "widths": [float(widths[i]) for i in have],
         "min_width": min_width,
         "n_bootstrap": config.n_bootstrap,
         "level": level,
@@ -70,7 +111,7 @@ def _fit_alpha_star(
     if config.n_bootstrap > 0:
 
         def slope_of(draw: np.ndarray) -> float | None:
-            sample = _alpha_stars(config, changes[:, :, draw])
+            sample = _alpha_stars(config, changes[:, :, draw], ok)
             if any(sample[i] is None for i in have):
                 return None
             return power_law_fit(widths[have], [sample[i] for i in have], solver="polyfit")[0]
@@ -80,45 +121,142 @@ def _fit_alpha_star(
     return out
 
 
-def analyse(
-    config: FeatureLazyConfig, rows, outputs, y_test, lazy=None, jamming=None
-) -> dict[str, Any]:
-    """Every observable of the grid, α*(h) and its exponent, and the regime comparison.
+def _variance(f: np.ndarray) -> float:
+    """The output variance over members (axis 0), averaged over test points and outputs."""
+    return float(f.var(0).mean())
 
-    ``rows[(h, α)]`` are the stored rows of that point (one per seed, in seed
+
+def variance_fit(
+    widths: Sequence[float],
+    outputs: Sequence[np.ndarray],
+    *,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+) -> dict[str, Any] | None:
+    """The slope of ``ln Var_seeds F`` against ``ln h`` over ``widths`` (``outputs[i]`` the
+    test outputs ``[E, n_test, k]`` at ``widths[i]``, the seeds in one order at every
+    width), with its percentile-bootstrap interval over seeds (one draw for every width).
+
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.standard_normal((64, 50, 1))
+    >>> fit = variance_fit([4.0, 16.0, 64.0], [noise / h**0.5 for h in (4, 16, 64)])
+    >>> round(fit["slope"], 6), fit["ci_low"] <= fit["slope"] <= fit["ci_high"]
+    (-1.0, True)
+    """
+    if len(widths) < 2:
+        return None
+    variances = [_variance(f) for f in outputs]
+    if not all(v > 0 and math.isfinite(v) for v in variances):
+        return None
+    slope, intercept = power_law_fit(widths, variances, solver="polyfit")
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "widths": [float(w) for w in widths],
+        "variances": variances,
+        "n_widths": len(widths),
+        # the local slope between the two widest widths: a law approached as h grows (a
+        # correction b/h² to a/h steepens the slope at small h) shows there first
+        "local_slope": math.log(variances[-1] / variances[-2]) / math.log(widths[-1] / widths[-2]),
+        "ci_low": None,
+        "ci_high": None,
+    }
+    if n_bootstrap > 0:
+
+        def slope_of(draw: np.ndarray) -> float | None:
+            sample = [_variance(f[draw]) for f in outputs]
+            if not all(v > 0 for v in sample):
+                return None
+            return power_law_fit(widths, sample, solver="polyfit")[0]
+
+        E = len(outputs[0])
+        interval = bootstrap_interval(slope_of, E, n_bootstrap=n_bootstrap, level=level)
+        out["ci_low"], out["ci_high"] = interval.low, interval.high
+    return out
+
+
+def _regime(config, feature: np.ndarray, lazy: np.ndarray, source: str, n_test: int) -> dict:
+    """ε_lazy − ε_feature over paired seeds, its interval and the test-error floor."""
+    difference = lazy - feature
+    out = {
+        "width": config.widths[-1],
+        "feature_error": float(feature.mean()),
+        "lazy_error": float(lazy.mean()),
+        "lazy_source": source,
+        "difference": float(difference.mean()),
+        "ci_low": None,
+        "ci_high": None,
+        "n_test": n_test,
+    }
+    mean = (out["feature_error"] + out["lazy_error"]) / 2
+    out["floor"] = math.sqrt(mean * (1 - mean) / n_test)
+    if config.n_bootstrap > 0:
+        interval = bootstrap_interval(
+            lambda draw: float(difference[draw].mean()),
+            len(difference),
+            n_bootstrap=config.n_bootstrap,
+        )
+        out["ci_low"], out["ci_high"] = interval.low, interval.high
+    d = out["difference"]
+    out["better"] = "lazy" if d < 0 else "feature" if d > 0 else "neither"
+    return out
+
+
+def analyse(
+    config: FeatureLazyConfig,
+    rows,
+    outputs,
+    y_test,
+    lazy: Sequence[Mapping[str, Any]] | None = None,
+    lazy_outputs: Mapping[float, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Every observable of the grid, α*(h) and its exponent, the output-variance slopes,
+    the jamming line and the regime comparison.
+
+    ``rows[(h, α)]`` are the stored rows of that cell (one per seed, in seed
     order) and ``outputs[(h, α)]`` their test outputs ``[E, n_test, k]``;
-    ``lazy``, when given, lists the lazy references of each width, and
-    ``jamming`` the jamming transition at this P: α* is then fitted on the
-    widths ≥ ``fit_from`` · h* only (near jamming the crossover is different).
+    ``lazy``, when given, lists the lazy references of each width
+    (:func:`~symscape.experiments.feature_lazy.grid.run`) and ``lazy_outputs[h]``
+    the frozen-kernel flow's test outputs. α* is fitted on the widths
+    ≥ ``fit_from`` × the widest jammed width (when ``config.jamming``).
     """
     points = []
-    changes = np.empty((len(config.widths), len(config.alphas), len(config.seeds)))
+    shape = (len(config.widths), len(config.alphas))
+    changes = np.empty((*shape, len(config.seeds)))
+    fitted = np.empty(shape)
+    errors = {}
     for i, width in enumerate(config.widths):
         for j, alpha in enumerate(config.alphas):
             f = outputs[(width, alpha)]
             scalars = [row["scalars"] for row in rows[(width, alpha)]]
             single = np.array([error_rate(member, y_test) for member in f])
+            errors[(width, alpha)] = single
             kernel = np.array([s["final"]["kernel_change"] for s in scalars])
             changes[i, j] = kernel
+            share = fractions([s["outcome"] for s in scalars])
+            fitted[i, j] = share["fitted"]
             points.append(
                 {
                     "width": width,
                     "alpha": alpha,
                     "N": scalars[0]["n_weights"],
-                    "fitted": float(np.mean([s["outcome"] == "fitted" for s in scalars])),
+                    **share,
+                    "n_delta": float(np.mean([s["final"]["n_delta"] for s in scalars])),
                     "test_error": float(single.mean()),
                     "test_error_std": float(single.std()),
                     "ensemble_test_error": _ensemble_error(f, y_test),
                     "kernel_change": float(nan_geometric_mean(kernel)),
                     "weight_change": float(np.mean([s["final"]["weight_change"] for s in scalars])),
-                    "output_variance": float(f.var(0).mean()),
+                    "output_variance": _variance(f),
                     "per_seed_error": single.tolist(),
                     "per_seed_kernel_change": kernel.tolist(),
                 }
             )
-    stars = _alpha_stars(config, changes)
-    h_star = (jamming or {}).get("h_star")
-    min_width = config.fit_from * h_star if h_star else 0.0
+    ok = fitted == 1.0
+    line = jamming_line(config.widths, config.alphas, fitted) if config.jamming else None
+    jammed = [c["h_jammed"] for c in line or [] if c["h_jammed"] is not None]
+    min_width = config.fit_from * max(jammed) if jammed else 0.0
+    stars = _alpha_stars(config, changes, ok)
     crossover = [
         {
             "width": w,
@@ -127,42 +265,39 @@ def analyse(
         }
         for w, s in zip(config.widths, stars, strict=True)
     ]
-    # the output variance over seeds against h, at the largest α (lazy end)
-    lazy_end = [p for p in points if p["alpha"] == config.alphas[-1]]
-    variance_fit = None
-    if len(lazy_end) >= 2 and all(p["output_variance"] > 0 for p in lazy_end):
-        slope, _ = power_law_fit(
-            [p["width"] for p in lazy_end],
-            [p["output_variance"] for p in lazy_end],
-            solver="polyfit",
+    # the output variance over seeds against h: the largest α on fitted cells, and the
+    # frozen-kernel flow (the α → ∞ limit) on the widths where all its seeds fitted
+    last = len(config.alphas) - 1
+    have = [i for i in range(len(config.widths)) if ok[i, last]]
+    variance = variance_fit(
+        [config.widths[i] for i in have],
+        [outputs[(config.widths[i], config.alphas[-1])] for i in have],
+        n_bootstrap=config.n_bootstrap,
+    )
+    if variance is not None:
+        variance["alpha"] = config.alphas[-1]
+    lazy_variance = None
+    if lazy and lazy_outputs:
+        done = [ref["width"] for ref in lazy if ref["kernel_flow_fitted"] == 1.0]
+        lazy_variance = variance_fit(
+            done, [lazy_outputs[w] for w in done], n_bootstrap=config.n_bootstrap
         )
-        variance_fit = {"alpha": config.alphas[-1], "slope": slope}
     widest = config.widths[-1]
-    by_key = {(p["width"], p["alpha"]): p for p in points}
-    feature_error = by_key[(widest, config.alphas[0])]["test_error"]
-    lazy_error = by_key[(widest, config.alphas[-1])]["test_error"]
-    lazy_source = f"α = {config.alphas[-1]:g}"
+    feature = errors[(widest, config.alphas[0])]
+    lazy_errors, source = errors[(widest, config.alphas[-1])], f"α = {config.alphas[-1]:g}"
     for reference in lazy or []:
         if reference["width"] == widest:
-            lazy_error, lazy_source = reference["kernel_flow_error"], "frozen-kernel flow"
-    regime = {
-        "width": widest,
-        "feature_error": feature_error,
-        "lazy_error": lazy_error,
-        "lazy_source": lazy_source,
-        "better": "feature"
-        if feature_error < lazy_error
-        else "lazy"
-        if lazy_error < feature_error
-        else "neither",
-    }
+            lazy_errors, source = np.array(reference["per_seed_error"]), "frozen-kernel flow"
+    fitted_errors = [p["test_error"] for p in points if p["fitted"] == 1.0]
     return {
         "points": points,
         "crossover": crossover,
-        "alpha_star_fit": _fit_alpha_star(config, changes, min_width),
-        "jamming": jamming,
-        "variance_fit": variance_fit,
-        "lazy": lazy or [],
-        "regime": regime,
+        "alpha_star_fit": _fit_alpha_star(config, changes, min_width, ok=ok),
+        "jamming_line": line,
+        "variance_fit": variance,
+        "lazy_variance_fit": lazy_variance,
+        "lazy": list(lazy or []),
+        "regime": _regime(config, feature, lazy_errors, source, len(y_test)),
+        "test_error_range": [min(fitted_errors), max(fitted_errors)] if fitted_errors else None,
         "reported": REPORTED,
     }

@@ -3,8 +3,8 @@
 >>> FeatureLazyConfig(widths=(8.0, 16.0), alphas=(0.1, 10.0), seeds=(0, 1)).train_config(
 ...     8.0, 0.1).kernel_points
 64
->>> sorted(PROTOCOLS["quick"])
-['digits', 'stripe']
+>>> sorted(PROTOCOLS["quick"]), sorted(PROTOCOLS["medium"])
+(['mnist'], ['mnist'])
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from typing import Any
 import numpy as np
 
 from symscape.config import Flag, Interval, Items, JsonConfig, Options, Seeds, Table, param
-from symscape.errors import InvalidOptionError
 from symscape.experiments._protocols import protocol_cases
 from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
 from symscape.train.losses import LOSSES
 
 __all__ = ["PROTOCOLS", "REPORTED", "FeatureLazyConfig", "feature_lazy_configs"]
 
-REPORTED = {"alpha_star_exponent": -0.5}
+REPORTED = {
+    "alpha_star_exponent": -0.5,
+    "output_variance_slope": -1.0,
+    "test_error_range": [0.055, 0.16],  # the Perspective paper's plane, MNIST parity, P = 5000
+    "test_error_P": 5000,
+}
 _POSITIVE = Interval(float, 0, None, closed="neither")
 
 
@@ -66,9 +70,11 @@ class FeatureLazyConfig(JsonConfig):
         True, "also train the frozen-kernel flow (α → ∞) of every width and seed", Flag()
     )
     jamming: bool = param(
-        True, "locate the jamming line h* (jamming minimiser, bisection in width)", Flag()
+        True, "locate the jamming line at each α from the grid's cells (same flow)", Flag()
     )
-    fit_from: float = param(2.0, "fit α*(h) on widths h >= FIT_FROM x h*", _POSITIVE)
+    fit_from: float = param(
+        2.0, "fit α*(h) on widths h >= FIT_FROM x the widest jammed width", _POSITIVE
+    )
     n_bootstrap: int = param(1000, "bootstrap replicates of the intervals", Interval(int, 0, None))
     dtype: str = param("float64", "floating dtype", DTYPE)
     device: str = param("cpu", "device", DEVICE)
@@ -76,11 +82,6 @@ class FeatureLazyConfig(JsonConfig):
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(float(w) for w in self.widths))
         object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
-        if self.jamming and self.data.get("P") is None:
-            raise InvalidOptionError(
-                "the jamming line needs a fixed number of training points",
-                fix="set data P, or jamming=False",
-            )
         for width in self.widths:  # validates data set, architecture, every width and α
             self.train_config(width, self.alphas[0])
         self.train_config(self.widths[0], self.alphas[-1])
@@ -133,24 +134,45 @@ class FeatureLazyConfig(JsonConfig):
 
 
 def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
-    digits = {"P": 256, "n_test": 1000, "labels": "parity", "pca": 10}
-    digits.update(center=True, sphere=True)
+    # the Perspective paper's task: MNIST parity on 10 whitened PCA components, L = 2,
+    # swish β = 10, soft hinge β = 20 (its P = 5000; mnist-5k holds 4,000 training digits)
+    parity = {"labels": "parity", "pca": 10, "center": True, "sphere": True}
+    perspective = dict(depth=2, activation="swish10", loss="soft_hinge")
     mnist = {"P": 10_000, "n_test": 10_000, "labels": "parity"}
     cifar = {"P": 10_000, "n_test": 10_000, "labels": "halves"}
     alphas = tuple(float(10**e) for e in np.arange(-3.0, 4.01, 0.5))
     common = dict(alphas=alphas, seeds=tuple(range(10)), max_steps=200_000, kernel_points=256)
     return {
         "quick": {
-            "stripe": FeatureLazyConfig(),
-            "digits": FeatureLazyConfig(
-                dataset="digits",
-                data=digits,
-                widths=(16.0, 64.0),
-                alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
-                jamming=False,
+            "mnist": FeatureLazyConfig(
+                dataset="mnist-5k",
+                data={"P": 256, "n_test": 1000, **parity},
+                widths=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+                alphas=(0.1, 1.0, 3.0, 10.0, 30.0, 100.0),
+                seeds=(0, 1, 2, 3),
+                max_steps=8000,
+                **perspective,
+            ),
+        },
+        "medium": {
+            "mnist": FeatureLazyConfig(
+                dataset="mnist-5k",
+                data={"P": 256, "n_test": 1000, **parity},
+                widths=(4.0, 8.0, 11.3, 16.0, 22.6, 32.0, 45.3, 64.0, 128.0),
+                alphas=(0.1, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 100.0),
+                seeds=tuple(range(10)),
+                max_steps=12_000,
+                **perspective,
             ),
         },
         "paper": {
+            "mnist_parity": FeatureLazyConfig(
+                dataset="mnist",
+                data={"P": 5000, "n_test": 10_000, **parity},
+                widths=(10.0, 30.0, 100.0, 300.0, 1000.0),
+                **perspective,
+                **common,
+            ),
             "mnist_fc": FeatureLazyConfig(
                 dataset="mnist",
                 data=mnist,
@@ -173,8 +195,10 @@ def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
 
 
 PROTOCOLS = _protocols()
-"""The protocols: ``quick`` (the stripe model, digits parity) and ``paper`` (MNIST with
-fully connected nets, CIFAR10 with CNNs), each case one phase diagram."""
+"""The protocols, each case one phase diagram: ``quick`` and ``medium`` (MNIST-5k parity
+on 10 whitened PCA components, the Perspective paper's task at P = 256 and 512) and
+``paper`` (the Perspective protocol at P = 5000; MNIST with deeper fully connected nets,
+CIFAR10 with CNNs)."""
 
 
 def feature_lazy_configs(

@@ -1,14 +1,13 @@
 """Training the feature-vs-lazy grid through a runner, and reading it back for the analysis.
 
 :func:`run` hands the network sweep (width × α × seeds) and the frozen-kernel
-flows to ``runner.complete`` (the store and its executor), locates the
-jamming line with the jamming experiment's bisection, and analyses what the
-store holds (:func:`~symscape.experiments.feature_lazy.analysis.analyse`).
+flows to ``runner.complete`` (the store and its executor) and analyses what
+the store holds (:func:`~symscape.experiments.feature_lazy.analysis.analyse`; the
+jamming line at each α is read from the same cells).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from symscape.errors import InvalidOptionError
 from symscape.experiments._record import stamp
 from symscape.experiments.feature_lazy.analysis import _ensemble_error, analyse
+from symscape.experiments.feature_lazy.cells import fractions
 from symscape.experiments.feature_lazy.config import FeatureLazyConfig
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 from symscape.train.losses import error_rate
@@ -25,18 +25,20 @@ from symscape.train.losses import error_rate
 __all__ = ["run"]
 
 
-def _lazy_references(config, store, runs, ds) -> list[dict[str, Any]]:
-    """Per width: the frozen-kernel flow (from the store) and kernel regression at init."""
+def _lazy_references(config, store, runs, ds) -> tuple[list[dict[str, Any]], dict]:
+    """Per width: the frozen-kernel flow (from the store) and kernel regression at init;
+    and the frozen-kernel flows' test outputs ``{width: [E, n_test, k]}``."""
     import torch
 
     from symscape.measure import kernel_regression, ntk
 
     y_test = ds.y_test.cpu().numpy()
-    out = []
+    out, outputs = [], {}
     for width in config.widths:
         keys = [r.key for r in runs if r.config["width"] == width]
         flows = np.stack([store.arrays(k)["test_output"] for k in keys])
-        flow_rows = store.get(keys)
+        outputs[width] = flows
+        share = fractions([row["scalars"]["outcome"] for row in store.get(keys)])
         tc = config.train_config(width, 1.0)
         arch = tc.architecture(ds.input_shape, 1 if ds.binary else ds.num_classes)
         params0 = arch.initialize(config.seeds, dtype=config.dtype, device=config.device)
@@ -53,46 +55,16 @@ def _lazy_references(config, store, runs, ds) -> list[dict[str, Any]]:
             {
                 "width": width,
                 "kernel_flow_error": float(np.mean([error_rate(f, y_test) for f in flows])),
+                "per_seed_error": [error_rate(f, y_test) for f in flows],
                 "kernel_flow_ensemble_error": _ensemble_error(flows, y_test),
-                "kernel_flow_fitted": float(
-                    np.mean([row["scalars"]["outcome"] == "fitted" for row in flow_rows])
-                ),
+                "kernel_flow_fitted": share["fitted"],
+                "kernel_flow_undecided": share["undecided"],
                 "kernel_regression_error": None
                 if pred is None
                 else float(np.mean([error_rate(f, y_test) for f in pred.cpu().numpy()])),
             }
         )
-    return out
-
-
-def _jamming_line(config: FeatureLazyConfig, runner: Runner) -> dict[str, Any]:
-    """Where the networks of this task stop fitting all P points: the jamming minimiser's
-    bisection in width (:func:`symscape.experiments.jamming.find_transition`), through
-    ``runner``'s store and executor."""
-    from symscape.experiments.jamming import JammingConfig, find_transition
-
-    P = int(config.data["P"])
-    jam = JammingConfig(
-        dataset=config.dataset,
-        data={k: v for k, v in config.data.items() if k != "P"},
-        P_values=(P,),
-        arch=config.arch,
-        depth=config.depth,
-        activation=config.activation,
-        seeds=config.seeds,
-        width_min=1.0,
-        width_max=max(config.widths[-1], 2.0),
-        bisections=4,
-        max_steps=config.max_steps,
-        dtype=config.dtype,
-        device=config.device,
-    )
-    search = find_transition(jam, P, runner.store, runner.executor)
-    out = {k: search[k] for k in ("P", "N_star", "bracket", "outside")}
-    bracket = search.get("width_bracket")
-    out["width_bracket"] = bracket
-    out["h_star"] = math.sqrt(bracket[0] * bracket[1]) if bracket else None
-    return out
+    return out, outputs
 
 
 def run(
@@ -133,8 +105,9 @@ def run(
                 ]
                 rows[(width, alpha)] = store.get(keys)
                 outputs[(width, alpha)] = np.stack([store.arrays(k)["test_output"] for k in keys])
-        lazy = _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else None
-    jamming = _jamming_line(config, runner) if config.jamming else None
-    record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy, jamming)
+        lazy, lazy_outputs = (
+            _lazy_references(config, store, specs[1].runs(), ds) if len(specs) > 1 else (None, None)
+        )
+    record = analyse(config, rows, outputs, ds.y_test.cpu().numpy(), lazy, lazy_outputs)
     stamp(record, "feature_lazy", config, started)
     return record

@@ -104,7 +104,8 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         a0 = np.exp(fit["intercept"]) * w0**slope
         axes[0].plot(widths, a0 * (widths / w0) ** -0.5, "r:", lw=0.9, label="reported slope −1/2")
     axes[0].set(xscale="log", yscale="log", xlabel="width h", ylabel="α*", title="Crossover")
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     for j in (0, len(alphas) // 2, len(alphas) - 1):
         axes[1].plot(widths, variance[:, j], "o-", ms=3, label=f"α = {alphas[j]:g}")
     axes[1].plot(widths, variance[0, -1] * widths[0] / widths, "k:", lw=0.9, label="slope −1")
@@ -133,14 +134,18 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
             "wo-",
             mec="k",
             lw=1.5,
-            label="α*(h): kernel change = threshold",
+            label="α*(h): kernel change = threshold (fitted cells)",
         )
-    # cells where fewer than half of the seeds fit: the under-parametrised (jamming) side,
-    # or a budget too short for the slow lazy flows; hatched, not hidden
+        w0, a0 = have[len(have) // 2]
+        ax.plot(
+            widths, a0 * (widths / w0) ** -0.5, "--", color="tab:blue", lw=1.2, label="α ∝ h^−1/2"
+        )
+    # cells where not every seed fit: the under-parametrised (jamming) side, or a budget
+    # too short for the slow flows; hatched, not hidden (and left out of the fits)
     from matplotlib.patches import Patch, Rectangle
 
     fitted, wx, ay = _grid(record, "fitted"), _edges(widths), _edges(alphas)
-    for i, j in zip(*np.nonzero(fitted < 0.5), strict=True):
+    for i, j in zip(*np.nonzero(fitted < 1), strict=True):
         ax.add_patch(
             Rectangle(
                 (wx[i], ay[j]),
@@ -153,24 +158,18 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
             )
         )
     handles, _ = ax.get_legend_handles_labels()
-    if (fitted < 0.5).any():
-        label = "< half of the seeds fit"
+    if (fitted < 1).any():
+        label = "not every seed fitted"
         handles.append(Patch(fill=False, hatch="//", edgecolor="c", label=label))
-    jamming = record.get("jamming") or {}
-    if jamming.get("h_star"):
-        h_star = jamming["h_star"]
-        ax.axvline(h_star, color="c", lw=2)
-        ax.axvspan(min(wx[0], h_star / 1.5), h_star, color="c", alpha=0.15, lw=0)
-        ax.set_xlim(min(wx[0], h_star / 1.5), wx[-1])
+    # the jamming line at each α: the cell edge right of the widest width with no seed fitted
+    line = record.get("jamming_line") or []
+    edge = {w: wx[i + 1] for i, w in enumerate(widths)}
+    xs = [edge[c["h_jammed"]] if c["h_jammed"] is not None else wx[0] for c in line]
+    if any(c["h_jammed"] is not None for c in line):
+        ys = np.repeat(ay, 2)[1:-1]
+        ax.plot(np.repeat(xs, 2), ys, color="c", lw=2.5)
         handles.append(
-            Line2D(
-                [],
-                [],
-                color="c",
-                lw=2,
-                label=f"jamming: h* = {h_star:.2g} (N* = "
-                f"{jamming['N_star']:.0f}); left of it, under-parametrised",
-            )
+            Line2D([], [], color="c", lw=2.5, label="jamming line (left of it no seed fitted)")
         )
     ax.set(xscale="log", yscale="log", xlabel="width h", ylabel="α")
     ax.set_xticks(widths, [f"{w:g}" for w in widths])

@@ -44,16 +44,30 @@ def save_results(
         "crossover": record["crossover"],
         "alpha_star_fit": None
         if fit is None
-        else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths", "min_width")},
-        "variance_fit": record["variance_fit"],
-        "jamming": record.get("jamming"),
+        else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths", "widths", "min_width")},
+        "variance_fit": _slope(record["variance_fit"]),
+        "lazy_variance_fit": _slope(record.get("lazy_variance_fit")),
+        "jamming_line": record.get("jamming_line"),
+        "cells": [
+            {k: p[k] for k in ("width", "alpha", "fitted", "undecided", "test_error")}
+            for p in record["points"]
+        ],
+        "test_error_range": record.get("test_error_range"),
         "regime": record["regime"],
-        "lazy": record["lazy"],
+        "lazy": [{k: v for k, v in ref.items() if k != "per_seed_error"} for ref in record["lazy"]],
         "reported": REPORTED,
         "record": f"{name}.json",
         "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
         "wall_time_s": round(record["wall_time_s"], 2),
     }
+
+
+def _slope(fit: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A variance fit as the summary keeps it (no per-width arrays)."""
+    if fit is None:
+        return None
+    keep = ("alpha", "slope", "ci_low", "ci_high", "n_widths", "widths", "local_slope")
+    return {k: fit[k] for k in keep if k in fit}
 
 
 def feature_lazy_section(
