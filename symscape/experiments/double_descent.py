@@ -298,9 +298,9 @@ PROTOCOLS = {
     "quick": {"mnist-5k": DoubleDescentConfig()},
     "medium": {
         "mnist-5k": DoubleDescentConfig(
-            data={**MNIST_PARITY, "P": 1000},
-            widths=(2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0, 192.0),
-            seeds=tuple(range(8)),
+            data={**MNIST_PARITY, "P": 500},
+            widths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192),
+            seeds=tuple(range(10)),
             max_steps=20_000,
         )
     },
@@ -317,8 +317,9 @@ PROTOCOLS = {
     },
 }
 """The protocols: ``quick`` (MNIST-5k parity on 10 whitened PCA components, P = 200,
-depth 3, 8 seeds), ``medium`` (the same at P = 1000, widths to 192) and ``paper`` (MNIST
-parity, P = 10k, depth-5 ReLU nets, 20 seeds)."""
+depth 3, 8 seeds, h = 1…96), ``medium`` (P = 500, 10 seeds, h = 2…192: N* near h ≈ 10,
+so h = 24…192 spans 8× beyond 4 N*; at P = 1000 the same span would need h ≈ 256, hours
+on two cores) and ``paper`` (MNIST parity, P = 10k, depth-5 ReLU nets, 20 seeds)."""
 
 
 def double_descent_section(
@@ -332,7 +333,7 @@ def double_descent_section(
     device: str = "cpu",
 ):
     """``quick`` and ``medium``: MNIST-5k parity, 10 whitened PCA components, P = 200 and
-    1000; ``paper``: MNIST parity, P = 10k.
+    500; ``paper``: MNIST parity, P = 10k.
 
     The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
     ``executor`` (default ``pool``: the widths train in parallel), every
