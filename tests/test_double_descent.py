@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symscape.cli import main
-from symscape.comparisons import AGREES, NOT_TESTABLE, VERDICTS
+from symscape.comparisons import AGREES, DIFFERS, NOT_TESTABLE, VERDICTS
 from symscape.errors import InvalidOptionError
 from symscape.experiments.double_descent import (
     DoubleDescentConfig,
@@ -221,6 +221,14 @@ def test_fits_recover_known_power_laws_with_intervals():
     assert result["dlnN_dlnh"] == pytest.approx(1.0, abs=0.01)  # N = 100 h (rounded)
     assert result["fits"]["fluctuation_h"]["slope"] == pytest.approx(-0.25, abs=0.01)
     assert result["reported"]["fluctuation"] == pytest.approx(-0.5)  # −1/2 ÷ m, m = 1
+    summary = {**result, "fit_from": 4.0, "figures": []}
+    (row,) = [
+        c
+        for c in describe(summary).comparisons
+        if c.quantity.startswith("exponent of ‖f_N − f̄_N‖ against N")
+    ]
+    assert "−0.5 ÷ 1.00" in row.quantity and row.reported == "≈ −0.5"  # not the papers' −1/4
+    assert row.kind == DIFFERS  # −1/4 measured in N where N ∝ h: the law in h is −1/4 too
     gap = result["fits"].get("error_gap")
     if gap is not None:  # the errors of the noisy members fall with N too
         assert gap["slope"] < 0 and gap["ci_low"] <= gap["slope"] <= gap["ci_high"]
