@@ -300,7 +300,7 @@ PROTOCOLS = {
         "mnist-5k": DoubleDescentConfig(
             data={**MNIST_PARITY, "P": 500},
             widths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192),
-            seeds=tuple(range(10)),
+            seeds=tuple(range(16)),
             max_steps=20_000,
         )
     },
@@ -317,7 +317,7 @@ PROTOCOLS = {
     },
 }
 """The protocols: ``quick`` (MNIST-5k parity on 10 whitened PCA components, P = 200,
-depth 3, 8 seeds, h = 1…96), ``medium`` (P = 500, 10 seeds, h = 2…192: N* near h ≈ 10,
+depth 3, 8 seeds, h = 1…96), ``medium`` (P = 500, 16 seeds, h = 2…192: N* near h ≈ 10,
 so h = 24…192 spans 8× beyond 4 N*; at P = 1000 the same span would need h ≈ 256, hours
 on two cores) and ``paper`` (MNIST parity, P = 10k, depth-5 ReLU nets, 20 seeds)."""
 
