@@ -16,12 +16,14 @@ __all__ = ["double_descent"]
 @config_options(DoubleDescentConfig, protocols=PROTOCOLS)
 @run_flags("symscape-double-descent", "double_descent.db")
 def double_descent(executor, out, db, **kwargs):
-    """Train E seeds per width to their end point; test error of each network and of the
-    ensemble average, the fluctuation ‖f − f̄‖, and their exponents beyond N*.
+    """Train E seeds per width to convergence (gradient flow by default); test error of each
+    network and of the ensemble average, the fluctuation ‖f − f̄‖, and their exponents in h
+    and in N well beyond N*.
 
-    Defaults: DoubleDescentConfig's (digits, parity labels, 10 PCA components,
-    P = 200). Data-set flags given replace those data options (--P 500 alone
-    is data = {P: 500}): change the defaults with --protocol quick --P 500.
+    Defaults: DoubleDescentConfig's (MNIST-5k, parity labels, 10 whitened PCA
+    components, P = 200, depth 3). Data-set flags given replace those data
+    options (--P 500 alone is data = {P: 500}): change the defaults with
+    --protocol quick --P 500.
     """
     from symscape.experiments.double_descent import describe, run, save_results
     from symscape.sweep.runner import Runner

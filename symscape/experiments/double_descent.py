@@ -1,23 +1,29 @@
 """Double descent: test error against N through N*, single networks and the ensemble average.
 
-SCIENCE.md §2. At fixed P, networks of several widths are trained to their
-end point (``dynamics="lbfgs"``), E seeds per width as one ensemble, through
-the sweep store. From the stored per-seed test outputs:
+SCIENCE.md §2 and §0. At fixed P, networks of several widths h are trained
+to convergence by gradient flow (``dynamics="flow"``, the adaptive flow of
+SCIENCE.md §3: it stops a member once N_Δ = 0, where the hinge loss and its
+gradient vanish), E seeds per width as one ensemble, through the sweep
+store. Depth 3 by default, so that N ∝ h² over the fit range. From the
+stored per-seed test outputs (:mod:`~symscape.experiments.double_descent_analysis`):
 
 * ε_N, the test error of each network (mean and spread over seeds);
 * ε̄_N, the test error of the ensemble-averaged predictor f̄_N = mean_i f_N,i;
 * the fluctuation ‖f_N − f̄_N‖ (root mean square over test points, averaged
-  over seeds) — reported ~ N^−1/4 beyond N*;
-* ε_N − ε̄_N, the part of the error the ensemble average removes — reported
-  ~ N^−1/2 (``ε_N − ε_∞``, with ε̄ standing in for ε_∞);
-* N*, the smallest width tried where at least half of the seeds fit.
+  over seeds) — ~ h^−1/2 beyond N* (reported ~ N^−1/4, where N ∝ h²);
+* ε_N − ε̄_N, the part of the error the ensemble average removes — ~ h^−1
+  (reported ~ N^−1/2, ``ε_N − ε_∞`` with ε̄ standing in for ε_∞), and its
+  statistical floor √(ε(1−ε)/n)/√E;
+* N*, where the fitted fraction (undecided runs counted as not fitted)
+  crosses 1/2.
 
-The two exponents are fitted on the widths with N ≥ ``fit_from`` · N*
-(least squares in log–log; the 95 % interval resamples the members and
-recomputes the ensemble average, so it reflects the seeds' scatter).
+The exponents are fitted against h, then against N, on the widths with
+N ≥ ``fit_from`` · N* where every seed fitted (least squares in log–log; the
+95 % interval resamples the members and recomputes the ensemble average,
+so it reflects the seeds' scatter).
 
 >>> DoubleDescentConfig(widths=(2.0, 8.0), seeds=(0, 1)).train_config().dynamics
-'lbfgs'
+'flow'
 """
 
 from __future__ import annotations
@@ -31,18 +37,21 @@ from typing import Any
 
 import numpy as np
 
-from symscape.analysis import bootstrap_interval, fit_line
-from symscape.config import Interval, Items, JsonConfig, Seeds, Table, param
+from symscape.config import Interval, Items, JsonConfig, Options, Seeds, Table, param
 from symscape.experiments._output import save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import section_store
+from symscape.experiments.double_descent_analysis import IN_H, REPORTED, analyse
 from symscape.experiments.double_descent_report import describe, markdown_section
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
-from symscape.train.losses import error_rate
 
 __all__ = [
+    "DYNAMICS",
+    "IN_H",
+    "PROTOCOLS",
+    "REPORTED",
     "Config",
     "DoubleDescentConfig",
     "analyse",
@@ -55,24 +64,34 @@ __all__ = [
     "section",
 ]
 
-REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
+DYNAMICS = ("flow", "adam", "lbfgs")
+"""The dynamics double descent trains with: gradient flow (the default, SCIENCE.md §2),
+full-batch Adam at small learning rate, or L-BFGS (it overshoots the margin and inflates
+‖f − f̄‖ 2–3×; kept for comparison)."""
+
+MNIST_PARITY = {
+    "P": 200,
+    "n_test": 1000,
+    "labels": "parity",
+    "pca": 10,
+    "center": True,
+    "sphere": True,
+}
+"""MNIST parity on 10 whitened PCA components (the papers' data), all 1,000 test digits of
+``mnist-5k``."""
 
 
 @dataclasses.dataclass(frozen=True)
 class DoubleDescentConfig(JsonConfig):
-    """Test error against width at fixed P (defaults: the quick protocol on digits parity)."""
+    """Test error against width at fixed P (defaults: the quick protocol, MNIST-5k parity)."""
 
-    dataset: str = param("digits", "data set name", DATASET)
-    data: Mapping[str, Any] = param(
-        {"P": 200, "n_test": 1000, "labels": "parity", "pca": 10, "center": True, "sphere": True},
-        "data-set options",
-        Table(),
-    )
+    dataset: str = param("mnist-5k", "data set name", DATASET)
+    data: Mapping[str, Any] = param(MNIST_PARITY, "data-set options", Table())
     arch: str = param("fc", "architecture", ARCH)
-    depth: int = param(2, "hidden layers", Interval(int, 0, None))
+    depth: int = param(3, "hidden layers (3 or more: N ∝ h²)", Interval(int, 0, None))
     activation: str = param("swish", "activation function", ACTIVATION)
     widths: tuple[float, ...] = param(
-        (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0),
+        (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0),
         "widths (fractional widths allowed)",
         Items(Interval(float, 0, None, closed="neither"), at_least=2, sort=True,
               why="double descent needs several widths"),
@@ -82,9 +101,14 @@ class DoubleDescentConfig(JsonConfig):
         "seeds per width (one ensemble)",
         Seeds(at_least=2, why="an ensemble average needs several seeds"),
     )
-    max_steps: int = param(10_000, "steps at most per ensemble", Interval(int, 0, None))
+    dynamics: str = param("flow", "training dynamics", Options(DYNAMICS, what="dynamics"))
+    max_steps: int = param(
+        10_000,
+        "steps at most per ensemble (a run that reaches it unfitted is undecided: not fitted)",
+        Interval(int, 0, None),
+    )
     fit_from: float = param(
-        2.0, "fit the exponents on N >= FIT_FROM x N*", Interval(float, 1, None)
+        4.0, "fit the exponents on N >= FIT_FROM x N*", Interval(float, 1, None)
     )
     n_bootstrap: int = param(1000, "bootstrap replicates of the intervals", Interval(int, 0, None))
     dtype: str = param("float64", "floating dtype", DTYPE)
@@ -104,7 +128,7 @@ class DoubleDescentConfig(JsonConfig):
             depth=self.depth,
             width=float(width if width is not None else self.widths[0]),
             activation=self.activation,
-            dynamics="lbfgs",
+            dynamics=self.dynamics,
             max_steps=self.max_steps,
             record_points=24,
             seeds=self.seeds,
@@ -125,112 +149,6 @@ class DoubleDescentConfig(JsonConfig):
 
 Config = DoubleDescentConfig
 """The experiment's config type (the shape every experiment declares)."""
-
-
-def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
-    """Mean over members of the root-mean-square distance to the ensemble mean."""
-    return float(np.sqrt(((f - f.mean(0)) ** 2).reshape(len(f), -1).mean(-1)).mean())
-
-
-def _error_gap(f: np.ndarray, y: np.ndarray) -> float:
-    """Mean single-network error minus the error of the averaged predictor."""
-    return float(np.mean([error_rate(member, y) for member in f]) - error_rate(f.mean(0), y))
-
-
-def _power_law(N, sets, y, statistic, n_bootstrap: int, level: float = 0.95, seed: int = 0):
-    """Slope of ln statistic(f_N) against ln N; the interval resamples the members.
-
-    Each bootstrap draw resamples the E members (the same draw at every N,
-    since the seeds are shared) and recomputes the statistic, ensemble mean
-    included. ``None`` when the statistic is not positive at every N (a
-    power law cannot be fitted); draws with a non-positive value are dropped
-    and counted.
-    """
-    x = np.log(np.asarray(N, float))
-    values = np.array([statistic(f, y) for f in sets])
-    if not np.all(values > 0):
-        return None
-    slope, intercept = fit_line(x, np.log(values), solver="polyfit")
-    out = {
-        "slope": slope,
-        "intercept": intercept,
-        "values": values.tolist(),
-        "n_sizes": len(N),
-        "n_seeds": len(sets[0]),
-        "n_bootstrap": int(n_bootstrap),
-        "level": level,
-        "ci_low": None,
-        "ci_high": None,
-        "dropped": 0,
-    }
-    if n_bootstrap > 0 and len(sets[0]) > 1:
-
-        def slope_of(draw: np.ndarray) -> float | None:
-            sample = np.array([statistic(f[draw], y) for f in sets])
-            return fit_line(x, np.log(sample), solver="polyfit")[0] if np.all(sample > 0) else None
-
-        interval = bootstrap_interval(
-            slope_of, len(sets[0]), n_bootstrap=n_bootstrap, level=level, seed=seed
-        )
-        out["ci_low"], out["ci_high"], out["dropped"] = interval
-    return out
-
-
-def _best(curves) -> float | None:
-    """Mean over seeds of each seed's lowest finite test error (None if no seed has one)."""
-    best = [
-        float(np.min(c[np.isfinite(c)])) for c in map(np.asarray, curves) if np.isfinite(c).any()
-    ]
-    return float(np.mean(best)) if best else None
-
-
-def analyse(config: DoubleDescentConfig, rows, outputs, y_test, early=None) -> dict[str, Any]:
-    """Per width: errors, ensemble error, fluctuation, output norm; N*; fitted exponents.
-
-    ``rows[w]`` are the stored rows of width w (one per seed, in seed order)
-    and ``outputs[w]`` their test outputs ``[E, n_test(, k)]``; ``early[w]``,
-    when given, each seed's test error along training (``[E, R]``, the
-    recorded steps; NaN where the network had diverged), whose minimum is the
-    early-stopped test error. That minimum is chosen on the test set itself
-    (oracle early stopping, as in the paper's figure): a lower bound on what a
-    validation split would give.
-    """
-    points = []
-    for width in config.widths:
-        f = outputs[width]
-        mean = f.mean(0)
-        single = np.array([error_rate(f[i], y_test) for i in range(len(f))])
-        fluctuation = np.sqrt(((f - mean) ** 2).reshape(len(f), -1).mean(-1))
-        outcomes = [row["scalars"]["outcome"] for row in rows[width]]
-        decided = [o for o in outcomes if o in ("fitted", "jammed")]
-        points.append(
-            {
-                "width": width,
-                "N": rows[width][0]["scalars"]["n_weights"],
-                "fitted": sum(o == "fitted" for o in decided) / max(len(decided), 1),
-                "undecided": len(outcomes) - len(decided),
-                "test_error": float(single.mean()),
-                "test_error_std": float(single.std()),
-                "ensemble_test_error": error_rate(mean, y_test),
-                "fluctuation": float(fluctuation.mean()),
-                "output_norm": float(np.sqrt((f**2).reshape(len(f), -1).mean(-1)).mean()),
-                "early_stopping_error": None if early is None else _best(early[width]),
-                "per_seed_error": single.tolist(),
-                "per_seed_fluctuation": fluctuation.tolist(),
-            }
-        )
-    star = next((p["N"] for p in points if p["fitted"] >= 0.5), None)
-    fits: dict[str, Any] = {}
-    if star is not None:
-        beyond = [p for p in points if p["N"] >= config.fit_from * star]
-        if len(beyond) >= 2:
-            N = [p["N"] for p in beyond]
-            sets = [outputs[p["width"]] for p in beyond]
-            for name, statistic in (("fluctuation", _fluctuation), ("error_gap", _error_gap)):
-                fit = _power_law(N, sets, y_test, statistic, config.n_bootstrap)
-                if fit is not None:
-                    fits[name] = fit
-    return {"points": points, "N_star": star, "fits": fits, "reported": REPORTED}
 
 
 def run(
@@ -279,8 +197,8 @@ def run(
 def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
     ``double_descent_STEM``): ``error`` (test errors against N/N*) and ``fluctuations``
-    (‖f_N − f̄_N‖ and ε_N − ε̄_N against N, with their fits). Pure: no file is written and
-    no pyplot figure opened."""
+    (‖f_N − f̄_N‖ and ε_N − ε̄_N against the width h, with their fits in h and the error
+    gap's statistical floor). Pure: no file is written and no pyplot figure opened."""
     from matplotlib.figure import Figure
 
     points = record["points"]
@@ -312,21 +230,23 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
 
     fig = Figure(figsize=(5, 3.6))
     ax = fig.subplots()
-    ax.plot(N, [p["fluctuation"] for p in points], "o-", label="‖f_N − f̄_N‖")
+    h = np.array([p["width"] for p in points], float)
+    ax.plot(h, [p["fluctuation"] for p in points], "o-", label="‖f_N − f̄_N‖")
     gap = [max(p["test_error"] - p["ensemble_test_error"], np.nan) for p in points]
-    ax.plot(N, gap, "s-", label="ε_N − ε̄_N")
-    for name, marker in (("fluctuation", "k--"), ("error_gap", "k:")):
+    ax.plot(h, gap, "s-", label="ε_N − ε̄_N")
+    ax.plot(h, [2 * p["error_floor"] for p in points], color="grey", lw=0.8, label="2 × floor")
+    fitted_h = np.array(record.get("fit_widths", []), float)
+    for name, marker in (("fluctuation_h", "k--"), ("error_gap_h", "k:")):
         fit = record["fits"].get(name)
-        if fit:
-            beyond = N[record["config"]["fit_from"] * star <= N]
+        if fit and len(fitted_h):
             ax.plot(
-                beyond,
-                np.exp(fit["intercept"]) * beyond ** fit["slope"],
+                fitted_h,
+                np.exp(fit["intercept"]) * fitted_h ** fit["slope"],
                 marker,
                 lw=0.9,
-                label=f"slope {fit['slope']:.2f} (reported {REPORTED[name]})",
+                label=f"slope {fit['slope']:.2f} (theory {fit['reported']})",
             )
-    ax.set(xscale="log", yscale="log", xlabel="N", title="What the ensemble average removes")
+    ax.set(xscale="log", yscale="log", xlabel="width h", title="What the ensemble average removes")
     ax.legend(fontsize=7)
     fig.tight_layout()
     drawn["fluctuations"] = fig
@@ -334,6 +254,20 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _draw = figures  # save_results's argument ``figures`` (a folder) hides the function
+
+_SUMMARY_POINT = (
+    "width",
+    "N",
+    "fitted",
+    "undecided",
+    "test_error",
+    "ensemble_test_error",
+    "error_floor",
+    "early_stopping_error",
+    "fluctuation",
+    "output_norm",
+)
+_SUMMARY_FIT = ("slope", "ci_low", "ci_high", "reported", "untestable", "n_sizes", "n_seeds")
 
 
 def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path | None = None):
@@ -343,29 +277,17 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
     out.mkdir(parents=True, exist_ok=True)
     (out / "double_descent.json").write_text(json.dumps(record, indent=1) + "\n")
     written = save_figures(_draw(record), figures, "double_descent")
-    fits = {
-        name: {k: fit[k] for k in ("slope", "ci_low", "ci_high")}
-        for name, fit in record["fits"].items()
-    }
+    fits = {name: {k: fit.get(k) for k in _SUMMARY_FIT} for name, fit in record["fits"].items()}
     return {
         "N_star": record["N_star"],
+        "N_star_located": record.get("N_star_located"),
+        "fit_from": record["config"]["fit_from"],
+        "fit_widths": record.get("fit_widths", []),
+        "dlnN_dlnh": record.get("dlnN_dlnh"),
+        "dynamics": record["config"].get("dynamics"),
         "fits": fits,
-        "reported": REPORTED,
-        "points": [
-            {
-                k: p.get(k)
-                for k in (
-                    "N",
-                    "fitted",
-                    "test_error",
-                    "ensemble_test_error",
-                    "early_stopping_error",
-                    "fluctuation",
-                    "output_norm",
-                )
-            }
-            for p in record["points"]
-        ],
+        "reported": record["reported"],
+        "points": [{k: p.get(k) for k in _SUMMARY_POINT} for p in record["points"]],
         "record": "double_descent.json",
         "figures": [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in written],
         "wall_time_s": round(record["wall_time_s"], 2),
@@ -373,18 +295,19 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
 
 
 PROTOCOLS = {
-    "quick": {"digits": DoubleDescentConfig()},
+    "quick": {"mnist-5k": DoubleDescentConfig()},
+    "medium": {
+        "mnist-5k": DoubleDescentConfig(
+            data={**MNIST_PARITY, "P": 500},
+            widths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192),
+            seeds=tuple(range(16)),
+            max_steps=20_000,
+        )
+    },
     "paper": {
         "mnist": DoubleDescentConfig(
             dataset="mnist",
-            data={
-                "P": 10_000,
-                "n_test": 10_000,
-                "labels": "parity",
-                "pca": 10,
-                "center": True,
-                "sphere": True,
-            },
+            data={**MNIST_PARITY, "P": 10_000, "n_test": 10_000},
             depth=5,
             activation="relu",
             widths=(8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 128.0, 256.0),
@@ -393,8 +316,10 @@ PROTOCOLS = {
         )
     },
 }
-"""The protocols: ``quick`` (digits parity, 10 PCA components, P = 200) and ``paper``
-(MNIST parity, depth-5 ReLU nets, 20 seeds)."""
+"""The protocols: ``quick`` (MNIST-5k parity on 10 whitened PCA components, P = 200,
+depth 3, 8 seeds, h = 1…96), ``medium`` (P = 500, 16 seeds, h = 2…192: N* near h ≈ 10,
+so h = 24…192 spans 8× beyond 4 N*; at P = 1000 the same span would need h ≈ 256, hours
+on two cores) and ``paper`` (MNIST parity, P = 10k, depth-5 ReLU nets, 20 seeds)."""
 
 
 def double_descent_section(
@@ -407,7 +332,8 @@ def double_descent_section(
     executor: str | None = None,
     device: str = "cpu",
 ):
-    """``quick``: digits parity, 10 PCA components, P = 200; ``paper``: MNIST parity.
+    """``quick`` and ``medium``: MNIST-5k parity, 10 whitened PCA components, P = 200 and
+    500; ``paper``: MNIST parity, P = 10k.
 
     The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
     ``executor`` (default ``pool``: the widths train in parallel), every

@@ -1,0 +1,251 @@
+"""The analysis of double descent: per-width statistics, N*, and the exponents in h and in N.
+
+SCIENCE.md §2 and §0. From the test outputs ``f`` (``[E, n_test]``) of E seeds
+at each width h (N weights):
+
+* the fitted fraction counts an undecided run (its budget reached with
+  N_Δ > 0) as *not fitted*, as the authors count it; the undecided fraction
+  is kept beside it;
+* N* is where the fitted fraction crosses 1/2, interpolated linearly in
+  ln N between the two widths around the crossing;
+* the exponents are fitted on the widths with N ≥ ``fit_from`` · N* where
+  every seed fitted: against h first (‖f − f̄‖ ~ h^−1/2, ε − ε̄ ~ h^−1), then
+  against N, where the theory's exponent is the one in h divided by the
+  measured m = d ln N / d ln h over the fit range (−1/4 and −1/2 when
+  N ∝ h², m = 2);
+* the error gap ε − ε̄ has a statistical floor: a test error ε measured on
+  n points has sampling standard deviation √(ε(1−ε)/n), and the mean over E
+  seeds √(ε(1−ε)/(nE)). A gap within two floors at a fitted width makes its
+  exponent "not testable at this scale".
+
+>>> round(error_floor(0.1, 1000, 4), 6)  # √(0.1·0.9/1000)/√4
+0.004743
+>>> round(local_exponent([10, 20, 40], [100, 400, 1600]), 6)  # N ∝ h²
+2.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from symscape.analysis import bootstrap_interval, fit_line
+from symscape.train.losses import error_rate
+
+__all__ = [
+    "IN_H",
+    "N_SQUARED_TOL",
+    "REPORTED",
+    "analyse",
+    "crossing_n_star",
+    "error_floor",
+    "local_exponent",
+    "power_law",
+    "theory_in_n",
+]
+
+IN_H = {"fluctuation": -0.5, "error_gap": -1.0}
+"""The theory's exponents in the width h: ‖f − f̄‖ ~ h^−1/2, ε − ε̄ ~ h^−1."""
+
+REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
+"""The papers' exponents in N, N^−1/4 and N^−1/2: they hold where N ∝ h²."""
+
+N_SQUARED_TOL = 0.1
+"""|d ln N / d ln h − 2| up to which N ∝ h² holds (the reported N^−1/4, N^−1/2 apply)."""
+
+
+def error_floor(error: float, n_test: int, seeds: int = 1) -> float:
+    """The sampling standard deviation of a mean test error: √(ε(1−ε)/n) / √E."""
+    return math.sqrt(max(error * (1 - error), 0.0) / n_test / seeds)
+
+
+def local_exponent(widths: Sequence[float], N: Sequence[float]) -> float:
+    """m = d ln N / d ln h, the least-squares slope of ln N against ln h."""
+    return fit_line(np.log(np.asarray(widths, float)), np.log(np.asarray(N, float)))[0]
+
+
+def theory_in_n(key: str, m: float) -> float:
+    """The exponent in N to compare with where N ∝ h^m: the paper's (N^−1/4, N^−1/2) where
+    |m − 2| ≤ :data:`N_SQUARED_TOL`, else the theory's exponent in h divided by m.
+
+    >>> theory_in_n("fluctuation", 1.95), round(theory_in_n("fluctuation", 1.6), 4)
+    (-0.25, -0.3125)
+    """
+    return REPORTED[key] if abs(m - 2) <= N_SQUARED_TOL else IN_H[key] / m
+
+
+def crossing_n_star(N: Sequence[float], fitted: Sequence[float]) -> tuple[float | None, str]:
+    """Where the fitted fraction first reaches 1/2 and stays there, and how it was located.
+
+    Interpolated linearly in ln N between the last width below 1/2 and the
+    next; ``(N[0], "at most")`` when every width is at or above 1/2 (N* lies
+    below the narrowest width: an upper bound), ``(None, "not reached")`` when
+    the widest is below 1/2.
+
+    >>> N, how = crossing_n_star([10, 100, 1000], [0.0, 1.0, 1.0])
+    >>> round(N, 6), how  # halfway between ln 10 and ln 100
+    (31.622777, 'interpolated')
+    >>> crossing_n_star([10, 100], [0.5, 1.0])
+    (10.0, 'at most')
+    """
+    fitted = list(fitted)
+    if not fitted or fitted[-1] < 0.5:
+        return None, "not reached"
+    below = [i for i, f in enumerate(fitted) if f < 0.5]
+    if not below:
+        return float(N[0]), "at most"
+    i = below[-1]
+    lo, hi = math.log(N[i]), math.log(N[i + 1])
+    frac = (0.5 - fitted[i]) / (fitted[i + 1] - fitted[i])
+    return float(math.exp(lo + frac * (hi - lo))), "interpolated"
+
+
+def _fluctuation(f: np.ndarray, y: np.ndarray) -> float:
+    """Mean over members of the root-mean-square distance to the ensemble mean."""
+    return float(np.sqrt(((f - f.mean(0)) ** 2).reshape(len(f), -1).mean(-1)).mean())
+
+
+def _error_gap(f: np.ndarray, y: np.ndarray) -> float:
+    """Mean single-network error minus the error of the averaged predictor."""
+    return float(np.mean([error_rate(member, y) for member in f]) - error_rate(f.mean(0), y))
+
+
+STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "fluctuation": _fluctuation,
+    "error_gap": _error_gap,
+}
+
+
+def power_law(x, sets, y, statistic, n_bootstrap: int, level: float = 0.95, seed: int = 0):
+    """Slope of ln statistic(f) against ln x; the interval resamples the members.
+
+    Each bootstrap draw resamples the E members (the same draw at every x,
+    since the seeds are shared) and recomputes the statistic, ensemble mean
+    included. ``None`` when the statistic is not positive at every x (a
+    power law cannot be fitted); draws with a non-positive value are dropped
+    and counted.
+    """
+    lx = np.log(np.asarray(x, float))
+    values = np.array([statistic(f, y) for f in sets])
+    if not np.all(values > 0):
+        return None
+    slope, intercept = fit_line(lx, np.log(values), solver="polyfit")
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "values": values.tolist(),
+        "n_sizes": len(x),
+        "n_seeds": len(sets[0]),
+        "n_bootstrap": int(n_bootstrap),
+        "level": level,
+        "ci_low": None,
+        "ci_high": None,
+        "dropped": 0,
+    }
+    if n_bootstrap > 0 and len(sets[0]) > 1:
+
+        def slope_of(draw: np.ndarray) -> float | None:
+            sample = np.array([statistic(f[draw], y) for f in sets])
+            return fit_line(lx, np.log(sample), solver="polyfit")[0] if np.all(sample > 0) else None
+
+        interval = bootstrap_interval(
+            slope_of, len(sets[0]), n_bootstrap=n_bootstrap, level=level, seed=seed
+        )
+        out["ci_low"], out["ci_high"], out["dropped"] = interval
+    return out
+
+
+def _best(curves) -> float | None:
+    """Mean over seeds of each seed's lowest finite test error (None if no seed has one)."""
+    best = [
+        float(np.min(c[np.isfinite(c)])) for c in map(np.asarray, curves) if np.isfinite(c).any()
+    ]
+    return float(np.mean(best)) if best else None
+
+
+def _point(width, rows, f, y_test, early) -> dict[str, Any]:
+    """The statistics of one width (``f``: its seeds' test outputs)."""
+    mean = f.mean(0)
+    single = np.array([error_rate(f[i], y_test) for i in range(len(f))])
+    fluctuation = np.sqrt(((f - mean) ** 2).reshape(len(f), -1).mean(-1))
+    outcomes = [row["scalars"]["outcome"] for row in rows]
+    error = float(single.mean())
+    return {
+        "width": width,
+        "N": rows[0]["scalars"]["n_weights"],
+        # an undecided run (budget reached, N_Δ > 0) is not fitted, as the authors count it
+        "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
+        "undecided": sum(o not in ("fitted", "jammed") for o in outcomes) / len(outcomes),
+        "test_error": error,
+        "test_error_std": float(single.std()),
+        "error_floor": error_floor(error, len(y_test), len(f)),
+        "ensemble_test_error": error_rate(mean, y_test),
+        "fluctuation": float(fluctuation.mean()),
+        "output_norm": float(np.sqrt((f**2).reshape(len(f), -1).mean(-1)).mean()),
+        "early_stopping_error": None if early is None else _best(early),
+        "per_seed_error": single.tolist(),
+        "per_seed_fluctuation": fluctuation.tolist(),
+    }
+
+
+def _floor_reason(points: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the error gap's exponent cannot be tested: a gap within two floors, else None."""
+    for p in points:
+        gap = p["test_error"] - p["ensemble_test_error"]
+        if gap <= 2 * p["error_floor"]:
+            return (
+                f"ε − ε̄ = {gap:.4f} at h = {p['width']:g} is within the statistical floor "
+                f"(2 × {p['error_floor']:.4f} = 2√(ε(1−ε)/n)/√E)"
+            ).replace("-", "−")
+    return None
+
+
+def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
+    """Per width: errors, ensemble error, fluctuation, output norm; N*; fitted exponents.
+
+    ``rows[w]`` are the stored rows of width w (one per seed, in seed order)
+    and ``outputs[w]`` their test outputs ``[E, n_test(, k)]``; ``early[w]``,
+    when given, each seed's test error along training (``[E, R]``, the
+    recorded steps; NaN where the network had diverged), whose minimum is the
+    early-stopped test error. That minimum is chosen on the test set itself
+    (oracle early stopping, as in the paper's figure): a lower bound on what a
+    validation split would give. ``config`` gives ``widths``, ``fit_from`` and
+    ``n_bootstrap``.
+    """
+    points = [
+        _point(w, rows[w], outputs[w], y_test, None if early is None else early[w])
+        for w in config.widths
+    ]
+    star, located = crossing_n_star([p["N"] for p in points], [p["fitted"] for p in points])
+    fits: dict[str, Any] = {}
+    fit_widths: list[float] = []
+    m = None
+    if star is not None:
+        beyond = [p for p in points if p["N"] >= config.fit_from * star and p["fitted"] == 1.0]
+        fit_widths = [p["width"] for p in beyond]
+        if len(beyond) >= 2:
+            h = [p["width"] for p in beyond]
+            N = [p["N"] for p in beyond]
+            m = local_exponent(h, N)
+            sets = [outputs[w] for w in h]
+            floor = _floor_reason(beyond)
+            for key, statistic in STATISTICS.items():
+                for suffix, x, reported in (("_h", h, IN_H[key]), ("", N, theory_in_n(key, m))):
+                    fit = power_law(x, sets, y_test, statistic, config.n_bootstrap)
+                    if fit is None:
+                        continue
+                    fit["reported"] = reported
+                    fit["untestable"] = floor if key == "error_gap" else None
+                    fits[key + suffix] = fit
+    return {
+        "points": points,
+        "N_star": star,
+        "N_star_located": located,
+        "fit_widths": fit_widths,
+        "dlnN_dlnh": m,
+        "fits": fits,
+        "reported": {key: fit["reported"] for key, fit in fits.items()},
+    }
