@@ -41,9 +41,10 @@ from symscape.errors import InvalidOptionError
 
 __all__ = ["REGISTRY", "SCALES", "Section", "get", "names", "report_order"]
 
-SCALES = ("quick", "paper")
+SCALES = ("quick", "medium", "paper")
 """The scales of ``symscape reproduce``, in order of size: the protocols every section has
-(``quick``: the README's main job; ``paper``: the papers' protocols, for a GPU or a cluster)."""
+(``quick``: the README's main job, ≤ 15 min on 2 cores; ``medium``: every law that needs no
+GPU, ≤ 2 h on 2 cores; ``paper``: the papers' protocols, for a GPU or a cluster)."""
 
 
 @dataclasses.dataclass(frozen=True)
