@@ -292,7 +292,7 @@ class Items(Constraint):
             value = (value,)
         if not isinstance(value, Sequence):
             raise InvalidOptionError(f"{name}={value!r} is not a list", fix=f"pass {name}=[...]")
-        if not value:
+        if not value and self.at_least:
             raise InvalidOptionError(
                 f"{name} is empty, not a non-empty list", fix=f"pass {name}=[...]"
             )
