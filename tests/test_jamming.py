@@ -80,7 +80,7 @@ def test_results_files_and_summary(searched, tmp_path):
     assert json.loads((tmp_path / "jamming.json").read_text())["experiment"] == "jamming"
     assert summary["N_star"]["24"] == pytest.approx(record["searches"][0]["N_star"])
     text = markdown_section(summary)  # the Markdown of describe's part
-    assert "| N* at P = 24 | " in text and "| gap exponent θ (" in text
+    assert "| N* at P = 24 (width bisection) | " in text and "| gap exponent θ (" in text
 
 
 def test_gap_exponents_pool_every_jammed_seed_at_the_transition(searched):

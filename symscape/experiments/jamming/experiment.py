@@ -55,11 +55,15 @@ def run(
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
     transition = None
-    scanned = [s for s in scans if s["P_star"] is not None]
-    if scanned:  # the largest network's first jammed point past P*
-        last = scanned[-1]
-        past = [t for t in last["tried"] if t["P"] > last["P_star"] and "jammed" in t["outcomes"]]
-        transition = jammed_minimum(past[0], runner.store) if past else None
+    past = [  # the first jammed point past P*, from the largest network down
+        t
+        for s in reversed(scans)
+        if s["P_star"] is not None
+        for t in s["tried"]
+        if t["P"] > s["P_star"] and "jammed" in t["outcomes"]
+    ]
+    if past:
+        transition = jammed_minimum(past[0], runner.store)
     elif located:
         transition = at_transition(located[-1], runner.store)
     keys = just_past(scans, searches, config.gap_window)

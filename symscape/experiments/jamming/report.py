@@ -259,7 +259,8 @@ def _undecided_row(u, where) -> list[Comparison]:
         f"{u['near_runs']}; points with more than 1/4 undecided: {len(flagged)}"
     )
     if flagged:
-        text += " (" + ", ".join(f"N = {f['N']}, P = {f['P']}" for f in flagged[:4]) + ")"
+        shown = ", ".join(f"({f['N']}, {f['P']})" for f in flagged[:6])
+        text += f" at (N, P) = {shown}" + (", …" if len(flagged) > 6 else "")
     return [Comparison(f"undecided runs (counted as not fitted){where}", text)]
 
 

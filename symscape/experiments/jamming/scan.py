@@ -61,7 +61,7 @@ def find_capacity(
             tried[P] = _measure(config.train_configs(P, width, d=d), runner, name)
         return tried[P]
 
-    n_weights = _n_weights(config.train_config(2, width, d=d))
+    n_weights = _n_weights(config.train_config(64, width, d=d))  # N does not depend on P
     low = max(1, math.ceil(config.ratio_min * n_weights))
     high = max(low + 1, math.floor(config.ratio_max * n_weights))
     bottom, top = measure(low), measure(high)
