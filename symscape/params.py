@@ -329,7 +329,8 @@ class Items(Constraint):
         return tuple(self.item.parse(part, flag) for part in parts)
 
     def invalid(self) -> list[Any]:
-        return [(), *((b,) for b in self.item.invalid())]
+        empty = [()] if self.at_least else []
+        return [*empty, *((b,) for b in self.item.invalid())]
 
 
 @dataclasses.dataclass(frozen=True)

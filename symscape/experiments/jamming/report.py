@@ -223,12 +223,18 @@ def _minimum_rows(t, where) -> list[Comparison]:
     at = f" (N = {t['N']}, P = {t['P']}, N_Δ = {t['n_delta']})"
     expected = min(t["N"], t["n_delta"])
     rank = t["rank_H0"]
-    verdict = judge(rank, expected, rank, rank)
-    if rank != expected and t.get("smallest_H0_relative") is not None:
+    verdict = Verdict(AGREES, "equal (an exact identity)")
+    if rank != expected:
+        flat = t.get("smallest_H0_relative")
         verdict = Verdict(
-            verdict.kind,
-            f"{verdict.reason} (smallest eigenvalue of H₀ over its largest: "
-            f"{number(t['smallest_H0_relative'], 2)}: nearly flat directions)",
+            DIFFERS,
+            f"differs by {rank - expected}".replace("-", "−")
+            + (
+                f" (smallest eigenvalue of H₀ over its largest: {number(flat, 2)}: "
+                "nearly flat directions)"
+                if flat is not None
+                else ""
+            ),
         )
     curvature = _curvature_verdict(t)
     kind = (
