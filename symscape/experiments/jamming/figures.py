@@ -19,6 +19,7 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     Pure: no file is written and no pyplot figure opened."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     drawn = {}
     scans = record.get("scans", [])
@@ -88,8 +89,9 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         yscale="log",
         xlabel="P",
         ylabel="N",
-        title="Phase diagram (blue: fitted, red: jammed)",
+        title="Phase diagram (blue: fitted, red: not fitted)",
     )
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a log axis overlap
     if located or scans or controls:
         ax.legend(fontsize=7)
     fig.tight_layout()
