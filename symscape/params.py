@@ -292,7 +292,7 @@ class Items(Constraint):
             value = (value,)
         if not isinstance(value, Sequence):
             raise InvalidOptionError(f"{name}={value!r} is not a list", fix=f"pass {name}=[...]")
-        if not value:
+        if not value and self.at_least:
             raise InvalidOptionError(
                 f"{name} is empty, not a non-empty list", fix=f"pass {name}=[...]"
             )
@@ -329,7 +329,8 @@ class Items(Constraint):
         return tuple(self.item.parse(part, flag) for part in parts)
 
     def invalid(self) -> list[Any]:
-        return [(), *((b,) for b in self.item.invalid())]
+        empty = [()] if self.at_least else []
+        return [*empty, *((b,) for b in self.item.invalid())]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,7 +80,7 @@ def test_results_files_and_summary(searched, tmp_path):
     assert json.loads((tmp_path / "jamming.json").read_text())["experiment"] == "jamming"
     assert summary["N_star"]["24"] == pytest.approx(record["searches"][0]["N_star"])
     text = markdown_section(summary)  # the Markdown of describe's part
-    assert "| N* at P = 24 | " in text and "| gap exponent θ (" in text
+    assert "| N* at P = 24 (width bisection) | " in text and "| gap exponent θ (" in text
 
 
 def test_gap_exponents_pool_every_jammed_seed_at_the_transition(searched):
@@ -274,13 +274,14 @@ def test_lanczos_extremes_match_the_exact_spectrum(searched, tmp_path):
 
 def test_paper_protocols_are_valid_configs_reported_per_data_set(searched, tmp_path):
     configs = paper_configs("/nowhere")
-    assert set(configs) == {"random", "mnist", "cifar10"}
-    assert all(c.depth == 5 and c.activation == "relu" for c in configs.values())
+    assert set(configs) == {"random", "random-authors", "mnist", "cifar10"}
+    assert all(c.activation == "relu" for c in configs.values())
+    assert configs["random-authors"].authors_architecture  # ReLU, orthogonal, biases, d = h
     assert configs["mnist"].data["pca"] == 10 and configs["cifar10"].data["labels"] == "halves"
     part = save_results(searched[0], tmp_path, name="jamming_random")
     text = markdown_section({"scale": "paper", "datasets": {"random": part}})
     assert text.startswith("## 1. The jamming transition")
-    assert "| N* at P = 24 (random) | " in text
+    assert "| N* at P = 24 (width bisection) (random) | " in text
     assert (tmp_path / "jamming_random_phase_diagram.png").stat().st_size > 0
 
 
@@ -295,5 +296,147 @@ def test_describe_says_where_an_unlocated_n_star_lies():
         "record": "jamming.json",
     }
     text = markdown_section(summary)
-    assert "| N* at P = 16 | not located (above width_max) |" in text
-    assert "| N* at P = 32 | 20.5 [18, 23] |" in text
+    assert "| N* at P = 16 (width bisection) | not located (above width_max) |" in text
+    assert "| N* at P = 32 (width bisection) | 20.5 [18, 23] |" in text
+
+
+def test_an_undecided_run_is_never_counted_as_fitted(tmp_path):
+    from symscape.experiments.jamming.search import _measure, outcome_counts
+
+    counts = outcome_counts(["max_steps", "max_steps", "plateau", "fitted"])
+    assert counts["fitted"] == 0.25 and counts["undecided"] == 3 and counts["flagged"]
+    # a wide network stopped after one step: neither fitted nor jammed, so not fitted
+    config = JammingConfig(data={"d": 5, "n_test": 5}, P_values=(8,), seeds=(0, 1), max_steps=1)
+    runner = Runner(tmp_path / "j.db", "inprocess")
+    point = _measure(config.train_configs(8, 16.0), runner, "undecided")
+    assert point["outcomes"] == ["max_steps", "max_steps"]
+    assert point["fitted"] == 0 and point["undecided_fraction"] == 1 and point["flagged"]
+
+
+def test_the_perceptron_capacity_is_two_n_through_the_p_bisection(tmp_path):
+    """Cover (1965): P Gaussian points in d dimensions with random labels are linearly
+    separable with probability 1/2 at P = 2d, so the P bisection must find P*/N ≈ 2."""
+    from symscape.experiments.jamming import find_capacity
+
+    d = 20
+    config = JammingConfig(
+        data={"d": d, "n_test": 5, "center": True, "sphere": True},
+        P_values=(),
+        control_d=(d,),
+        seeds=(0, 1),
+        control_draws=12,
+        ratio_min=1.5,
+        ratio_max=3.0,
+        P_bisections=5,
+    )
+    scan = find_capacity(config, 1.0, Runner(tmp_path / "p.db", "inprocess"), d=d)
+    assert scan["N"] == d and scan["draws"] == 12
+    assert scan["P_star"] / d == pytest.approx(2.0, rel=0.1)
+    assert all(t["undecided"] == 0 for t in scan["tried"])  # a convex problem decides
+
+
+def _synthetic_scans(law, spread=0.1, runs=40, seed=0):
+    """P scans whose every run has its own capacity law(N)(1 + spread z): fitted iff P < it."""
+    from symscape.experiments.jamming import crossing
+
+    rng = np.random.default_rng(seed)
+    scans = []
+    for N in (50, 100, 200, 400):
+        capacities = law(N) * (1 + spread * rng.standard_normal(runs))
+        grid = np.unique(np.geomspace(0.6 * law(N), 1.6 * law(N), 9).round().astype(int))
+        tried = [
+            {"P": int(P), "outcomes": ["fitted" if c > P else "jammed" for c in capacities]}
+            for P in grid
+        ]
+        fractions = [np.mean([o == "fitted" for o in t["outcomes"]]) for t in tried]
+        P_star = crossing([t["P"] for t in tried], fractions)
+        scans.append({"N": N, "P_star": P_star, "tried": tried, "draws": 1})
+    return scans
+
+
+def test_the_slope_of_p_star_and_its_interval_tell_a_linear_law_from_another():
+    from symscape.experiments.jamming import capacity_line
+
+    linear = capacity_line(_synthetic_scans(lambda N: 3.0 * N), n_bootstrap=300)
+    assert linear["points"] == 4
+    assert linear["ci_low"] < 1.0 < linear["ci_high"]
+    assert linear["ci_high"] - linear["ci_low"] < 0.2
+    assert all(r["ratio"] == pytest.approx(3.0, rel=0.05) for r in linear["ratios"])
+    steeper = capacity_line(_synthetic_scans(lambda N: 0.5 * N**1.3), n_bootstrap=300)
+    assert steeper["ci_low"] > 1.0 and steeper["slope"] == pytest.approx(1.3, abs=0.1)
+    # two networks: a slope but nothing to judge it by in the report
+    two = capacity_line(_synthetic_scans(lambda N: 3.0 * N)[:2], n_bootstrap=50)
+    assert two["points"] == 2
+
+
+def test_gap_exponents_need_many_jammed_minima_just_past_the_transition(searched):
+    from symscape.experiments.jamming.minimum import just_past, pooled_gaps
+
+    record, db = searched
+    keys = just_past([], record["searches"], 1.3)
+    few = pooled_gaps(keys, db, minima=8, count=200)
+    assert few["minima"] == len(keys) < 8
+    assert "theta" not in few and "jammed minima" in few["untestable"]
+    enough = pooled_gaps(keys, db, minima=1, count=1)
+    assert enough["theta"]["n"] == enough["unsatisfied"] and "untestable" not in enough
+
+
+def test_every_row_beside_a_paper_value_carries_a_verdict():
+    from symscape.comparisons import VERDICTS
+    from symscape.experiments.jamming import describe
+
+    scans = _synthetic_scans(lambda N: 3.0 * N)
+    from symscape.experiments.jamming import capacity_line
+
+    summary = {
+        "dataset": "random",
+        "authors_architecture": False,
+        "N_star": {"32": 20.5, "64": 30.0},
+        "bracket": {"32": [18, 23], "64": [26, 34]},
+        "search_undecided": {"32": [0.0, 0.25], "64": [0.0, 0.5]},
+        "line": {"slope": 0.55, "intercept": 1.0, "slope_stderr": None},
+        "scans": [
+            {
+                **{k: s[k] for k in ("N", "P_star")},
+                "width": 2.0,
+                "d": None,
+                "bracket": [int(s["P_star"]), int(s["P_star"]) + 1],
+                "outside": None,
+                "undecided": [0.0, 0.0],
+            }
+            for s in scans
+        ],
+        "capacity": capacity_line(scans, n_bootstrap=50),
+        "controls": [],
+        "control": {
+            "ratios": [{"N": 20, "P_star": 40.5, "ratio": 2.02, "ci_low": 1.9, "ci_high": 2.1}]
+        },
+        "gaps": {
+            "minima": 3,
+            "unsatisfied": 20,
+            "satisfied": 40,
+            "n_delta_over_N": 0.1,
+            "untestable": "3 jammed minima just past the transition (8 needed)",
+        },
+        "undecided": {
+            "runs": 10,
+            "undecided": 1,
+            "near_runs": 4,
+            "near_undecided": 1,
+            "flagged": [],
+        },
+        "transition": {"N": 26, "P": 64, "n_delta": 32, "rank_H0": 26, "negative_H": 0},
+        "figures": [],
+        "record": "jamming.json",
+    }
+    rows = describe(summary).comparisons
+    judged_rows = [r for r in rows if r.reported != "—"]
+    assert judged_rows and all(r.kind in VERDICTS for r in judged_rows)
+    assert all(r.kind == "" for r in rows if r.reported == "—")
+    by = {r.quantity.split(" (")[0]: r for r in rows}
+    assert by["slope of ln N* against ln P"].kind == "not testable at this scale"  # 2 P
+    assert by["slope of ln P* against ln N"].kind == "agrees"
+    assert by["P*/N of the perceptron"].kind == "agrees"
+    assert by["P*/N at the largest network"].kind == "not testable at this scale"
+    assert "8 needed" in by["gap exponent θ"].verdict
+    assert by["rank of H₀ at a jammed minimum"].kind == "agrees"

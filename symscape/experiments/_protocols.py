@@ -10,11 +10,11 @@ disk, the way ``--root`` or ``$SYMSCAPE_DATA`` gives it.
 
 >>> from symscape.experiments.jamming import PROTOCOLS
 >>> sorted(PROTOCOLS), sorted(PROTOCOLS["quick"])
-(['paper', 'quick'], ['digits', 'random'])
+(['medium', 'paper', 'quick'], ['mnist', 'random'])
 >>> protocol_cases(PROTOCOLS, "huge", "jamming")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-symscape.errors.InvalidOptionError: jamming has no protocol 'huge'; use one of quick, paper
+symscape.errors.InvalidOptionError: jamming has no protocol 'huge'; use one of quick, medium, paper
 """
 
 from __future__ import annotations

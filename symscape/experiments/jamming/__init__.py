@@ -1,20 +1,24 @@
 """The jamming transition: N*(P) by bisection, the (P, N) phase diagram, and the minimum at N*.
 
-SCIENCE.md §1. At fixed P, networks of width h are trained to their end
-point with the jamming minimiser (``dynamics="lbfgs"``), E seeds as one
-ensemble; a seed has *fitted* when N_Δ = 0. A bisection in log h locates
-the width where half of the seeds fit; N* is the geometric mean of the
-final bracket's N. Every ensemble goes through the sweep store (the
-``runner`` of :func:`run`), so an interrupted search resumes without
-retraining. At the transition, one jammed seed is loaded back from the store
-and its gaps and Hessian measured.
+SCIENCE.md §1. Networks are trained to their end point with the jamming
+minimiser (``dynamics="lbfgs"``), E seeds as one ensemble (one per data draw);
+a run has *fitted* when N_Δ = 0, and an undecided run (its step budget spent)
+counts as not fitted. Two searches locate the transition: at fixed P, a
+bisection in log width (N*, quantised by the widths); at a fixed network, a
+bisection in log P (the authors' scans: P*, no quantisation), also for the
+perceptron control whose capacity is P* = 2N. Every ensemble goes through the
+sweep store (the ``runner`` of :func:`run`), so an interrupted search resumes
+without retraining. θ and γ come from the gaps pooled over the jammed minima
+just past the transition; one jammed minimum is loaded back for its Hessian.
 
 The package, one concept per module:
 
 * :mod:`~symscape.experiments.jamming.config`: :class:`JammingConfig` and ``PROTOCOLS``;
-* :mod:`~symscape.experiments.jamming.search`: the bisection at one P (:func:`find_transition`);
+* :mod:`~symscape.experiments.jamming.search`: the width bisection at one P
+  (:func:`find_transition`);
+* :mod:`~symscape.experiments.jamming.scan`: the P bisection at one network (:func:`find_capacity`);
 * :mod:`~symscape.experiments.jamming.minimum`: the jammed minimum (:func:`at_transition`);
-* :mod:`~symscape.experiments.jamming.analysis`: the line N*(P) and the gap exponents;
+* :mod:`~symscape.experiments.jamming.analysis`: the lines N*(P), P*(N) and the gap exponents;
 * :mod:`~symscape.experiments.jamming.figures`: :func:`figures` (pure);
 * :mod:`~symscape.experiments.jamming.results`: the record's files and summary;
 * :mod:`~symscape.experiments.jamming.experiment`: :func:`run` and the section;
@@ -30,20 +34,24 @@ from __future__ import annotations
 from symscape.experiments.jamming.analysis import (
     GAP_FRACTIONS,
     REPORTED_GAPS,
+    capacity_line,
+    crossing,
     fit_line,
     gap_exponents,
 )
 from symscape.experiments.jamming.config import (
     PROTOCOLS,
     JammingConfig,
+    medium_configs,
     paper_configs,
     quick_configs,
 )
 from symscape.experiments.jamming.experiment import jamming_section, run
 from symscape.experiments.jamming.figures import figures
-from symscape.experiments.jamming.minimum import at_transition
+from symscape.experiments.jamming.minimum import at_transition, pooled_gaps
 from symscape.experiments.jamming.report import describe, markdown_section
 from symscape.experiments.jamming.results import save_results
+from symscape.experiments.jamming.scan import find_capacity
 from symscape.experiments.jamming.search import find_transition
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 
@@ -57,8 +65,11 @@ __all__ = [
     "Config",
     "JammingConfig",
     "at_transition",
+    "capacity_line",
+    "crossing",
     "describe",
     "figures",
+    "find_capacity",
     "find_transition",
     "fit_line",
     "gap_exponents",
@@ -66,7 +77,9 @@ __all__ = [
     "hessian_extremes",
     "jamming_section",
     "markdown_section",
+    "medium_configs",
     "paper_configs",
+    "pooled_gaps",
     "quick_configs",
     "run",
     "save_results",

@@ -10,14 +10,20 @@ from typing import Any
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
 from symscape.experiments._sweeps import section_store
-from symscape.experiments.jamming.analysis import fit_line
+from symscape.experiments.jamming.analysis import capacity_line, fit_line
 from symscape.experiments.jamming.config import PROTOCOLS, JammingConfig
-from symscape.experiments.jamming.minimum import at_transition
+from symscape.experiments.jamming.minimum import (
+    at_transition,
+    jammed_minimum,
+    just_past,
+    pooled_gaps,
+)
 from symscape.experiments.jamming.results import save_results
+from symscape.experiments.jamming.scan import find_capacity
 from symscape.experiments.jamming.search import find_transition
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 
-__all__ = ["jamming_section", "run"]
+__all__ = ["jamming_section", "run", "undecided_summary"]
 
 
 def run(
@@ -27,7 +33,14 @@ def run(
     *,
     store_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Every P's search, the line N*(P) and the minimum at the transition (largest P).
+    """Every search, the lines N*(P) and P*(N), the gaps and the minimum at the transition.
+
+    The width bisection at each of ``P_values`` (:func:`find_transition`), the P
+    bisection at each of ``widths`` and for the perceptron control at each of
+    ``control_d`` (:func:`find_capacity`); the slope of ln P* against ln N with
+    its bootstrap interval (:func:`capacity_line`); θ and γ from the gaps of the
+    jammed minima just past the transition (:func:`pooled_gaps`); the Hessian of
+    one jammed minimum at the transition (the largest network's).
 
     Every training goes through ``runner`` (a :class:`~symscape.sweep.runner.Runner`:
     the store and its executor); the older form ``run(config, store_path, executor)``
@@ -37,11 +50,60 @@ def run(
     runner = as_runner(runner, executor)
     started = time.perf_counter()
     searches = [find_transition(config, P, runner) for P in config.P_values]
+    scans = [find_capacity(config, width, runner) for width in config.widths]
+    controls = [find_capacity(config, 1.0, runner, d=d) for d in config.control_d]
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
-    transition = at_transition(located[-1], runner.store) if located else None
-    record = {"searches": searches, "line": line, "transition": transition}
+    transition = None
+    past = [  # the first jammed point past P*, from the largest network down
+        t
+        for s in reversed(scans)
+        if s["P_star"] is not None
+        for t in s["tried"]
+        if t["P"] > s["P_star"] and "jammed" in t["outcomes"]
+    ]
+    if past:
+        transition = jammed_minimum(past[0], runner.store)
+    elif located:
+        transition = at_transition(located[-1], runner.store)
+    keys = just_past(scans, searches, config.gap_window)
+    gaps = pooled_gaps(keys, runner.store, config.gap_minima, config.gap_count)
+    record = {
+        "searches": searches,
+        "line": line,
+        "scans": scans,
+        "capacity": capacity_line(scans),
+        "controls": controls,
+        "control": capacity_line(controls),
+        "gaps": gaps,
+        "undecided": undecided_summary(searches + scans + controls),
+        "transition": transition,
+    }
     return stamp(record, "jamming", config, started)
+
+
+def undecided_summary(searches) -> dict[str, Any]:
+    """How often runs ended undecided: over every point tried, and at the points next to
+    each transition (a bracket's two ends), with the flagged points (> 1/4 undecided)."""
+    points = [t for s in searches for t in s["tried"]]
+    near = []
+    for s in searches:
+        ends = s.get("bracket") if "P_star" in s else s.get("width_bracket")
+        key = "P" if "P_star" in s else "width"
+        if ends:
+            near += [t for t in s["tried"] if t[key] in ends]
+    runs = sum(len(t["outcomes"]) for t in points)
+    return {
+        "runs": runs,
+        "undecided": sum(t["undecided"] for t in points),
+        "near_runs": sum(len(t["outcomes"]) for t in near),
+        "near_undecided": sum(t["undecided"] for t in near),
+        "flagged": [
+            {"N": t["N"], "P": t["P"], "undecided": t["undecided_fraction"]}
+            for t in points
+            if t["flagged"]
+        ],
+    }
 
 
 def jamming_section(

@@ -12,26 +12,49 @@ __all__ = ["figures"]
 
 def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
-    ``NAME_STEM``): ``ndelta`` (⟨N_Δ⟩/N against N/P), ``phase_diagram`` (the widths tried
-    and N*(P)) and, with a jammed minimum, ``transition`` (its gaps and Hessian spectrum).
+    ``NAME_STEM``): ``ndelta`` (⟨N_Δ⟩/N against N/P), ``undecided`` (the fitted and
+    undecided fractions at every point), ``phase_diagram`` (every network tried, N*(P) of
+    the width bisection, P*(N) of the P scans, the perceptron control and P = 2N) and,
+    with a jammed minimum, ``transition`` (its gaps and Hessian spectrum).
     Pure: no file is written and no pyplot figure opened."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     drawn = {}
-    colors = colormaps["viridis"](np.linspace(0, 0.85, len(record["searches"])))
+    scans = record.get("scans", [])
+    curves = [(f"P={s['P']}", s["tried"]) for s in record["searches"]]
+    curves += [(f"N={s['N']}", s["tried"]) for s in scans]
+    colors = colormaps["viridis"](np.linspace(0, 0.85, max(len(curves), 1)))
 
     fig = Figure(figsize=(5, 3.6))
     ax = fig.subplots()
-    for search, color in zip(record["searches"], colors, strict=True):
-        tried = search["tried"]
-        x = [t["N"] / search["P"] for t in tried]
+    for (label, tried), color in zip(curves, colors, strict=False):
+        x = [t["N"] / t.get("P", 1) for t in tried]
         y = [t["n_delta_over_N"] for t in tried]
-        ax.plot(x, y, "o-", color=color, label=f"P={search['P']}")
+        ax.plot(x, y, "o-", color=color, label=label)
     ax.set(xscale="log", xlabel="N / P", ylabel="⟨N_Δ⟩ / N", title="Unsatisfied constraints")
     ax.legend(fontsize=8)
     fig.tight_layout()
     drawn["ndelta"] = fig
+
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
+    for (label, tried), color in zip(curves, colors, strict=False):
+        order = sorted(tried, key=lambda t: t["N"] / t["P"])
+        x = [t["N"] / t["P"] for t in order]
+        ax.plot(x, [t["fitted"] for t in order], "o-", color=color, label=f"fitted, {label}")
+        ax.plot(x, [t.get("undecided_fraction", 0) for t in order], "x--", color=color)
+    ax.axhline(0.25, color="0.5", lw=0.6, ls=":")
+    ax.set(
+        xscale="log",
+        xlabel="N / P",
+        ylabel="fraction of runs",
+        title="Fitted (o) and undecided (x; flag above 1/4)",
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    drawn["undecided"] = fig
 
     fig = Figure(figsize=(5, 3.6))
     ax = fig.subplots()
@@ -54,15 +77,23 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
                 lw=0.8,
                 label=f"slope {line['slope']:.2f}",
             )
+    _draw_scans(ax, scans, record.get("capacity"), "C0", "P*(N), networks")
+    controls = record.get("controls", [])
+    _draw_scans(ax, controls, None, "0.4", "P*(N), perceptron")
+    if scans or controls:
+        n = np.array([s["N"] for s in [*scans, *controls]], float)
+        grid = np.geomspace(n.min() / 1.5, n.max() * 1.5, 20)
+        ax.plot(2 * grid, grid, ":", color="0.4", lw=0.8, label="P = 2N (perceptron)")
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="P",
         ylabel="N",
-        title="Phase diagram (blue: fitted, red: jammed)",
+        title="Phase diagram (blue: fitted, red: not fitted)",
     )
-    if located:
-        ax.legend(fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a log axis overlap
+    if located or scans or controls:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     drawn["phase_diagram"] = fig
 
@@ -103,3 +134,28 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         fig.tight_layout()
         drawn["transition"] = fig
     return drawn
+
+
+def _draw_scans(ax, scans, line, color, label) -> None:
+    """The P scans on the phase diagram: each point tried (blue: fitted, red: not), the
+    located P*(N) with its bracket and the fitted line."""
+    for scan in scans:
+        for t in scan["tried"]:
+            ax.scatter(t["P"], scan["N"], c=[[1 - t["fitted"], 0.2, t["fitted"]]], s=12, marker="s")
+    located = [s for s in scans if s["P_star"] is not None]
+    if not located:
+        return
+    N = np.array([s["N"] for s in located], float)
+    P = np.array([s["P_star"] for s in located])
+    low = P - np.array([s["bracket"][0] for s in located])
+    high = np.array([s["bracket"][1] for s in located]) - P
+    ax.errorbar(P, N, xerr=[low, high], fmt="o", color=color, capsize=3, label=label)
+    if line and line.get("slope") is not None:
+        ax.plot(
+            np.exp(line["intercept"]) * N ** line["slope"],
+            N,
+            "--",
+            color=color,
+            lw=0.8,
+            label=f"ln P* vs ln N: slope {line['slope']:.2f}",
+        )

@@ -25,7 +25,7 @@ import numpy as np
 from symscape.experiments.jamming.analysis import gap_exponents
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 
-__all__ = ["at_transition"]
+__all__ = ["at_transition", "jammed_minimum", "just_past", "pooled_gaps"]
 
 
 def _model_of_row(row: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
@@ -62,6 +62,106 @@ def _seed_gaps(store, keys: Sequence[str], model) -> list[np.ndarray]:
         output = torch.as_tensor(store.arrays(key)["train_output"])[None]
         out.append(gaps(output, model.y_train.cpu(), model.loss.kappa)[0].numpy())
     return out
+
+
+def _row_gaps(row: Mapping[str, Any], output: np.ndarray) -> np.ndarray:
+    """The gaps Δ_μ = κ − y_μ F(x_μ) of one stored run, from its final training outputs."""
+    import torch
+
+    from symscape.data import load
+    from symscape.train import TrainConfig
+    from symscape.train.losses import gaps
+
+    config = TrainConfig.from_dict(row["config"])
+    ds = load(config.dataset, **config.data, dtype=config.dtype)
+    out = gaps(torch.as_tensor(output)[None], ds.y_train, config.kappa)
+    return out[0].numpy()
+
+
+def _jammed(point: Mapping[str, Any]) -> list[str]:
+    return [k for k, o in zip(point["keys"], point["outcomes"], strict=True) if o == "jammed"]
+
+
+def just_past(
+    scans: Sequence[Mapping[str, Any]], searches: Sequence[Mapping[str, Any]], window: float
+) -> list[str]:
+    """The store keys of the jammed runs just past the transition: in a P scan, at
+    P* < P ≤ ``window`` · P*; in a width search, at the narrow end of the last bracket."""
+    keys = []
+    for scan in scans:
+        if scan.get("P_star") is None:
+            continue
+        for t in scan["tried"]:
+            if scan["P_star"] < t["P"] <= window * scan["P_star"]:
+                keys += _jammed(t)
+    for search in searches:
+        if search.get("bracket") is None:
+            continue
+        low = search["width_bracket"][0]
+        keys += _jammed(next(t for t in search["tried"] if t["width"] == low))
+    return keys
+
+
+def pooled_gaps(keys: Sequence[str], store_path: Path, minima: int, count: int) -> dict[str, Any]:
+    """θ and γ from the gaps of the jammed minima ``keys`` (:func:`just_past`), pooled.
+
+    Only minima just past the transition carry the critical gaps (small
+    N_Δ/N; one deeply jammed minimum says nothing about them, SCIENCE.md §1).
+    The exponents are fitted only with at least ``minima`` minima and
+    ``count`` gaps on each side; otherwise ``untestable`` says what is missing
+    and no exponent is given.
+    """
+    import torch
+
+    from symscape.sweep import Store
+    from symscape.train.loop import StopRules
+
+    per_minimum, ratios = [], []
+    with Store(store_path, create=False) as store:
+        for key in keys:
+            [row] = store.get([key])
+            gaps = _row_gaps(row, store.arrays(key)["train_output"])
+            per_minimum.append(gaps)
+            ratios.append(row["scalars"]["final"]["n_delta"] / row["scalars"]["n_weights"])
+    out: dict[str, Any] = {
+        "minima": len(per_minimum),
+        "n_delta_over_N": float(np.median(ratios)) if ratios else None,
+        "unsatisfied": int(sum((g > 0).sum() for g in per_minimum)),
+        "satisfied": int(sum((g < 0).sum() for g in per_minimum)),
+    }
+    missing = []
+    if len(per_minimum) < minima:
+        missing.append(
+            f"{len(per_minimum)} jammed minima just past the transition ({minima} needed)"
+        )
+    fewest = min(out["unsatisfied"], out["satisfied"])
+    if fewest < count:
+        missing.append(f"{fewest} gaps on one side ({count} needed)")
+    if missing:
+        out["untestable"] = "; ".join(missing)
+        return out
+    tol = StopRules().tolerance(torch.float64, 1.0)  # as the loop counts N_Δ
+    out.update(gap_exponents(per_minimum, tol=tol))
+    return out
+
+
+def jammed_minimum(point: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:
+    """Gaps and Hessian of the first jammed run of one tried ``point`` (``None`` if none)."""
+    from symscape.sweep import Store
+
+    jammed = _jammed(point)
+    if not jammed:
+        return None
+    with Store(store_path, create=False) as store:
+        [row] = store.get(jammed[:1])
+        model, params = _model_of_row(row, store.arrays(jammed[0]))
+    if point["N"] > 4000:  # too large for the exact Hessian: its extreme eigenvalues
+        details = hessian_extremes(model, params)
+    else:
+        details = hessian_at_minimum(model, params)
+        details.pop("H")
+    details.update(width=point["width"], seed=row["seed"])
+    return details
 
 
 def at_transition(search: Mapping[str, Any], store_path: Path) -> dict[str, Any] | None:

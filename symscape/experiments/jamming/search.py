@@ -20,7 +20,7 @@ import numpy as np
 from symscape.experiments.jamming.config import JammingConfig
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 
-__all__ = ["find_transition"]
+__all__ = ["UNDECIDED_FLAG", "find_transition", "outcome_counts"]
 
 
 def _spec_of(config, name: str):
@@ -31,27 +31,59 @@ def _spec_of(config, name: str):
     return SweepSpec("train", name, fixed, {}, (), tuple(config.seeds))
 
 
-def _measure(config, runner: Runner, name: str) -> dict[str, Any]:
-    """Train (or read back) one width; the fitted fraction and ⟨N_Δ⟩/N over seeds."""
+UNDECIDED_FLAG = 0.25
+"""A point where more than this fraction of the seeds is undecided is flagged."""
+
+
+def outcome_counts(outcomes) -> dict[str, Any]:
+    """The fitted and undecided fractions of a list of outcomes.
+
+    A run is *fitted* when it ended with N_Δ = 0, *jammed* when it stalled at a
+    minimum with N_Δ > 0, *undecided* otherwise (its step budget ran out, ...).
+    An undecided run counts as **not fitted**, as the authors count it
+    (SCIENCE.md §0): the fitted fraction is over every run.
+
+    >>> outcome_counts(["fitted", "max_steps", "jammed", "fitted"])["fitted"]
+    0.5
+    >>> outcome_counts(["fitted", "max_steps", "max_steps"])["flagged"]
+    True
+    """
+    outcomes = list(outcomes)
+    n = max(len(outcomes), 1)
+    undecided = sum(o not in ("fitted", "jammed") for o in outcomes)
+    return {
+        "fitted": sum(o == "fitted" for o in outcomes) / n,
+        "undecided": undecided,
+        "undecided_fraction": undecided / n,
+        "flagged": undecided / n > UNDECIDED_FLAG,
+    }
+
+
+def _measure(configs, runner: Runner, name: str) -> dict[str, Any]:
+    """Train (or read back) one network at one P, one ensemble per data draw in ``configs``;
+    the fitted and undecided fractions and ⟨N_Δ⟩/N over every run."""
     from symscape.sweep import Store
 
-    spec = _spec_of(config, name)
-    runs = spec.runs()
-    runner.complete(spec, f"at width {config.width}")
-    with Store(runner.store, create=False) as store:
-        rows = store.get([run.key for run in runs])
+    if not isinstance(configs, list | tuple):
+        configs = [configs]
+    rows, keys = [], []
+    for config in configs:
+        spec = _spec_of(config, name)
+        runs = spec.runs()
+        runner.complete(spec, f"at width {config.width}, P = {config.data['P']}")
+        with Store(runner.store, create=False) as store:
+            rows += store.get([run.key for run in runs])
+        keys += [run.key for run in runs]
     outcomes = [row["scalars"]["outcome"] for row in rows]
     n_weights = rows[0]["scalars"]["n_weights"]
     n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
-    decided = [o for o in outcomes if o in ("fitted", "jammed")]
     return {
-        "width": config.width,
+        "width": configs[0].width,
+        "P": configs[0].data["P"],
         "N": n_weights,
-        # over the seeds that reached a decision: an undecided one says nothing either way
-        "fitted": sum(o == "fitted" for o in decided) / max(len(decided), 1),
-        "undecided": sum(o not in ("fitted", "jammed") for o in outcomes),
+        **outcome_counts(outcomes),
         "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
-        "keys": [run.key for run in runs],
+        "keys": keys,
         "outcomes": outcomes,
     }
 
@@ -74,7 +106,7 @@ def find_transition(
     tried: list[dict[str, Any]] = []
 
     def measure(width: float) -> dict[str, Any]:
-        point = _measure(config.train_config(P, width), runner, f"jamming-P{P}")
+        point = _measure(config.train_configs(P, width), runner, f"jamming-P{P}")
         tried.append(point)
         return point
 
