@@ -187,7 +187,7 @@ def test_describe_returns_comparisons_for_a_stored_summary(section):
     import json
     from pathlib import Path
 
-    from symscape.comparisons import Comparison, Part
+    from symscape.comparisons import VERDICTS, Comparison, Part
 
     summaries = json.loads((Path(__file__).parent / "data" / "quick_sections.json").read_text())
     summaries |= APPENDICES  # the stored quick sections are the thesis's results only
@@ -201,3 +201,6 @@ def test_describe_returns_comparisons_for_a_stored_summary(section):
         for field in ("quantity", "measured", "interval", "reported", "verdict"):
             assert isinstance(getattr(row, field), str), (section.name, field)
         assert row.quantity and row.measured
+        if row.reported not in ("", "—"):  # beside a paper's value: one of the three verdicts
+            assert row.kind in VERDICTS, (section.name, row.quantity, row.kind)
+            assert row.comparison.startswith(row.kind), (section.name, row.quantity)

@@ -68,11 +68,17 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
                 )
             )
         else:
+            error = row["rotation_error"]
             part.comparisons.append(
-                Comparison(
+                judged(
                     f"equivariance error under rotations, {where}",
-                    number(row["rotation_error"], 2),
+                    number(error, 2),
                     "not equivariant",
+                    Verdict(NOT_TESTABLE, "not measured")
+                    if error is None
+                    else Verdict(AGREES, f"above {ROUNDING_BOUND:g}: not a symmetry of the model")
+                    if error > ROUNDING_BOUND
+                    else Verdict(DIFFERS, f"{error:.2g}: equivariant up to rounding"),
                 )
             )
     part.figures = captioned(
