@@ -112,7 +112,7 @@ def test_analysis_of_known_outputs():
     assert second["fluctuation"] == pytest.approx(0.5)
     assert first["test_error"] == pytest.approx(0.5)  # ±2 flips half of the signs
     assert result["N_star"] == 10 and result["N_star_located"] == "at most"
-    assert first["error_floor"] == pytest.approx(np.sqrt(0.5 * 0.5 / 4 / 2))
+    assert first["error_floor"] == pytest.approx(np.sqrt(0.5 * 0.5 / 4))
 
 
 def test_an_undecided_run_is_never_counted_as_fitted():
@@ -234,21 +234,29 @@ def test_fits_recover_known_power_laws_with_intervals():
         assert gap["slope"] < 0 and gap["ci_low"] <= gap["slope"] <= gap["ci_high"]
 
 
-def _gap_outputs(flips, n: int = 1000, E: int = 8, shared: int = 100):
+def _members(k, n: int = 1000, E: int = 8, shared: int = 100, against: int = 0):
+    """One width of :func:`_gap_outputs`: member outputs ``[E, n]`` (±1, or −3y) and labels."""
+    y = np.resize([1.0, -1.0], n)
+    f = np.tile(y, (E, 1))
+    f[:, :shared] *= -1
+    start = np.cumsum([shared, *k])
+    for i in range(E):
+        f[i, start[i] : start[i + 1]] *= -1
+    f[:3, start[-1] : start[-1] + against] *= -3
+    return f, y
+
+
+def _gap_outputs(flips, n: int = 1000, E: int = 8, shared: int = 100, against=None):
     """Members that all err on the same ``shared`` test points (the ensemble errs there too)
     and member i on ``flips[h][i]`` points of its own (which the ensemble mean gets right):
-    exactly ε − ε̄ = mean_i flips[h][i] / n at width h, with N = 2h²."""
+    exactly ε − ε̄ = mean_i flips[h][i] / n at width h, with N = 2h². ``against[h]`` more
+    points where three members err by far (output −3y) and five are right (y): the ensemble
+    errs there and the members' mean error is 3/8, so each subtracts 5/(8n) from the gap."""
     widths = tuple(float(h) for h in flips)
-    y = np.resize([1.0, -1.0], n)
     rows, outputs = {}, {}
     for h, k in flips.items():
-        f = np.tile(y, (E, 1))
-        f[:, :shared] *= -1
-        start = np.cumsum([shared, *k])
-        for i in range(E):
-            f[i, start[i] : start[i + 1]] *= -1
+        outputs[float(h)], y = _members(k, n, E, shared, (against or {}).get(h, 0))
         rows[float(h)] = [{"scalars": {"outcome": "fitted", "n_weights": 2 * h * h}}] * E
-        outputs[float(h)] = f
     config = DoubleDescentConfig(widths=widths, seeds=tuple(range(E)), n_bootstrap=200)
     return analyse(config, rows, outputs, y)
 
@@ -260,14 +268,19 @@ def _row(result, quantity):
 
 
 def test_an_error_gap_within_its_statistical_floor_is_not_testable():
-    """ε − ε̄ = 1/1000 at h = 128 with ε = 0.101 over 8 seeds: within
-    2√(ε(1−ε)/n)/√E = 0.0067, so the row says so instead of setting a slope beside −1."""
-    result = _gap_outputs({16: [64] * 8, 32: [16] * 8, 64: [4] * 8, 128: [1] * 8})
+    """At h = 128, ε − ε̄ = (9 − 12·5/8)/1000 = 0.0015, made of 72 points where one member
+    errs and 12 where the ensemble errs: the paired floor √(Var_x d(x)/n) = 0.0024, so the gap
+    is within two floors and the row says so instead of setting a slope beside −1."""
+    from symscape.experiments.double_descent_analysis import gap_floor
+
+    flips = {16: [64] * 8, 32: [32] * 8, 64: [16] * 8, 128: [9] * 8}
+    result = _gap_outputs(flips, against={128: 12})
     point = result["points"][-1]
-    assert point["test_error"] - point["ensemble_test_error"] == pytest.approx(0.001)
-    assert point["error_floor"] == pytest.approx(np.sqrt(0.101 * 0.899 / 1000 / 8))
+    assert point["test_error"] - point["ensemble_test_error"] == pytest.approx(0.0015)
+    d = np.r_[np.full(72, 1 / 8), np.full(12, 3 / 8 - 1), np.zeros(1000 - 84)]
+    assert point["gap_floor"] == pytest.approx(d.std() / np.sqrt(1000))
+    assert point["gap_floor"] == pytest.approx(gap_floor(*_members(flips[128], against=12)))
     fit = result["fits"]["error_gap_h"]
-    assert fit["slope"] == pytest.approx(-2.0)  # flips ∝ h^−2: the fit itself is exact
     assert "statistical floor" in fit["untestable"]
     row = _row(result, "exponent of ε_N − ε̄_N against h")
     assert row.kind == NOT_TESTABLE and "statistical floor" in row.comparison
@@ -324,3 +337,26 @@ def test_the_fluctuation_of_a_deep_net_under_gradient_flow_falls_as_h_to_the_min
     fit = record["fits"]["fluctuation_h"]
     assert fit["ci_low"] <= -0.5 <= fit["ci_high"], fit
     assert fit["ci_low"] > -1.0 and fit["ci_high"] < 0.0, fit
+
+
+def test_the_gap_floor_is_the_spread_of_the_gap_over_independent_test_sets():
+    """Test points are i.i.d.: the members' outputs at one point are one draw of a random
+    vector. Over 400 independent test sets of n = 500 points, the standard deviation of the
+    measured ε − ε̄ equals the paired floor √(Var_x d(x)/n) computed from one test set."""
+    from symscape.experiments.double_descent_analysis import gap_floor
+
+    rng = np.random.default_rng(0)
+    E, n = 4, 500
+
+    def test_set():
+        signal = rng.normal(0.8, 1.0, size=n)  # shared by the members
+        return signal + rng.normal(0.0, 0.7, size=(E, n))
+
+    def gap(f):
+        y = np.ones(n)
+        return np.mean([np.mean(m * y <= 0) for m in f]) - np.mean(f.mean(0) * y <= 0)
+
+    gaps = [gap(test_set()) for _ in range(400)]
+    floors = [gap_floor(test_set(), np.ones(n)) for _ in range(20)]
+    assert np.mean(gaps) > 3 * np.mean(floors)  # a gap well above its floor here
+    assert np.std(gaps) == pytest.approx(np.mean(floors), rel=0.15)

@@ -215,7 +215,7 @@ def test_results_files(record, tmp_path):
     for row in part.comparisons:  # every row beside a paper's value carries a verdict
         assert (row.kind in VERDICTS) == (row.reported != "—"), row
     slope = next(r for r in part.comparisons if "α* ~ h^b" in r.quantity)
-    assert slope.kind == NOT_TESTABLE and "too few" in slope.comparison  # two widths
+    assert slope.kind == NOT_TESTABLE and "needs at least 4" in slope.comparison  # two widths
     assert markdown_section({"protocols": [summary]}) == text  # the old hook, the same text
 
 
@@ -329,3 +329,11 @@ def test_command_line(tmp_path, capsys):
     assert (tmp_path / "feature_lazy_phase_diagram.png").exists()
     assert main(["feature-lazy", "--alphas", "x"]) == 2
     assert "--alphas 'x' is not a list of floats" in capsys.readouterr().err
+
+
+def test_a_power_law_in_h_needs_four_widths_spanning_eight_times():
+    from symscape.experiments.feature_lazy.report import _untestable
+
+    assert "span 3×" in _untestable({"slope": -0.5, "widths": [16, 24, 32, 48]}, "α*")
+    assert "at least 4" in _untestable({"slope": -0.5, "widths": [8, 64], "n_widths": 2}, "α*")
+    assert _untestable({"slope": -0.5, "widths": [8, 16, 32, 64], "n_widths": 4}, "α*") is None

@@ -189,7 +189,12 @@ def test_seed_intervals_family_changes_and_the_prefactor():
     families = family_changes(summary)
     assert families["fully connected"]["mean"] == pytest.approx(1.1)
     assert families["fully connected"]["architectures"] == ["fc:0.125"]
-    assert families["CNN"]["n"] == 4 and families["CNN"]["mean"] == pytest.approx(-0.85)
+    # architectures are the unit: two means (−0.6, −1.1), t_{0.975, 1} = 12.706
+    cnn = families["CNN"]
+    assert (cnn["n"], cnn["networks"], cnn["unit"]) == (2, 4, "architectures")
+    assert cnn["mean"] == pytest.approx(-0.85)
+    assert cnn["high"] - cnn["mean"] == pytest.approx(12.706204736 * 0.25)  # s/√n = 0.25
+    assert families["fully connected"]["unit"] == "seeds"  # one architecture: its seeds
     assert family_changes(summary[1:]).keys() == {"CNN"}
     # the prefactor at a fixed exponent: the geometric mean of ε / R^b
     pre = prefactor_at([0.02, 0.08], [0.01, 0.04], 0.5)
@@ -253,7 +258,15 @@ def test_describe_gives_every_row_beside_a_paper_value_a_verdict():
     assert kinds["ln R_f(trained)/R_f(init), fully connected nets"] == AGREES  # rises
     assert kinds["ln R_f(trained)/R_f(init), CNNs"] == NOT_TESTABLE  # holds 0
     assert kinds["exponent b of ε = a R_f^b"] == NOT_TESTABLE  # holds 0.5 and 0
-    assert kinds["prefactor a of ε = a R_f^0.5"] == DIFFERS  # 0.03 [0.02, 0.045] vs 0.2
+    assert kinds["prefactor a of ε = a R_f^0.5"] == NOT_TESTABLE  # 0.2 is CIFAR10's
+    on_cifar = {
+        c.quantity.split(" (")[0]: c.kind for c in describe(_summary(dataset="cifar10")).comparisons
+    }
+    assert on_cifar["prefactor a of ε = a R_f^0.5"] == DIFFERS  # 0.03 [0.02, 0.045] vs 0.2
+    # an FC interval that holds 0 and a rise cannot tell "does not decrease" from a fall
+    wide = {"mean": -0.5, "low": -3.0, "high": 0.1, "n": 3, "architectures": ["fc"]}
+    part = describe(_summary(families={"fully connected": wide}))
+    assert [c.kind for c in part.comparisons if c.quantity.startswith("ln R_f")] == [NOT_TESTABLE]
     assert kinds["correlation of ln ε with ln R_f"] == AGREES
     assert kinds["correlation of ln ε with ln D_f alone"] == NOT_TESTABLE  # poor and strong
     # a falling R_f for the CNNs agrees with the paper; a falling one for FC nets differs

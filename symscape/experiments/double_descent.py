@@ -232,7 +232,9 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     ax = fig.subplots()
     h = np.array([p["width"] for p in points], float)
     ax.plot(h, [p["fluctuation"] for p in points], "o-", label="‖f_N − f̄_N‖")
-    gap = [max(p["test_error"] - p["ensemble_test_error"], np.nan) for p in points]
+    gap = [  # a gap ≤ 0 has no place on log axes
+        g if (g := p["test_error"] - p["ensemble_test_error"]) > 0 else np.nan for p in points
+    ]
     ax.plot(h, gap, "s-", label="ε_N − ε̄_N")
     ax.plot(h, [2 * p["error_floor"] for p in points], color="grey", lw=0.8, label="2 × floor")
     fitted_h = np.array(record.get("fit_widths", []), float)
@@ -263,6 +265,7 @@ _SUMMARY_POINT = (
     "test_error",
     "ensemble_test_error",
     "error_floor",
+    "gap_floor",
     "early_stopping_error",
     "fluctuation",
     "output_norm",

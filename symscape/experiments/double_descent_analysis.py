@@ -14,12 +14,14 @@ at each width h (N weights):
   measured m = d ln N / d ln h over the fit range (−1/4 and −1/2 when
   N ∝ h², m = 2);
 * the error gap ε − ε̄ has a statistical floor: a test error ε measured on
-  n points has sampling standard deviation √(ε(1−ε)/n), and the mean over E
-  seeds √(ε(1−ε)/(nE)). A gap within two floors at a fitted width makes its
-  exponent "not testable at this scale".
+  n points has sampling standard deviation √(ε(1−ε)/n) (:func:`error_floor`);
+  the gap, measured on the same n points for the members and their mean, has
+  the paired standard deviation √(Var_x d(x)/n), d(x) the members' mean error
+  at x minus the ensemble's (:func:`gap_floor`). A gap within two floors at a
+  fitted width makes its exponent "not testable at this scale".
 
->>> round(error_floor(0.1, 1000, 4), 6)  # √(0.1·0.9/1000)/√4
-0.004743
+>>> round(error_floor(0.1, 1000), 6)  # √(0.1·0.9/1000)
+0.009487
 >>> round(local_exponent([10, 20, 40], [100, 400, 1600]), 6)  # N ∝ h²
 2.0
 """
@@ -31,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from symscape.analysis import bootstrap_interval, fit_line
 from symscape.train.losses import error_rate
@@ -42,6 +45,7 @@ __all__ = [
     "analyse",
     "crossing_n_star",
     "error_floor",
+    "gap_floor",
     "local_exponent",
     "power_law",
     "theory_in_n",
@@ -58,8 +62,34 @@ N_SQUARED_TOL = 0.1
 
 
 def error_floor(error: float, n_test: int, seeds: int = 1) -> float:
-    """The sampling standard deviation of a mean test error: √(ε(1−ε)/n) / √E."""
-    return math.sqrt(max(error * (1 - error), 0.0) / n_test / seeds)
+    """The sampling standard deviation of a test error ε on ``n_test`` points, √(ε(1−ε)/n).
+
+    ``seeds`` is kept for old callers and ignored: the seeds are measured on the same
+    test points, so averaging them does not shrink the test set's sampling noise.
+    """
+    del seeds
+    return math.sqrt(max(error * (1 - error), 0.0) / n_test)
+
+
+def gap_floor(f: np.ndarray, y: np.ndarray) -> float:
+    """The paired sampling standard deviation of ε − ε̄ on the test set: √(Var_x d(x) / n),
+    d(x) = (1/E) Σ_i wrong_i(x) − wrong_ens(x), for member outputs ``f`` ``[E, n(, k)]``.
+
+    >>> f = np.array([[1.0, -1.0, 1.0, 1.0], [1.0, 1.0, -1.0, 1.0]])
+    >>> round(gap_floor(f, np.ones(4)), 6)  # d = (0, 1/2, 1/2, 0) - ensemble errors (0,0,0,0)
+    0.125
+    """
+    t = torch.as_tensor(np.asarray(f, dtype=np.float64))
+    t = t[..., None] if t.ndim == 2 else t
+    labels = torch.as_tensor(np.asarray(y))
+
+    def wrong(out: torch.Tensor) -> torch.Tensor:
+        binary = out.shape[-1] == 1
+        bad = labels.double() * out[..., 0] <= 0 if binary else out.argmax(-1) != labels
+        return (bad | ~torch.isfinite(out).all(-1)).double()
+
+    d = wrong(t).mean(0) - wrong(t.mean(0))
+    return float(d.std(unbiased=False) / math.sqrt(d.numel()))
 
 
 def local_exponent(widths: Sequence[float], N: Sequence[float]) -> float:
@@ -181,7 +211,8 @@ def _point(width, rows, f, y_test, early) -> dict[str, Any]:
         "undecided": sum(o not in ("fitted", "jammed") for o in outcomes) / len(outcomes),
         "test_error": error,
         "test_error_std": float(single.std()),
-        "error_floor": error_floor(error, len(y_test), len(f)),
+        "error_floor": error_floor(error, len(y_test)),
+        "gap_floor": gap_floor(f, y_test),
         "ensemble_test_error": error_rate(mean, y_test),
         "fluctuation": float(fluctuation.mean()),
         "output_norm": float(np.sqrt((f**2).reshape(len(f), -1).mean(-1)).mean()),
@@ -195,10 +226,11 @@ def _floor_reason(points: Sequence[Mapping[str, Any]]) -> str | None:
     """Why the error gap's exponent cannot be tested: a gap within two floors, else None."""
     for p in points:
         gap = p["test_error"] - p["ensemble_test_error"]
-        if gap <= 2 * p["error_floor"]:
+        floor = p.get("gap_floor", p["error_floor"])
+        if gap <= 2 * floor:
             return (
                 f"ε − ε̄ = {gap:.4f} at h = {p['width']:g} is within the statistical floor "
-                f"(2 × {p['error_floor']:.4f} = 2√(ε(1−ε)/n)/√E)"
+                f"(2 × {floor:.4f}, the paired sampling sd of the gap on the test set)"
             ).replace("-", "−")
     return None
 

@@ -151,8 +151,16 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
     around = {max(below, default=None), min(above, default=None)} - {None}
 
     peak = max(points, key=lambda p: p["test_error"])
+    later = [p["test_error"] for p in points if p["N"] > peak["N"]]
+    rise = peak["test_error"] - min(later) if later else 0.0
     if N_star is None or located != "interpolated":
         cusp = Verdict(NOT_TESTABLE, "no N* located between two widths")
+    elif rise <= _floor_of_rise(points):
+        cusp = Verdict(
+            NOT_TESTABLE,
+            f"the peak stands {rise:.3f} above the wider nets' lowest error, within the "
+            f"floor {_floor_of_rise(points):.3f}",
+        )
     elif peak["N"] in around:
         cusp = Verdict(AGREES, f"at a width next to N* (N/N* = {peak['N'] / N_star:.2f})")
     else:

@@ -39,12 +39,23 @@ LAZY_CAPTIONS = {
 }
 
 
+MIN_WIDTHS, MIN_SPAN = 4, 8.0  # a power law in h is tested over ≥ 4 widths spanning ≥ 8×
+
+
 def _untestable(fit: Mapping[str, Any] | None, what: str) -> str | None:
-    """Why a fitted slope cannot test a law (``None`` when it can): too few widths."""
+    """Why a fitted slope cannot test a law (``None`` when it can): fewer than
+    :data:`MIN_WIDTHS` widths, or widths spanning less than :data:`MIN_SPAN`."""
     if fit is None or fit.get("slope") is None:
         return f"fewer than two widths with {what}"
-    if fit["n_widths"] < 3:
-        return f"{fit['n_widths']} widths with {what}: too few to test a power law"
+    widths = fit.get("widths") or []
+    n = fit.get("n_widths", len(widths))
+    if n < MIN_WIDTHS:
+        return f"{n} widths with {what}: a power law needs at least {MIN_WIDTHS}"
+    if widths and widths[-1] / widths[0] < MIN_SPAN:
+        return (
+            f"the {n} widths with {what} span {widths[-1] / widths[0]:.3g}×, "
+            f"less than the {MIN_SPAN:g}× a power law needs"
+        )
     return None
 
 

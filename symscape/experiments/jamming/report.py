@@ -286,15 +286,20 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         part.comparisons += _control_rows(one, where)
         part.comparisons += _undecided_row(one.get("undecided"), where)
         t = one.get("transition")
-        if t:
+        if t and "rank_H0" in t:  # large N: only the extreme eigenvalues were computed
             part.comparisons += _minimum_rows(t, where)
         gaps = one.get("gaps")
         if gaps is None and t and t.get("gap_exponents"):  # an older summary
+            old = t["gap_exponents"]
+            minima = old.get("minima", 1)
             gaps = {
-                **t["gap_exponents"],
-                "unsatisfied": t["gap_exponents"]["theta"]["n"],
-                "satisfied": t["gap_exponents"]["gamma"]["n"],
+                **old,
+                "minima": minima,
+                "unsatisfied": old["theta"]["n"],
+                "satisfied": old["gamma"]["n"],
                 "n_delta_over_N": None,
+                "untestable": old.get("untestable")
+                or (f"{minima} jammed minimum (8 needed)" if minima < 8 else None),
             }
         part.comparisons += _gap_rows(gaps, where)
         part.figures += captioned(one.get("figures", []), JAMMING_CAPTIONS)

@@ -129,18 +129,26 @@ FAMILIES = {"fully connected": ("fc",), "CNN": ("lenet", "vgg", "resnet18")}
 
 
 def family_changes(summary: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``ln R_f(trained)/R_f(init)`` pooled over the networks (architecture, seed) of each
-    family of :data:`FAMILIES`: its mean and Student interval (:func:`log_interval`), and
-    the architectures it pools. Families with no network are left out."""
+    """``ln R_f(trained)/R_f(init)`` of each family of :data:`FAMILIES`, with architectures
+    as the unit: each architecture's mean over its seeds, then their mean and Student
+    interval over the family's architectures (:func:`log_interval`, n − 1 = architectures
+    − 1), so that the spread between architectures is in the interval. A family of one
+    architecture has that architecture's interval over its seeds (``unit="seeds"``).
+    Families with no network are left out."""
     out = {}
     for family, names in FAMILIES.items():
         rows = [s for s in summary if s["architecture"].partition(":")[0] in names]
-        if rows:
-            pooled = [v for s in rows for v in s["log_change_seeds"]]
-            out[family] = {
-                **log_interval(pooled),
-                "architectures": [s["architecture"] for s in rows],
-            }
+        means = [log_interval(s["log_change_seeds"])["mean"] for s in rows]
+        means = [m for m in means if m is not None]
+        if not means:
+            continue
+        single = len(means) == 1
+        out[family] = {
+            **log_interval(rows[0]["log_change_seeds"] if single else means),
+            "architectures": [s["architecture"] for s in rows],
+            "networks": sum(len(s["log_change_seeds"]) for s in rows),
+            "unit": "seeds" if single else "architectures",
+        }
     return out
 
 
