@@ -440,3 +440,9 @@ def test_every_row_beside_a_paper_value_carries_a_verdict():
     assert by["P*/N at the largest network"].kind == "not testable at this scale"
     assert "8 needed" in by["gap exponent θ"].verdict
     assert by["rank of H₀ at a jammed minimum"].kind == "agrees"
+    # N_Δ ≤ N: at a stationary point Σ Δ_μ ∇Δ_μ = 0 ties the gradients, rank N_Δ − 1
+    below = {**summary["transition"], "N": 40, "n_delta": 4}
+    for rank, kind in ((3, "agrees"), (4, "differs")):
+        rows = describe({**summary, "transition": {**below, "rank_H0": rank}}).comparisons
+        (row,) = [r for r in rows if r.quantity.startswith("rank of H₀")]
+        assert row.kind == kind and "N_Δ − 1" in row.reported

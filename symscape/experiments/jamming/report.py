@@ -219,9 +219,16 @@ def _gap_rows(gaps, where) -> list[Comparison]:
 
 
 def _minimum_rows(t, where) -> list[Comparison]:
-    """rank H₀ = min(N, N_Δ) and the sign of H's spectrum at one jammed minimum."""
+    """rank H₀ and the sign of H's spectrum at one jammed minimum.
+
+    H₀ = (1/P) Σ ∇Δ_μ ∇Δ_μᵀ over the N_Δ unsatisfied constraints has rank min(N, N_Δ) for
+    generic gradients; but at a stationary point P ∇L = Σ Δ_μ ∇Δ_μ = 0 with every Δ_μ > 0
+    is one linear relation among them, so where N_Δ ≤ N the rank is N_Δ − 1.
+    """
     at = f" (N = {t['N']}, P = {t['P']}, N_Δ = {t['n_delta']})"
-    expected = min(t["N"], t["n_delta"])
+    hypostatic = t["n_delta"] <= t["N"]
+    expected = t["n_delta"] - 1 if hypostatic else t["N"]
+    rule = "N_Δ − 1 (N_Δ ≤ N: ∇L = 0 ties the gradients)" if hypostatic else "N (N_Δ > N)"
     rank = t["rank_H0"]
     verdict = Verdict(AGREES, "equal (an exact identity)")
     if rank != expected:
@@ -244,7 +251,7 @@ def _minimum_rows(t, where) -> list[Comparison]:
         judged(
             f"rank of H₀ at a jammed minimum{at}{where}",
             str(rank),
-            f"min(N, N_Δ) = {expected} (exact)",
+            f"{rule} = {expected} (exact at a minimum)",
             verdict,
         ),
         judged(
