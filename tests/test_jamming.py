@@ -446,3 +446,18 @@ def test_every_row_beside_a_paper_value_carries_a_verdict():
         rows = describe({**summary, "transition": {**below, "rank_H0": rank}}).comparisons
         (row,) = [r for r in rows if r.quantity.startswith("rank of H₀")]
         assert row.kind == kind and "N_Δ − 1" in row.reported
+
+
+def test_a_P_star_outside_its_final_bracket_still_draws():
+    """P* interpolates over every P tried; where the fitted fraction is not monotone it can
+    fall outside the bisection's last bracket (seen at medium scale): the bars are clipped."""
+    from matplotlib.figure import Figure
+
+    from symscape.experiments.jamming.figures import _draw_scans
+
+    tried = [{"P": 100, "fitted": 1.0}, {"P": 130, "fitted": 0.2}, {"P": 160, "fitted": 0.6}]
+    scan = {"N": 40, "P_star": 125.0, "bracket": [130, 160], "tried": tried}
+    ax = Figure().subplots()
+    _draw_scans(ax, [scan], None, "C0", "scan")
+    (bars,) = list(ax.containers)
+    assert bars.lines[0].get_xdata()[0] == 125.0

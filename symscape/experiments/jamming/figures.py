@@ -147,8 +147,10 @@ def _draw_scans(ax, scans, line, color, label) -> None:
         return
     N = np.array([s["N"] for s in located], float)
     P = np.array([s["P_star"] for s in located])
-    low = P - np.array([s["bracket"][0] for s in located])
-    high = np.array([s["bracket"][1] for s in located]) - P
+    # P* interpolates the fitted fraction over every P tried, so with a fraction that is not
+    # monotone in P it can fall outside the bisection's final bracket: no negative bar then
+    low = np.clip(P - np.array([s["bracket"][0] for s in located]), 0, None)
+    high = np.clip(np.array([s["bracket"][1] for s in located]) - P, 0, None)
     ax.errorbar(P, N, xerr=[low, high], fmt="o", color=color, capsize=3, label=label)
     if line and line.get("slope") is not None:
         ax.plot(
