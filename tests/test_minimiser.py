@@ -111,3 +111,58 @@ def test_the_compact_inverse_hessian_is_the_two_loop_recursion():
 def test_flat_vectors_keep_member_order():
     params = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.arange(4.0).reshape(2, 2, 1)}
     assert flat_params(params).tolist() == [[0, 1, 2, 0, 1], [3, 4, 5, 2, 3]]
+
+
+def _jamming_model(seeds, P=150, width=16.0):
+    from symscape.data import load
+    from symscape.train.models import CenteredNetwork, LossSpec
+
+    config = TrainConfig(
+        dataset="random",
+        data={"P": P, "n_test": 10, "d": 8, "center": True, "sphere": True},
+        depth=2,
+        width=width,
+        seeds=seeds,
+    )
+    ds = load(config.dataset, **config.data, dtype=config.dtype)
+    arch = config.architecture(ds.input_shape, 1)
+    params = arch.initialize(config.seeds, dtype=config.dtype)
+    return CenteredNetwork(arch, params, ds, 1.0, LossSpec(config.loss, config.kappa)), params
+
+
+def test_the_saddle_check_of_a_member_does_not_depend_on_its_ensemble():
+    """The lowest curvature (Lanczos: 30 steps on N = 400 weights, so the start vector
+    matters) of a member is the one it has alone: one start vector for every member."""
+    from symscape.train.dynamics import LBFGS
+
+    curvatures = []
+    for seeds in ((0, 1, 2), (1,)):
+        model, params = _jamming_model(seeds)
+        assert model.arch.n_weights == 400
+        dynamics = LBFGS()
+        state = dynamics.init(model, params)
+        everyone = torch.ones(len(seeds), dtype=torch.bool)
+        dynamics._escape_saddles(model, state, everyone)
+        curvatures.append(state.extra["lowest_curvature"])
+    torch.testing.assert_close(curvatures[0][1:2], curvatures[1], rtol=1e-10, atol=1e-13)
+
+
+def test_the_loss_stops_moving_window():
+    """A member whose loss falls by less than ``window_tol`` (relative) over
+    ``window_steps`` accepted steps has stopped moving (jammed, here: N = 22 < P = 54); a
+    longer window with a smaller tolerance stops it later, at a lower loss."""
+    options = dict(
+        dataset="random",
+        data={"P": 54, "n_test": 10, "d": 8, "center": True, "sphere": True},
+        depth=2,
+        width=2.0,
+        activation="swish",
+        dynamics="lbfgs",
+        max_steps=20_000,
+    )
+    quick = train(TrainConfig(window_steps=100, window_tol=1e-2, **options))
+    patient = train(TrainConfig(window_steps=200, window_tol=1e-3, **options))
+    assert quick["status"] == patient["status"] == ["jammed"]
+    assert quick["stop_step"][0] < patient["stop_step"][0] < 20_000
+    assert patient["final"]["loss"][0] < quick["final"]["loss"][0]
+    assert min(quick["final"]["n_delta"][0], patient["final"]["n_delta"][0]) > 10

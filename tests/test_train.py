@@ -284,5 +284,6 @@ def test_one_sweep_spans_several_dynamics_with_their_tolerances_fixed():
         config = TrainConfig(dynamics=dynamics, **lr, **fixed)
         assert config.dt0 == 0.5 and config.dynamics == dynamics
     assert set(TrainConfig.STRICT) == {
-        "alpha", "tau", "lr", "batch_size", "history", "stall_tol", "stall_steps"
+        "alpha", "tau", "lr", "batch_size", "history", "stall_tol", "stall_steps",
+        "window_steps", "window_tol",
     }  # fmt: skip

@@ -136,6 +136,18 @@ class TrainConfig(JsonConfig):
     stall_steps: int = param(
         10, "lbfgs: stalled steps before stopping", Interval(int, 1, None), dynamics=("lbfgs",)
     )
+    window_steps: int = param(
+        2000,
+        "lbfgs: accepted steps over which the loss must keep moving (else: stopped)",
+        Interval(int, 1, None),
+        dynamics=("lbfgs",),
+    )
+    window_tol: float = param(
+        1e-4,
+        "lbfgs: relative loss decrease over window_steps below which the loss stopped moving",
+        _POSITIVE,
+        dynamics=("lbfgs",),
+    )
     # stopping and recording
     max_steps: int = param(10_000, "steps at most", Interval(int, 0, None))
     max_time: float | None = param(None, "time t at most", OrNone(_UNLIMITED, "no limit"))
@@ -197,6 +209,8 @@ class TrainConfig(JsonConfig):
         "history",
         "stall_tol",
         "stall_steps",
+        "window_steps",
+        "window_tol",
     )
 
     def _reject_unused(self) -> None:
@@ -238,7 +252,13 @@ class TrainConfig(JsonConfig):
                 self.dt0, self.grad_tol, self.output_tol, tau, self.max_time, self.dt_min
             )
         if self.dynamics == "lbfgs":
-            return LBFGS(self.history, self.stall_tol, self.stall_steps)
+            return LBFGS(
+                self.history,
+                self.stall_tol,
+                self.stall_steps,
+                plateau_steps=self.window_steps,
+                plateau_tol=self.window_tol,
+            )
         lr = self.lr if self.lr is not None else _DEFAULT_LR[self.dynamics]
         if self.dynamics == "sgd":
             return SGD(lr, self.batch_size, self.batch_seed)

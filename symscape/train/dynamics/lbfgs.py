@@ -170,8 +170,9 @@ class LBFGS:
         E, N = w.shape
         k = min(N, 30)
         scale = 1e-5 * (1 + w.norm(dim=-1, keepdim=True) / math.sqrt(N))
+        # one start vector for every member: a member's path does not depend on its ensemble
         generator = torch.Generator(device="cpu").manual_seed(N)
-        q = torch.randn(E, N, generator=generator, dtype=w.dtype).to(w.device)
+        q = torch.randn(N, generator=generator, dtype=w.dtype).to(w.device).expand(E, N)
         q = q / q.norm(dim=-1, keepdim=True)
         basis, diagonal, offdiagonal = [], [], []
         for j in range(k):
