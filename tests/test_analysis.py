@@ -232,3 +232,42 @@ def test_the_old_names_still_work():
     assert _fits.fit_exponent is fit_exponent
     assert feature_lazy.crossing is crossing
     assert sensitivity.geometric_mean is geometric_mean is measure_geometric_mean
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def test_the_paired_floor_is_the_spread_of_an_error_difference_over_independent_test_sets():
+    """Two regimes' seeds err mostly on the same hard points. Over 400 independent test
+    sets of n = 500 points, the standard deviation of ε_a − ε_b equals the paired floor
+    computed from one test set, and is far below the unpaired √(ε(1−ε)/n)."""
+    from symscape.analysis import paired_floor
+
+    rng = np.random.default_rng(0)
+    E, n = 4, 500
+
+    def test_set():
+        hard = rng.normal(0.9, 1.0, size=n)  # a point's margin, shared by both regimes
+        a = hard + rng.normal(0.0, 0.4, size=(E, n)) <= 0
+        b = hard + 0.1 + rng.normal(0.0, 0.4, size=(E, n)) <= 0
+        return a.astype(float), b.astype(float)
+
+    differences, floors = [], []
+    for _ in range(400):
+        a, b = test_set()
+        differences.append(a.mean() - b.mean())
+        floors.append(paired_floor(a, b))
+    assert np.std(differences) == pytest.approx(np.mean(floors), rel=0.15)
+    error = np.mean(a)
+    assert np.mean(floors) < 0.5 * math.sqrt(error * (1 - error) / n)  # pairing matters here
+    # independent predictors: the paired floor is the unpaired √(ε_a(1−ε_a)/n + ε_b(1−ε_b)/n)
+    a, b = (rng.random((1, 100_000)) < p for p in (0.2, 0.3))
+    unpaired = math.sqrt((0.2 * 0.8 + 0.3 * 0.7) / 100_000)
+    assert paired_floor(a, b) == pytest.approx(unpaired, rel=0.02)
+
+
+def test_the_paired_floor_refuses_indicators_on_different_test_points():
+    from symscape.analysis import paired_floor
+
+    with pytest.raises(InvalidOptionError, match="same test points"):
+        paired_floor(np.zeros((2, 10)), np.zeros((2, 11)))

@@ -108,6 +108,15 @@ def test_the_lazy_end_of_the_flow_is_the_frozen_kernel_flow(record):
     regime = record["regime"]
     assert regime["lazy_source"] == "frozen-kernel flow"
     assert regime["lazy_error"] == pytest.approx(np.mean(direct))
+    # its floor is paired on the test points: the sd over points of the seeds' mean lazy
+    # error minus their mean feature error, over √n (the feature end trained again here)
+    feature = np.asarray(train(SMALL.train_config(64.0, SMALL.alphas[0]))["test_output"])
+    y_test = ds.y_test.numpy()
+    d = (y_test * reference[..., 0] <= 0).mean(0) - (y_test * feature[..., 0] <= 0).mean(0)
+    assert regime["floor"] == pytest.approx(d.std() / math.sqrt(len(y_test)))
+    assert regime["difference"] == pytest.approx(d.mean())
+    mean = (regime["feature_error"] + regime["lazy_error"]) / 2
+    assert regime["unpaired_floor"] == pytest.approx(math.sqrt(mean * (1 - mean) / len(y_test)))
 
 
 def _synthetic(outcome_of, E: int = 8):
@@ -199,6 +208,26 @@ def test_regime_verdicts(difference, interval, floor, kind):
     row = _regime_row(regime, "fc", "")
     assert row.kind == kind, row.comparison
     assert _regime_row(regime, "cnn", "").kind == {AGREES: DIFFERS, DIFFERS: AGREES}.get(kind, kind)
+
+
+def test_the_regime_is_judged_on_its_paired_floor():
+    """A difference of 0.015 lies within two unpaired floors √(ε(1−ε)/n) ≈ 0.011 but beyond
+    two paired floors (0.004, the regimes err on the same points): it is testable."""
+    regime = {
+        "width": 64.0,
+        "feature_error": 0.13,
+        "lazy_error": 0.145,
+        "lazy_source": "frozen-kernel flow",
+        "difference": 0.015,
+        "ci_low": 0.01,
+        "ci_high": 0.02,
+        "floor": 0.004,
+        "unpaired_floor": 0.011,
+    }
+    row = _regime_row(regime, "fc", "")
+    assert row.kind == DIFFERS and "floor 0.004 paired (unpaired 0.011)" in row.measured
+    old = {k: v for k, v in regime.items() if k != "unpaired_floor"} | {"floor": 0.011}
+    assert _regime_row(old, "fc", "").kind == NOT_TESTABLE  # an old summary: unpaired floor
 
 
 def test_results_files(record, tmp_path):

@@ -68,3 +68,20 @@ def test_a_diverged_output_is_an_error_never_a_correct_prediction():
     # one predictor's outputs, as a list, an array or a tensor: the same rule, in float64
     assert error_rate([0.5, -2.0, nan], [1.0, 1.0, 1.0]) == pytest.approx(2 / 3, abs=1e-15)
     assert error_rate([[nan, 0.0], [0.0, 1.0]], [0, 1]) == 0.5
+
+
+def test_misclassified_is_errors_before_the_mean_over_points():
+    from symscape.train.losses import misclassified
+
+    torch.manual_seed(0)
+    binary = torch.randn(3, 50, 1, dtype=torch.float64)
+    binary[1, 7, 0] = float("nan")
+    y = torch.sign(torch.randn(50, dtype=torch.float64))
+    wrong = misclassified(binary, y)
+    assert wrong.shape == (3, 50) and set(wrong.unique().tolist()) <= {0.0, 1.0}
+    assert wrong.mean(-1).tolist() == errors(binary, y).tolist()
+    assert wrong[1, 7] == 1.0  # a diverged output errs
+    assert misclassified(binary[..., 0].numpy(), y.numpy()).tolist() == wrong.tolist()
+    multi = torch.randn(2, 40, 3, dtype=torch.float64)
+    labels = torch.randint(0, 3, (40,))
+    assert misclassified(multi, labels).mean(-1).tolist() == errors(multi, labels).tolist()

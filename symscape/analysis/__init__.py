@@ -10,6 +10,8 @@ Pure numpy, at the bottom of the layers (it imports nothing from symscape but
   bootstrap of any statistic of a resampling of ``n`` items.
 - :func:`geometric_mean`, :func:`nan_geometric_mean`: ``exp(mean(ln v))``.
 - :func:`crossing`: where a falling curve first crosses a threshold.
+- :func:`paired_floor`: the sampling sd of a difference of two test errors measured on
+  the same test points.
 
 >>> from symscape.analysis import power_law_fit
 >>> power_law_fit([1.0, 2.0, 4.0], [3.0, 12.0, 48.0])[0]
@@ -21,6 +23,7 @@ from __future__ import annotations
 from symscape.analysis.bootstrap import Interval, bootstrap_interval, percentile_interval
 from symscape.analysis.crossings import crossing
 from symscape.analysis.fits import SOLVERS, fit_exponent, fit_line, power_law_fit, slope_stderr
+from symscape.analysis.floors import paired_floor
 from symscape.analysis.means import geometric_mean, nan_geometric_mean
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "fit_line",
     "geometric_mean",
     "nan_geometric_mean",
+    "paired_floor",
     "percentile_interval",
     "power_law_fit",
     "slope_stderr",

@@ -33,10 +33,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
-from symscape.analysis import bootstrap_interval, fit_line
-from symscape.train.losses import error_rate
+from symscape.analysis import bootstrap_interval, fit_line, paired_floor
+from symscape.train.losses import error_rate, misclassified
 
 __all__ = [
     "IN_H",
@@ -79,17 +78,8 @@ def gap_floor(f: np.ndarray, y: np.ndarray) -> float:
     >>> round(gap_floor(f, np.ones(4)), 6)  # d = (0, 1/2, 1/2, 0) - ensemble errors (0,0,0,0)
     0.125
     """
-    t = torch.as_tensor(np.asarray(f, dtype=np.float64))
-    t = t[..., None] if t.ndim == 2 else t
-    labels = torch.as_tensor(np.asarray(y))
-
-    def wrong(out: torch.Tensor) -> torch.Tensor:
-        binary = out.shape[-1] == 1
-        bad = labels.double() * out[..., 0] <= 0 if binary else out.argmax(-1) != labels
-        return (bad | ~torch.isfinite(out).all(-1)).double()
-
-    d = wrong(t).mean(0) - wrong(t.mean(0))
-    return float(d.std(unbiased=False) / math.sqrt(d.numel()))
+    f = np.asarray(f, dtype=np.float64)
+    return paired_floor(misclassified(f, y), misclassified(f.mean(0)[None], y))
 
 
 def local_exponent(widths: Sequence[float], N: Sequence[float]) -> float:

@@ -37,7 +37,15 @@ import torch.nn.functional as F
 from symscape.errors import InvalidOptionError
 from symscape.validation import choose
 
-__all__ = ["LOSSES", "error_rate", "errors", "gaps", "loss_per_point", "n_delta"]
+__all__ = [
+    "LOSSES",
+    "error_rate",
+    "errors",
+    "gaps",
+    "loss_per_point",
+    "misclassified",
+    "n_delta",
+]
 
 LOSSES = ("hinge", "quadratic_hinge", "soft_hinge", "mse", "cross_entropy")
 
@@ -109,9 +117,30 @@ def errors(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     A point whose output is not finite (a diverged network) is an error, never a
     correct prediction.
     """
+    return _wrong(output, y).to(output.dtype).mean(-1)
+
+
+def _wrong(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Whether each member errs at each point ``[E, P]`` (a non-finite output errs)."""
     wrong = y * output[..., 0] <= 0 if _check(output, y) else output.argmax(-1) != y
-    wrong = wrong | ~torch.isfinite(output).all(-1)
-    return wrong.to(output.dtype).mean(-1)
+    return wrong | ~torch.isfinite(output).all(-1)
+
+
+def misclassified(outputs, y) -> torch.Tensor:
+    """The 0/1 error of each member at each point ``[E, n]`` (float64), for outputs ``[E, n]``
+    (one output, ±1 labels) or ``[E, n, k]`` (arrays or tensors): :func:`errors` before its
+    mean over the points.
+
+    >>> misclassified([[0.5, -2.0, float("nan")]], [1.0, 1.0, 1.0])
+    tensor([[0., 1., 1.]], dtype=torch.float64)
+    """
+    outputs = torch.as_tensor(outputs).double()
+    if outputs.ndim == 2:
+        outputs = outputs[..., None]
+    y = torch.as_tensor(y)
+    if outputs.shape[-1] == 1:
+        y = y.double()
+    return _wrong(outputs, y).double()
 
 
 def error_rate(outputs, y) -> float:

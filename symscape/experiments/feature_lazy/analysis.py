@@ -22,8 +22,11 @@ its log against ln h, with an interval that resamples the seeds.
 
 **Regime.** At the widest width, the per-seed difference ε_lazy − ε_feature
 (the frozen-kernel flow, or the largest α, against the smallest α; the
-seeds paired), its bootstrap interval over seeds, and the statistical floor
-√(ε(1−ε)/n) of a test error on the n test points.
+seeds paired), its bootstrap interval over seeds, and its statistical floor on
+the n test points: both errors are measured on the same points, so the floor
+is the paired √(Var_x d(x)/n), d(x) the seeds' mean lazy error at x minus
+their mean feature error (:func:`~symscape.analysis.paired_floor`), not the
+unpaired √(ε(1−ε)/n) of one test error (kept beside it).
 
 Pure numpy on what the store holds: no training here.
 
@@ -40,10 +43,16 @@ from typing import Any
 
 import numpy as np
 
-from symscape.analysis import bootstrap_interval, crossing, nan_geometric_mean, power_law_fit
+from symscape.analysis import (
+    bootstrap_interval,
+    crossing,
+    nan_geometric_mean,
+    paired_floor,
+    power_law_fit,
+)
 from symscape.experiments.feature_lazy.cells import fractions, jamming_line
 from symscape.experiments.feature_lazy.config import REPORTED, FeatureLazyConfig
-from symscape.train.losses import error_rate
+from symscape.train.losses import error_rate, misclassified
 
 __all__ = ["analyse", "crossing", "variance_fit"]
 
@@ -175,21 +184,26 @@ def variance_fit(
     return out
 
 
-def _regime(config, feature: np.ndarray, lazy: np.ndarray, source: str, n_test: int) -> dict:
-    """ε_lazy − ε_feature over paired seeds, its interval and the test-error floor."""
-    difference = lazy - feature
+def _regime(config, feature: np.ndarray, lazy: np.ndarray, source: str, y_test) -> dict:
+    """ε_lazy − ε_feature over paired seeds from the test outputs ``[E, n, k]`` of both
+    regimes, its interval over seeds, and its paired statistical floor on the n test points
+    (with the unpaired √(ε(1−ε)/n) of one test error beside it)."""
+    feature_wrong, lazy_wrong = misclassified(feature, y_test), misclassified(lazy, y_test)
+    difference = (lazy_wrong.mean(-1) - feature_wrong.mean(-1)).numpy()
+    n_test = len(y_test)
     out = {
         "width": config.widths[-1],
-        "feature_error": float(feature.mean()),
-        "lazy_error": float(lazy.mean()),
+        "feature_error": float(feature_wrong.mean()),
+        "lazy_error": float(lazy_wrong.mean()),
         "lazy_source": source,
         "difference": float(difference.mean()),
         "ci_low": None,
         "ci_high": None,
         "n_test": n_test,
+        "floor": paired_floor(lazy_wrong, feature_wrong),
     }
     mean = (out["feature_error"] + out["lazy_error"]) / 2
-    out["floor"] = math.sqrt(mean * (1 - mean) / n_test)
+    out["unpaired_floor"] = math.sqrt(mean * (1 - mean) / n_test)
     if config.n_bootstrap > 0:
         interval = bootstrap_interval(
             lambda draw: float(difference[draw].mean()),
@@ -224,13 +238,11 @@ def analyse(
     shape = (len(config.widths), len(config.alphas))
     changes = np.empty((*shape, len(config.seeds)))
     fitted = np.empty(shape)
-    errors = {}
     for i, width in enumerate(config.widths):
         for j, alpha in enumerate(config.alphas):
             f = outputs[(width, alpha)]
             scalars = [row["scalars"] for row in rows[(width, alpha)]]
             single = np.array([error_rate(member, y_test) for member in f])
-            errors[(width, alpha)] = single
             kernel = np.array([s["final"]["kernel_change"] for s in scalars])
             changes[i, j] = kernel
             share = fractions([s["outcome"] for s in scalars])
@@ -283,11 +295,9 @@ def analyse(
             done, [lazy_outputs[w] for w in done], n_bootstrap=config.n_bootstrap
         )
     widest = config.widths[-1]
-    feature = errors[(widest, config.alphas[0])]
-    lazy_errors, source = errors[(widest, config.alphas[-1])], f"α = {config.alphas[-1]:g}"
-    for reference in lazy or []:
-        if reference["width"] == widest:
-            lazy_errors, source = np.array(reference["per_seed_error"]), "frozen-kernel flow"
+    lazy_f, source = outputs[(widest, config.alphas[-1])], f"α = {config.alphas[-1]:g}"
+    if lazy_outputs and widest in lazy_outputs:
+        lazy_f, source = lazy_outputs[widest], "frozen-kernel flow"
     fitted_errors = [p["test_error"] for p in points if p["fitted"] == 1.0]
     return {
         "points": points,
@@ -297,7 +307,7 @@ def analyse(
         "variance_fit": variance,
         "lazy_variance_fit": lazy_variance,
         "lazy": list(lazy or []),
-        "regime": _regime(config, feature, lazy_errors, source, len(y_test)),
+        "regime": _regime(config, outputs[(widest, config.alphas[0])], lazy_f, source, y_test),
         "test_error_range": [min(fitted_errors), max(fitted_errors)] if fitted_errors else None,
         "reported": REPORTED,
     }

@@ -147,7 +147,7 @@ def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
             "mnist": FeatureLazyConfig(
                 dataset="mnist-5k",
                 data={"P": 256, "n_test": 1000, **parity},
-                widths=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+                widths=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0),
                 alphas=(0.1, 1.0, 3.0, 10.0, 30.0, 100.0),
                 seeds=(0, 1, 2, 3),
                 max_steps=8000,

@@ -75,14 +75,15 @@ def _slope_row(quantity: str, fit, reported: float, what: str) -> Comparison:
 
 def _regime_row(regime: Mapping[str, Any], arch: str, where: str) -> Comparison:
     """ε_lazy − ε_feature at the widest width against "FC nets generalise better lazy"
-    (CNNs: better in the feature regime), within the test-error floor."""
+    (CNNs: better in the feature regime), within its statistical floor (paired on the test
+    points; an older summary holds the unpaired one only)."""
     reported, text = ((-1.0, 0.0), "lazy (FC nets)") if arch == "fc" else ((0.0, 1.0), "feature")
     d, low, high = regime.get("difference"), regime.get("ci_low"), regime.get("ci_high")
     verdict = judge(d, reported, low, high, null=0.0, floor=regime.get("floor"), digits=3)
     measured = (
         f"ε_lazy − ε_feature = {with_interval(d, low, high, 3)} (feature "
         f"{regime['feature_error']:.3f}, lazy {regime['lazy_error']:.3f}: "
-        f"{regime['lazy_source']}; floor {regime.get('floor', 0):.3f})"
+        f"{regime['lazy_source']}; {_floor_text(regime)})"
     )
     interval = "" if low is None else with_interval(d, low, high, 3).partition(" ")[2]
     return judged(
@@ -92,6 +93,13 @@ def _regime_row(regime: Mapping[str, Any], arch: str, where: str) -> Comparison:
         verdict,
         interval,
     )
+
+
+def _floor_text(regime: Mapping[str, Any]) -> str:
+    """The floor the verdict used: paired on the test points, the unpaired one beside it."""
+    floor = f"floor {regime.get('floor', 0):.3f}"
+    unpaired = regime.get("unpaired_floor")
+    return floor if unpaired is None else f"{floor} paired (unpaired {unpaired:.3f})"
 
 
 def _error_row(one: Mapping[str, Any], where: str) -> Comparison | None:
