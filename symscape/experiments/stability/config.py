@@ -47,6 +47,8 @@ _FORBIDDEN_DATA = ("labels", "dtype", "device", "flatten", "pca", "sphere")
 
 
 _POSITIVE = Interval(float, 0, None, closed="neither")
+# batch norm at initialisation, where the running statistics are still μ = 0, σ² = 1
+INIT_BATCH_NORM = ("batch", "running")
 _ZOO = (
     "fc:0.5",
     "fc:1",
@@ -135,6 +137,13 @@ class StabilityConfig(JsonConfig):
         "median", "median (the paper's code) or mean", Options(lambda: ESTIMATORS, what="estimator")
     )
     n_bootstrap: int = param(200, "bootstrap replicates", Interval(int, 0, None))
+    init_batch_norm: str = param(
+        "batch",
+        "batch norm when measuring at initialisation: batch (each batch's statistics, clean, "
+        "deformed and noisy images in separate batches, the authors' code) or running "
+        "(running statistics of the training images)",
+        Options(INIT_BATCH_NORM, what="batch-norm mode"),
+    )
     # numerics
     dtype: str = param("float32", "floating dtype", DTYPE)
     device: str = param("cpu", "device", DEVICE)
