@@ -24,6 +24,7 @@ from symscape.data import load
 from symscape.data.options import parse_dtype
 from symscape.diffeo import temperature_from_displacement, temperature_range, typical_displacement
 from symscape.errors import InvalidOptionError
+from symscape.experiments.stability.analysis import FAMILIES
 from symscape.measure.sensitivity import sensitivities
 from symscape.nets.batchnorm import batch_norm_layers, batch_statistics, estimate_running_statistics
 from symscape.nets.zoo import build_classifier, load_model, n_parameters, parse_classifier
@@ -137,13 +138,22 @@ def _measure_at_init(model, x, x_train, config, temps, reference: int, seed: int
 
 
 def _optimizer(name: str, config) -> dict[str, Any]:
-    """The authors' training of architecture ``name``: fully connected nets with
-    ``fc_optimizer`` (Adam, no weight decay), the CNNs with ``optimizer`` (SGD)."""
-    if name == "fc":
+    """The authors' training of architecture ``name``: the fully connected nets with
+    ``fc_optimizer`` (Adam, no weight decay, a constant learning rate), the CNNs with
+    ``optimizer`` (SGD, a cosine schedule)."""
+    if name in FAMILIES["fully connected"]:
         return dict(
-            optimizer=config.fc_optimizer, lr=config.fc_lr, weight_decay=config.fc_weight_decay
+            optimizer=config.fc_optimizer,
+            lr=config.fc_lr,
+            weight_decay=config.fc_weight_decay,
+            schedule=config.fc_schedule,
         )
-    return dict(optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay)
+    return dict(
+        optimizer=config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        schedule=config.schedule,
+    )
 
 
 def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
@@ -174,7 +184,6 @@ def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 momentum=config.momentum,
-                schedule=config.schedule,
                 crop_padding=config.crop_padding if config.crop else 0,
                 flip=config.flip,
                 diffeo_delta=config.diffeo_delta if config.diffeo_augment else None,
