@@ -15,7 +15,7 @@ from symscape.nets.zoo import (
 )
 from symscape.train.config import torch_threads
 
-SMALL = {"fc": 0.25, "lenet": 0.5, "vgg": 0.125, "resnet18": 0.125}
+SMALL = {"fc": 0.25, "fc-ntk": 0.25, "lenet": 0.5, "vgg": 0.125, "resnet18": 0.125}
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -43,7 +43,8 @@ def test_every_net_fits_a_tiny_batch(name):
     x = torch.randn(16, 1, 16, 16, generator=g)
     y = torch.arange(16) % 4
     net = build_classifier(name, (1, 16, 16), 4, width=SMALL[name], seed=0)
-    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    lr = 0.1 if name == "fc-ntk" else 3e-3  # weights N(0, 1): Adam's steps scale with them
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     net.train()
     losses = []
     for _ in range(30):
@@ -78,7 +79,7 @@ def test_batch_norm_where_the_architectures_have_it():
         net = build_classifier(name, (1, 28, 28), 10, width=SMALL[name])
         return any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
 
-    assert [has_bn(n) for n in CLASSIFIERS] == [False, False, True, True]
+    assert [has_bn(n) for n in CLASSIFIERS] == [False, False, False, True, True]
 
 
 def test_seed_fixes_the_weights_and_leaves_the_global_generator_alone():
@@ -224,3 +225,21 @@ def test_load_model_names_the_offending_keys(trained_vgg, tmp_path):
     assert "unexpected keys extra.weight" in str(info.value)
     with pytest.raises(DataFormatError, match="does not fit lenet"):
         load_model(path, "lenet", (3, 16, 16), 5)
+
+
+def test_the_ntk_fully_connected_net_is_fc_with_its_weights_rescaled():
+    """fc-ntk computes relu(x W/√fan_in + b) and a readout x W/fan_in: the zoo's fc with the
+    weights Wᵀ/√fan_in (Wᵀ/fan_in for the readout, no bias) computes the same function."""
+    ntk = build_classifier("fc-ntk", (1, 8, 8), 3, width=0.125, seed=0)
+    fc = build_classifier("fc", (1, 8, 8), 3, width=0.125, seed=1)
+    with torch.no_grad():
+        for name in ("layer1", "layer2", "layer3"):
+            source, target = getattr(ntk, name)[0], getattr(fc, name)[0]
+            target.weight.copy_(source.weight.T / source.weight.shape[0] ** 0.5)
+            target.bias.copy_(source.bias)
+        fc.classifier.weight.copy_(ntk.classifier.weight.T / ntk.classifier.weight.shape[0])
+        fc.classifier.bias.zero_()
+        x = torch.randn(5, 1, 8, 8)
+        torch.testing.assert_close(ntk(x), fc(x))
+    assert ntk.classifier.bias is None
+    assert float(ntk.layer1[0].weight.detach().std()) == pytest.approx(1, abs=0.05)  # N(0, 1)

@@ -3,9 +3,11 @@
 Unlike the ensemble-batched networks of :mod:`symscape.nets`, these are
 ordinary ``torch.nn.Module`` s: one network, ``[B, C, H, W] → [B, k]``
 logits, trained with SGD and measured with
-:func:`symscape.measure.sensitivities`. Four architectures, by name:
+:func:`symscape.measure.sensitivities`. Five architectures, by name:
 
 * ``fc``: fully connected, three hidden layers of ``512·width`` ReLU units;
+* ``fc-ntk``: the same in the authors' parametrisation (weights N(0, 1), scaled
+  by 1/√fan_in in the forward pass; the readout by 1/fan_in);
 * ``lenet``: LeNet-5 (two 5×5 convolutions with max pooling, then two
   dense layers of ``120·width`` and ``84·width`` units);
 * ``vgg``: a small VGG-style net, four stages of 3×3 convolutions with batch
@@ -51,7 +53,7 @@ __all__ = [
     "spelled_classifier",
 ]
 
-CLASSIFIERS = ("fc", "lenet", "vgg", "resnet18")
+CLASSIFIERS = ("fc", "fc-ntk", "lenet", "vgg", "resnet18")
 
 
 def _channels(base: int, width: float) -> int:
@@ -81,17 +83,44 @@ class FullyConnectedClassifier(Classifier):
     architecture = "fc"
     stages = ("layer1", "layer2", "layer3", "classifier")
 
+    linear = staticmethod(lambda fan_in, fan_out, readout=False: nn.Linear(fan_in, fan_out))
+
     def __init__(self, input_shape, k, width=1.0):
         super().__init__(input_shape, k, width)
         hidden = _channels(512, width)
         self.flatten = nn.Flatten()
-        self.layer1 = nn.Sequential(nn.Linear(math.prod(input_shape), hidden), nn.ReLU())
-        self.layer2 = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU())
-        self.layer3 = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU())
-        self.classifier = nn.Linear(hidden, k)
+        self.layer1 = nn.Sequential(self.linear(math.prod(input_shape), hidden), nn.ReLU())
+        self.layer2 = nn.Sequential(self.linear(hidden, hidden), nn.ReLU())
+        self.layer3 = nn.Sequential(self.linear(hidden, hidden), nn.ReLU())
+        self.classifier = self.linear(hidden, k, readout=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.layer3(self.layer2(self.layer1(self.flatten(x)))))
+
+
+class _NTKLinear(nn.Module):
+    """``x W / √fan_in + b`` with ``W, b ~ N(0, 1)`` (hidden), or ``x W / fan_in`` (readout)."""
+
+    def __init__(self, fan_in: int, fan_out: int, readout: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(fan_in, fan_out))
+        self.bias = None if readout else nn.Parameter(torch.randn(fan_out))
+        self.scale = 1 / fan_in if readout else fan_in**-0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x @ self.weight * self.scale
+        return out if self.bias is None else out + self.bias
+
+
+class NTKFullyConnectedClassifier(FullyConnectedClassifier):
+    """The authors' fully connected net (``DenseNetL4`` of diffeo-sota, models/simplenets.py):
+    three hidden ReLU layers of ``512·width`` units (their 64 at width 1/8), weights and biases
+    drawn from N(0, 1) and the layers scaled by 1/√fan_in in the forward pass, a readout
+    scaled by 1/fan_in without bias. The same function class as ``fc``; only the
+    parametrisation differs, which sets the learning rate Adam needs (theirs: 0.1)."""
+
+    architecture = "fc-ntk"
+    linear = _NTKLinear
 
 
 class LeNet(Classifier):
@@ -199,7 +228,8 @@ class ResNet18(Classifier):
 
 
 _CLASSES: dict[str, type[Classifier]] = {
-    cls.architecture: cls for cls in (FullyConnectedClassifier, LeNet, VGG, ResNet18)
+    cls.architecture: cls
+    for cls in (FullyConnectedClassifier, NTKFullyConnectedClassifier, LeNet, VGG, ResNet18)
 }
 
 

@@ -125,7 +125,7 @@ def _summarise(runs: list[dict], spec: str, reference: int) -> dict:
     return out
 
 
-FAMILIES = {"fully connected": ("fc",), "CNN": ("lenet", "vgg", "resnet18")}
+FAMILIES = {"fully connected": ("fc", "fc-ntk"), "CNN": ("lenet", "vgg", "resnet18")}
 
 
 def family_changes(summary: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ attribute: this module does not import it).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -23,7 +24,9 @@ from symscape.data import load
 from symscape.data.options import parse_dtype
 from symscape.diffeo import temperature_from_displacement, temperature_range, typical_displacement
 from symscape.errors import InvalidOptionError
+from symscape.experiments.stability.analysis import FAMILIES
 from symscape.measure.sensitivity import sensitivities
+from symscape.nets.batchnorm import batch_norm_layers, batch_statistics, estimate_running_statistics
 from symscape.nets.zoo import build_classifier, load_model, n_parameters, parse_classifier
 from symscape.train.classifier import classification_error, train_classifier
 
@@ -89,10 +92,19 @@ def _reference(deltas: Sequence[float]) -> int:
     return min(range(len(deltas)), key=lambda i: (abs(math.log(deltas[i])), i))
 
 
-def _measure(model, x, config, temps, reference: int, seed: int) -> dict:
-    """Output sensitivities at every T (with bootstrap); stages' at the reference T (without)."""
+def _measure(model, x, config, temps, reference: int, seed: int, batch_size: int = 256) -> dict:
+    """Output sensitivities at every T (with bootstrap); stages' at the reference T (without).
+
+    The model is measured in ``eval()`` mode, ``x`` in batches of ``batch_size``: the clean,
+    the deformed and the noisy images never share a batch."""
     model.eval()
-    common = dict(c=config.c, cutoff=config.cutoff, estimator=config.estimator, seed=seed)
+    common = dict(
+        c=config.c,
+        cutoff=config.cutoff,
+        estimator=config.estimator,
+        seed=seed,
+        batch_size=batch_size,
+    )
     output = sensitivities(model, x, temperatures=temps, n_bootstrap=config.n_bootstrap, **common)
     stages = sensitivities(
         model,
@@ -108,14 +120,40 @@ def _measure(model, x, config, temps, reference: int, seed: int) -> dict:
     }
 
 
+def _measure_at_init(model, x, x_train, config, temps, reference: int, seed: int) -> dict:
+    """:func:`_measure` of a freshly initialised ``model``, whose batch-norm running statistics
+    are still μ = 0, σ² = 1 (every batch norm the identity: not the network that trains).
+
+    ``init_batch_norm="batch"`` (the authors' code): each batch norm uses the statistics of
+    the batch it sees, all ``x`` in one batch, so that clean, deformed and noisy images are
+    normalised each among their own kind. ``"running"``: a copy of the model with running
+    statistics estimated on the training images ``x_train``, one fixed function."""
+    if not batch_norm_layers(model):
+        return _measure(model, x, config, temps, reference, seed)
+    if config.init_batch_norm == "running":
+        calibrated = estimate_running_statistics(copy.deepcopy(model), x_train)
+        return _measure(calibrated, x, config, temps, reference, seed)
+    with batch_statistics(model.eval()):
+        return _measure(model, x, config, temps, reference, seed, batch_size=len(x))
+
+
 def _optimizer(name: str, config) -> dict[str, Any]:
-    """The authors' training of architecture ``name``: fully connected nets with
-    ``fc_optimizer`` (Adam, no weight decay), the CNNs with ``optimizer`` (SGD)."""
-    if name == "fc":
+    """The authors' training of architecture ``name``: the fully connected nets with
+    ``fc_optimizer`` (Adam, no weight decay, a constant learning rate), the CNNs with
+    ``optimizer`` (SGD, a cosine schedule)."""
+    if name in FAMILIES["fully connected"]:
         return dict(
-            optimizer=config.fc_optimizer, lr=config.fc_lr, weight_decay=config.fc_weight_decay
+            optimizer=config.fc_optimizer,
+            lr=config.fc_lr,
+            weight_decay=config.fc_weight_decay,
+            schedule=config.fc_schedule,
         )
-    return dict(optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay)
+    return dict(
+        optimizer=config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        schedule=config.schedule,
+    )
 
 
 def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
@@ -128,7 +166,7 @@ def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
         name, shape, k, width=width, seed=seed, dtype=dtype, device=config.device
     )
     init = {"test_error": classification_error(model, data.x_test, data.y_test)}
-    init.update(_measure(model, x_eval, config, temps, reference, seed))
+    init.update(_measure_at_init(model, x_eval, data.x_train, config, temps, reference, seed))
     if spec in config.checkpoints:
         path = config.checkpoints[spec]
         model = load_model(path, name, shape, k, width=width, dtype=dtype, device=config.device)
@@ -146,7 +184,6 @@ def _one_network(spec: str, seed: int, data: _Data, config, temps, reference):
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 momentum=config.momentum,
-                schedule=config.schedule,
                 crop_padding=config.crop_padding if config.crop else 0,
                 flip=config.flip,
                 diffeo_delta=config.diffeo_delta if config.diffeo_augment else None,

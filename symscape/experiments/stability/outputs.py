@@ -73,6 +73,7 @@ def save_results(
         "n_points": record["config"]["n_points"],
         "n_test": record["data"]["n_test"],
         "cutoff": record["config"]["cutoff"],
+        "init_batch_norm": record["config"].get("init_batch_norm", "batch"),
         "fit": record["fit"],
         "prefactor_at_reported_b": record["prefactor_at_reported_b"],
         "families": record["families"],

@@ -40,6 +40,13 @@ _CUTOFF_TEXT = {
     "authors": "the authors' cut-off (modes √(i² + j²) < c + ½)",
     "paper": "the papers' cut-off (modes √(i² + j²) ≤ c)",
 }  # |r| below POOR is a poor correlation, r above STRONG a strong one
+_INIT_BATCH_NORM_TEXT = {
+    "batch": "At initialisation batch norm uses the statistics of the batch it sees, the clean, "
+    "deformed and noisy test images in separate batches (the authors' code): the running "
+    "statistics are still μ = 0, σ² = 1 there, which would make every batch norm the identity.",
+    "running": "At initialisation batch norm uses running statistics estimated on the training "
+    "images (one fixed function; the authors' code uses each batch's statistics instead).",
+}
 
 
 STABILITY_CAPTIONS = {
@@ -253,6 +260,8 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         "those of the paper (15 architectures on CIFAR10); on MNIST a verdict 'differs' is a "
         "result, not a failure of the measurement."
     )
+    if summary.get("init_batch_norm") in _INIT_BATCH_NORM_TEXT:
+        part.notes.append(_INIT_BATCH_NORM_TEXT[summary["init_batch_norm"]])
     part.figures = captioned(summary.get("figures", []), STABILITY_CAPTIONS)
     part.configs.append(("stability", record_config(read, summary.get("record"))))
     return part
