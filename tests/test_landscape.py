@@ -305,3 +305,50 @@ def test_bad_input_is_one_line_naming_the_fix():
     ensemble = arch.initialize([0, 1])
     with pytest.raises(InvalidOptionError, match=r"one member of FullyConnected.*member\(params"):
         interpolate(arch, mse, (x, y), ensemble, ensemble)
+
+
+# ---- figures ---------------------------------------------------------------------------
+
+
+def test_the_figures_are_returned_objects_that_save_as_png_and_pdf(tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
+    from symscape.measure.landscape_figures import (
+        interpolation_figure,
+        slice_1d_figure,
+        slice_2d_figure,
+    )
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3)).to(DT)
+    x, labels = torch.randn(20, 4, dtype=DT), torch.randint(0, 3, (20,))
+    ce = torch.nn.functional.cross_entropy
+    w = {n: p.detach() for n, p in net.named_parameters()}
+    other = {n: torch.randn_like(p) for n, p in w.items()}
+    d1, d2 = random_direction(w, 0, biases="keep"), random_direction(w, 1, biases="keep")
+    open_before = plt.get_fignums()
+    path = interpolation_figure(interpolate(net, ce, (x, labels), w, other, points=7))
+    line = slice_1d_figure(slice_1d(net, ce, (x, labels), w, d1, 7))
+    # a regression fitted to 1e-3: the loss spans decades over the plane
+    fitted = torch.nn.Linear(4, 1, bias=False).to(DT)
+    targets = (fitted(x) + 1e-3 * torch.randn(20, 1, dtype=DT)).detach()
+    v = {n: p.detach() for n, p in fitted.named_parameters()}
+    e1, e2 = random_direction(v, 0), random_direction(v, 1)
+    plane = slice_2d(fitted, mse, (x, targets), v, e1, e2, grid=5)
+    contour = slice_2d_figure(plane)
+    assert plt.get_fignums() == open_before  # no pyplot state
+    assert all(isinstance(f, Figure) for f in (path, line, contour))
+    assert len(path.axes) == 2  # the loss, and the error on its twin
+    no_error = slice_1d(net, ce, (x, labels), w, d1, 7, error_fn=False)
+    assert no_error.error is None and len(slice_1d_figure(no_error).axes) == 1
+    assert len(line.axes) == 2
+    # log levels when the loss spans decades, linear ones when it does not
+    assert np.log10(plane.loss.max() / plane.loss.min()) > 2
+    assert isinstance(contour.axes[0].collections[0].norm, LogNorm)
+    flat = slice_2d_figure(slice_2d(net, ce, (x, labels), w, d1, d2, grid=5))
+    assert not isinstance(flat.axes[0].collections[0].norm, LogNorm)
+    for suffix in ("png", "pdf"):
+        contour.savefig(tmp_path / f"slice.{suffix}")
+        assert (tmp_path / f"slice.{suffix}").stat().st_size > 1000

@@ -164,7 +164,7 @@ def interpolate(
     params_a: Mapping[str, torch.Tensor],
     params_b: Mapping[str, torch.Tensor],
     points: int = 25,
-    error_fn: Loss | None = None,
+    error_fn: Loss | bool | None = None,
     *,
     t_range: tuple[float, float] = (0.0, 1.0),
     memory: int | str = DEFAULT_MEMORY,
@@ -178,7 +178,9 @@ def interpolate(
     (:func:`member`). ``data``: ``(x, y)`` tensors or a ``DataLoader`` of
     ``(x, y)`` batches. ``loss_fn(outputs, y)`` returns one number (a mean over
     the batch); ``error_fn=None`` is the classification error where ``y`` are
-    labels. The ends are evaluated exactly at ``w_a`` and ``w_b``.
+    labels (argmax for integer classes, sign for ±1 with one output), none for
+    other targets; ``error_fn=False``, no error. The ends are evaluated exactly
+    at ``w_a`` and ``w_b``.
     """
     t = _grid(points, t_range, "points")
     rows = np.concatenate([[0.0, 1.0], t])
@@ -215,7 +217,7 @@ def slice_1d(
     params: Mapping[str, torch.Tensor] | None,
     direction: Mapping[str, torch.Tensor],
     points=51,
-    error_fn: Loss | None = None,
+    error_fn: Loss | bool | None = None,
     *,
     span: tuple[float, float] = (-1.0, 1.0),
     memory: int | str = DEFAULT_MEMORY,
@@ -241,7 +243,7 @@ def slice_2d(
     d1: Mapping[str, torch.Tensor],
     d2: Mapping[str, torch.Tensor],
     grid=21,
-    error_fn: Loss | None = None,
+    error_fn: Loss | bool | None = None,
     *,
     span: tuple[float, float] = (-1.0, 1.0),
     memory: int | str = DEFAULT_MEMORY,
