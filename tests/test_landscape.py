@@ -281,8 +281,14 @@ def test_bad_input_is_one_line_naming_the_fix():
     w = {n: p.detach() for n, p in net.named_parameters()}
     d = random_direction(w, 0)
     wrong = dict(d, **{"0.weight": torch.zeros(3, 3, dtype=DT)})
-    with pytest.raises(InvalidOptionError, match=r"direction 0\['0.weight'\] has shape \(3, 3\)"):
+    with pytest.raises(InvalidOptionError, match=r"direction\['0.weight'\] has shape \(3, 3\)"):
         slice_1d(net, mse, (x, y), w, wrong, 5)
+    with pytest.raises(InvalidOptionError, match=r"d2\['0.weight'\] has shape \(3, 3\), the"):
+        slice_2d(net, mse, (x, y), w, d, wrong, 3)
+    with pytest.raises(InvalidOptionError, match=r"params_b\['0.weight'\] has shape \(3, 3\)"):
+        interpolate(net, mse, (x, y), None, wrong)
+    with pytest.raises(InvalidOptionError, match=r"y is torch.float32, the parameters"):
+        interpolate(net, mse, (x, y.float()), None, w)
     with pytest.raises(InvalidOptionError, match=r"missing \['2.bias'\]"):
         slice_1d(net, mse, (x, y), w, {k: v for k, v in d.items() if k != "2.bias"}, 5)
     with pytest.raises(InvalidOptionError, match="points=1: a landscape needs at least 2"):

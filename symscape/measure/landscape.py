@@ -161,7 +161,7 @@ def interpolate(
     model,
     loss_fn: Loss,
     data,
-    params_a: Mapping[str, torch.Tensor],
+    params_a: Mapping[str, torch.Tensor] | None,
     params_b: Mapping[str, torch.Tensor],
     points: int = 25,
     error_fn: Loss | bool | None = None,
@@ -180,21 +180,15 @@ def interpolate(
     the batch); ``error_fn=None`` is the classification error where ``y`` are
     labels (argmax for integer classes, sign for ±1 with one output), none for
     other targets; ``error_fn=False``, no error. The ends are evaluated exactly
-    at ``w_a`` and ``w_b``.
+    at ``w_a`` and ``w_b``; ``params_a=None`` takes a module's own weights.
     """
     t = _grid(points, t_range, "points")
     rows = np.concatenate([[0.0, 1.0], t])
     coefficients = np.stack([1 - rows, rows], axis=1)
+    ends = [_own_params(model, params_a), params_b]
+    options = dict(error_fn=error_fn, memory=memory, batched=batched)
     loss, error = evaluate(
-        model,
-        loss_fn,
-        data,
-        None,
-        [params_a, params_b],
-        coefficients,
-        error_fn=error_fn,
-        memory=memory,
-        batched=batched,
+        model, loss_fn, data, None, ends, coefficients, labels=("params_a", "params_b"), **options
     )
     barrier, barrier_linear = barrier_heights(t, loss[2:], loss[0], loss[1])
     fields = dict(t=t, loss=loss[2:], error=None, loss_a=float(loss[0]), loss_b=float(loss[1]))
@@ -231,7 +225,10 @@ def slice_1d(
     alpha = _grid(points, span, "points")
     params = _own_params(model, params)
     options = dict(error_fn=error_fn, memory=memory, batched=batched)
-    loss, error = evaluate(model, loss_fn, data, params, [direction], alpha[:, None], **options)
+    line = alpha[:, None]
+    loss, error = evaluate(
+        model, loss_fn, data, params, [direction], line, labels=("direction",), **options
+    )
     return Slice1D(alpha=alpha, loss=loss, error=error)
 
 
@@ -259,7 +256,9 @@ def slice_2d(
     a, b = np.meshgrid(alpha, beta, indexing="ij")
     plane = np.stack([a.ravel(), b.ravel()], axis=1)
     options = dict(error_fn=error_fn, memory=memory, batched=batched)
-    loss, error = evaluate(model, loss_fn, data, params, [d1, d2], plane, **options)
+    loss, error = evaluate(
+        model, loss_fn, data, params, [d1, d2], plane, labels=("d1", "d2"), **options
+    )
     shape = (len(alpha), len(beta))
     return Slice2D(
         alpha=alpha,

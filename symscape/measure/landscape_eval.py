@@ -204,6 +204,7 @@ def evaluate(
     error_fn: Loss | bool | None = None,
     memory: int | str = DEFAULT_MEMORY,
     batched: bool = True,
+    labels: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(loss [G], error [G] or None)`` at ``w_g = base + Σ_j coefficients[g, j] directions[j]``
     (``base=None``: no base), float64 numpy arrays.
@@ -214,7 +215,8 @@ def evaluate(
     one number; ``error_fn=None`` is the classification error where ``y`` are
     labels, and no error otherwise; ``error_fn=False``, no error.
     ``batched=False`` evaluates the points one at a time (the reference the
-    batched path is checked against).
+    batched path is checked against). ``labels`` name the directions in error
+    messages (``"direction j"`` by default).
     """
     budget = parse_memory(memory, "memory")
     if not callable(loss_fn):
@@ -231,7 +233,10 @@ def evaluate(
         )
     model = _Model(model, base if base is not None else directions[0])
     ref = model.params
-    directions = [check_direction(ref, d, f"direction {j}") for j, d in enumerate(directions)]
+    labels = labels or [f"direction {j}" for j in range(len(directions))]
+    directions = [
+        check_direction(ref, d, label) for d, label in zip(directions, labels, strict=True)
+    ]
     base = None if base is None else model.params
     stacks = {n: torch.stack([d[n] for d in directions]) for n in ref}  # [m, *shape]
     any_ref = next(iter(ref.values()))
