@@ -7,9 +7,21 @@ ensemble (per-layer formula), its infinite-width limit and how far it moves.
 :mod:`~symscape.measure.equivariance`: how exactly a model respects a
 symmetry — rotations, inversion, translations and permutations of point
 clouds (e3nn irreps), rotations, flips and shifts of images.
+:mod:`~symscape.measure.landscape`: the loss landscape of any model — the
+straight path between two weight vectors with its barrier, 1D/2D slices along
+filter-normalised random directions (figures in ``landscape_figures``).
 """
 
 from symscape.measure.equivariance import EquivarianceError, equivariance_errors, invariance_errors
+from symscape.measure.landscape import (
+    Interpolation,
+    Slice1D,
+    Slice2D,
+    interpolate,
+    random_direction,
+    slice_1d,
+    slice_2d,
+)
 from symscape.measure.ntk import kernel_change, kernel_regression, ntk, ntk_infinite
 from symscape.measure.sensitivity import Sensitivity, geometric_mean, sensitivities
 
@@ -24,4 +36,13 @@ __all__ = [
     "ntk",
     "ntk_infinite",
     "sensitivities",
+]
+__all__ += [
+    "Interpolation",
+    "Slice1D",
+    "Slice2D",
+    "interpolate",
+    "random_direction",
+    "slice_1d",
+    "slice_2d",
 ]
