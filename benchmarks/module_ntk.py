@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from ntk import memory_mb, reset_peak  # benchmarks/ntk.py: /proc/self readings
+from ntk import measure, timed  # benchmarks/ntk.py: one process per measurement
 
 
 def build(width: int, k: int) -> torch.nn.Module:
@@ -71,22 +68,7 @@ def child(args) -> None:
             return baseline_kernel(model, points)
         return ntk(model, points)
 
-    compute(x[:8])  # warm-up
-    reset_peak()
-    rss = memory_mb("VmRSS")
-    started = time.perf_counter()
-    kernel = compute(x)
-    seconds = time.perf_counter() - started
-    added = memory_mb("VmHWM") - rss
-    np.save(args.save, kernel.numpy())
-    print(json.dumps({"seconds": seconds, "peak_mb": added}))
-
-
-def measure(case: dict, method: str, threads: int, save: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--method", method, "--threads", str(threads)]
-    cmd += ["--save", str(save)] + [f"--{k}={v}" for k, v in case.items()]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    timed(compute, x, args.save)
 
 
 def main() -> None:
@@ -109,8 +91,8 @@ def main() -> None:
     print(f"NTK of nn.Sequential 784-{args.width}-{args.width}-{args.k} (ReLU, bias), float32,")
     print(f"P = {args.P} points, {args.threads} thread(s); peak = increase of the peak RSS")
     with tempfile.TemporaryDirectory() as tmp:
-        slow = measure(case, "baseline", args.threads, Path(tmp) / "slow.npy")
-        fast = measure(case, "symscape", args.threads, Path(tmp) / "fast.npy")
+        slow = measure(case, "baseline", args.threads, Path(tmp) / "slow.npy", __file__)
+        fast = measure(case, "symscape", args.threads, Path(tmp) / "fast.npy", __file__)
         a, b = np.load(Path(tmp) / "slow.npy"), np.load(Path(tmp) / "fast.npy")
     error = float(np.abs(a - b).max() / np.abs(a).max())
     assert error < 1e-4, f"kernels differ: {error:.2e}"
