@@ -6,8 +6,8 @@ Kernels" tutorial: ``functional_call``, per-sample Jacobians
 ``vmap(jacrev(...))`` over the points, one ``einsum`` per parameter tensor,
 summed. symscape is ``symscape.measure.ntk(model, x)``, which takes the
 per-layer Gram formula (hooks, one backward per output; no per-sample
-Jacobian) and, before trusting it, checks it against the Jacobian on x[0]
-(counted in its time).
+Jacobian) and, before trusting it, checks it on x[0] against one backward
+pass (counted in its time).
 
 Each measurement runs in its own process, so that the peak memory is that
 method's alone: the wall time of one call after a warm-up call on 8 points,
