@@ -94,6 +94,12 @@ def child(args) -> None:
             return baseline_kernel(net, params, points)
         return ntk(net, params, points)
 
+    timed(compute, x, args.save)
+
+
+def timed(compute, x: torch.Tensor, save: str) -> None:
+    """Print the time and the added peak memory of ``compute(x)`` (after a warm-up on 8
+    points) as one JSON line, and save its result."""
     compute(x[:8])  # warm-up
     reset_peak()
     rss = memory_mb("VmRSS")
@@ -101,12 +107,13 @@ def child(args) -> None:
     kernel = compute(x)
     seconds = time.perf_counter() - started
     added = memory_mb("VmHWM") - rss
-    np.save(args.save, kernel.numpy())
+    np.save(save, kernel.numpy())
     print(json.dumps({"seconds": seconds, "peak_mb": added}))
 
 
-def measure(case: dict, method: str, threads: int, save: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--method", method, "--threads", str(threads)]
+def measure(case: dict, method: str, threads: int, save: Path, script: str = __file__) -> dict:
+    """Run ``script --child`` for one case and method in its own process: its JSON line."""
+    cmd = [sys.executable, script, "--child", "--method", method, "--threads", str(threads)]
     cmd += ["--save", str(save)] + [f"--{k}={v}" for k, v in case.items()]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])

@@ -4,6 +4,7 @@
 diffeomorphisms, to noise, and their ratio.
 :mod:`~symscape.measure.ntk`: the neural tangent kernel of every member of an
 ensemble (per-layer formula), its infinite-width limit and how far it moves.
+:mod:`~symscape.measure.module_ntk`: the NTK of any ``nn.Module`` or ``f(params, x)``.
 :mod:`~symscape.measure.equivariance`: how exactly a model respects a
 symmetry — rotations, inversion, translations and permutations of point
 clouds (e3nn irreps), rotations, flips and shifts of images.

@@ -62,6 +62,7 @@ from collections.abc import Mapping
 import torch
 
 from symscape.errors import InvalidOptionError, UnknownNameError
+from symscape.measure import module_ntk
 from symscape.nets import Architecture, FullyConnected, Params
 from symscape.nets.activations import activation_derivative, activation_parts
 from symscape.validation import parse_memory
@@ -242,7 +243,22 @@ def _plan(E: int, P: int, feat: int, k: int, itemsize: int, budget: int) -> tupl
     return members, points
 
 
-def ntk(
+def ntk(model, *args, **kwargs) -> torch.Tensor:
+    """The empirical NTK, of symscape's ensembles or of any PyTorch model.
+
+    * ``ntk(arch, params, x, x2=None, *, memory, method)`` with an
+      :class:`~symscape.nets.Architecture` and its ensemble's ``params``:
+      ``[E, P, k, P', k]``, every member (below);
+    * ``ntk(model, x, x2=None, *, params=None, memory, method)`` with a
+      ``torch.nn.Module`` or a function ``f(params, x)``: ``[P, k, P', k]``,
+      one network (:func:`symscape.measure.module_ntk.ntk`).
+    """
+    if isinstance(model, Architecture):
+        return _ensemble_ntk(model, *args, **kwargs)
+    return module_ntk.ntk(model, *args, **kwargs)
+
+
+def _ensemble_ntk(
     arch: Architecture,
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
