@@ -71,6 +71,19 @@ def test_hvp_is_the_central_difference_of_the_gradient():
     torch.testing.assert_close(rows, torch.stack([product, 2 * product]), rtol=1e-12, atol=1e-14)
 
 
+def test_other_weights_and_a_functional_model_give_the_same_products():
+    net, x, y = _problem(P=16)
+    f, params = as_functional(net)
+    moved = {k: p + 0.05 * torch.randn_like(p) for k, p in params.items()}
+    v = torch.randn(385, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():  # the module at the moved weights, its own parameters
+        for k, p in net.named_parameters():
+            p.copy_(moved[k])
+    at_module = hvp(net, mse, (x, y), v)
+    torch.testing.assert_close(hvp(f, mse, (x, y), v, params=moved), at_module)
+    torch.testing.assert_close(hvp(_problem(P=16)[0], mse, (x, y), v, params=moved), at_module)
+
+
 def test_dense_hessian_and_blocks_against_torch_func(exact):
     net, x, y, H, _ = exact
     loss, w = _flat_loss(net, x, y)

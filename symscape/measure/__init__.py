@@ -4,6 +4,8 @@
 diffeomorphisms, to noise, and their ratio.
 :mod:`~symscape.measure.ntk`: the neural tangent kernel of every member of an
 ensemble (per-layer formula), its infinite-width limit and how far it moves.
+:mod:`~symscape.measure.curvature`: the Hessian of any model's loss over a data
+set — products, operator, extreme eigenvalues, trace, spectral density, H₀ + H_p.
 :mod:`~symscape.measure.equivariance`: how exactly a model respects a
 symmetry — rotations, inversion, translations and permutations of point
 clouds (e3nn irreps), rotations, flips and shifts of images.

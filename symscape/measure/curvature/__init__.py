@@ -10,6 +10,7 @@ reorthogonalisation and its Gauss quadrature.
 of the jamming papers.
 """
 
+from symscape.measure.curvature.hinge import HingeSplit, hinge_split
 from symscape.measure.curvature.products import (
     dense_hessian,
     flatten,
@@ -27,12 +28,14 @@ from symscape.measure.curvature.spectrum import (
 )
 
 __all__ = [
+    "HingeSplit",
     "SpectralDensity",
     "TraceEstimate",
     "dense_hessian",
     "eigenvalues",
     "flatten",
     "hessian_operator",
+    "hinge_split",
     "hvp",
     "layer_blocks",
     "spectral_density",

@@ -97,12 +97,19 @@ class _Problem:
         self.N = n_parameters(self.params)
         ref = next(iter(self.params.values()))
         self.dtype, self.device = ref.dtype, ref.device
+        # a module at its own weights: differentiate through the module itself (the same
+        # numbers as through ``f``, without the parameter swap of functional_call)
+        self.module = model if isinstance(model, torch.nn.Module) and params is None else None
+        self.checked = False
 
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        one = isinstance(self.data, tuple | list) and isinstance(self.data[0], torch.Tensor)
         for x, y in batches(self.data):
-            check_data(self.params, x, name="x")
-            check_data(self.params, y, name="y")
+            if not (one and self.checked):  # tensors once, a DataLoader's batches each time
+                check_data(self.params, x, name="x")
+                check_data(self.params, y, name="y")
             yield x, y
+        self.checked = True
 
     def batch_loss(self, params: Mapping[str, torch.Tensor], x, y) -> torch.Tensor:
         return scalar_loss(self.loss_fn(self.f(params, x), y))
@@ -127,19 +134,22 @@ class _Problem:
 
     def products(self, V: torch.Tensor) -> torch.Tensor:
         """``H V`` for ``V`` of shape ``[K, N]``: rows of Hessian-vector products."""
-        total, acc = 0, torch.zeros_like(V)
+        parts = []
         for x, y in self.batches():
-            n = len(x)
-            w = {k: p.detach().requires_grad_(True) for k, p in self.params.items()}
-            loss = self.batch_loss(w, x, y)
+            if self.module is not None:
+                w = dict(zip(self.params, _trainable(self.module), strict=True))
+                loss = scalar_loss(self.loss_fn(self.module(x), y))
+            else:
+                w = {k: p.detach().requires_grad_(True) for k, p in self.params.items()}
+                loss = self.batch_loss(w, x, y)
             grads = torch.autograd.grad(
                 loss, list(w.values()), create_graph=True, allow_unused=True
             )
             g = torch.cat(
                 [_dense(gi, p).reshape(-1) for gi, p in zip(grads, w.values(), strict=True)]
             )
-            total += n
             if not g.requires_grad:  # the loss is linear in w on this batch
+                parts.append((len(x), torch.zeros_like(V)))
                 continue
             hv = torch.autograd.grad(
                 g,
@@ -152,8 +162,15 @@ class _Problem:
                 _dense(h, p, len(V) if len(V) > 1 else None)
                 for h, p in zip(hv, w.values(), strict=True)
             ]
-            acc += n * torch.cat([r.reshape(len(V), -1) for r in rows], dim=1)
-        return acc / total
+            parts.append((len(x), torch.cat([r.reshape(len(V), -1) for r in rows], dim=1)))
+        if len(parts) == 1:
+            return parts[0][1]
+        total = sum(n for n, _ in parts)
+        return sum(n * rows for n, rows in parts) / total
+
+
+def _trainable(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p for _, p in module.named_parameters() if p.requires_grad]
 
 
 def _dense(t: torch.Tensor | None, like: torch.Tensor, k: int | None = None) -> torch.Tensor:
