@@ -26,6 +26,19 @@ All three read H only through exact Hessian-vector products
   spectrum: ``Σ τ θ`` (per probe) is exactly ``vᵀHv/vᵀv``, whose mean over
   probes uniform on the sphere is ``tr H / N``, and ``Σ τ θ²`` is
   ``‖Hv‖²/vᵀv``, of mean ``‖H‖_F² / N``.
+
+A linear model under the mean squared error has ``H = 2 XᵀX / P``:
+
+>>> import torch
+>>> net = torch.nn.Linear(3, 1, bias=False).double()
+>>> x = torch.tensor([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 3.0]], dtype=torch.float64)
+>>> mse, data = torch.nn.functional.mse_loss, (x, torch.zeros(3, 1, dtype=torch.float64))
+>>> exact = torch.linalg.eigvalsh(2 * x.T @ x / 3).tolist()  # 2/3, 8/3, 6
+>>> bool(abs(eigenvalues(net, mse, data, k=1)[0] - 6) < 1e-12)
+True
+>>> estimate = trace(net, mse, data, samples=10)
+>>> round(estimate.value, 10), round(sum(exact), 10)  # zᵀHz = tr H for a diagonal H
+(9.3333333333, 9.3333333333)
 """
 
 from __future__ import annotations
