@@ -33,14 +33,34 @@ SMALL = dict(
 )
 
 
-@pytest.mark.parametrize("dynamics", ["flow", "momentum_flow", "adam", "sgd", "lbfgs"])
-def test_member_of_an_ensemble_is_exactly_the_network_trained_alone(dynamics):
-    extra = {"tau": 10.0} if dynamics == "momentum_flow" else {}
-    if dynamics == "adam":
-        extra["lr"] = 1e-2
-    ensemble = train(TrainConfig(**SMALL, dynamics=dynamics, seeds=(4, 9, 13), **extra))
+CONV = dict(
+    dataset="digits",
+    data={"P": 30, "n_test": 20, "labels": "parity", "flatten": False},
+    arch="cnn",
+    width=2.0,
+    max_steps=60,
+    stop_when_fitted=False,
+)
+ALONE_CASES = {
+    "flow": dict(SMALL, dynamics="flow"),
+    "momentum_flow": dict(SMALL, dynamics="momentum_flow", tau=10.0),
+    "kernel_flow": dict(SMALL, dynamics="kernel_flow"),
+    "adam": dict(SMALL, dynamics="adam", lr=1e-2),
+    "sgd": dict(SMALL, dynamics="sgd"),
+    "minibatch sgd": dict(SMALL, dynamics="sgd", batch_size=7, batch_seed=3),
+    "lbfgs": dict(SMALL, dynamics="lbfgs"),
+    "convnet flow": dict(CONV, dynamics="flow"),
+    "convnet minibatch sgd": dict(CONV, dynamics="sgd", batch_size=8),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ALONE_CASES))
+def test_member_of_an_ensemble_is_exactly_the_network_trained_alone(case):
+    options = ALONE_CASES[case]
+    dynamics = options["dynamics"]
+    ensemble = train(TrainConfig(**options, seeds=(4, 9, 13)))
     for i, seed in enumerate((4, 9, 13)):
-        alone = train(TrainConfig(**SMALL, dynamics=dynamics, seeds=(seed,), **extra))
+        alone = train(TrainConfig(**options, seeds=(seed,)))
         for name, value in alone["params"].items():
             assert np.allclose(ensemble["params"][name][i], value[0], rtol=0, atol=1e-10)
         if dynamics == "lbfgs":  # members stop when they converge: compare the end points
@@ -287,3 +307,20 @@ def test_one_sweep_spans_several_dynamics_with_their_tolerances_fixed():
         "alpha", "tau", "lr", "batch_size", "history", "stall_tol", "stall_steps",
         "window_steps", "window_tol",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["flow", "minibatch sgd", "lbfgs", "convnet flow"])
+def test_the_same_config_gives_the_same_numbers(case):
+    """A run is a pure function of its config: twice the same bits; and on two threads
+    the same numbers to rounding (the reductions may be summed in another order)."""
+    options = ALONE_CASES[case]
+    first = train(TrainConfig(**options, seeds=(0, 1)))
+    again = train(TrainConfig(**options, seeds=(0, 1)))
+    two = train(TrainConfig(**options, seeds=(0, 1), threads=2))
+    for name, value in first["params"].items():
+        assert np.array_equal(again["params"][name], value)
+        np.testing.assert_allclose(two["params"][name], value, rtol=0, atol=1e-9)
+    for key, value in first["trajectory"].items():
+        if key != "wall_time":
+            assert np.array_equal(again["trajectory"][key], value, equal_nan=True), key
+    assert first["status"] == again["status"] == two["status"]
