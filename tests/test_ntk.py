@@ -84,11 +84,21 @@ def test_blocks_and_member_chunks_change_nothing():
 
 
 def test_kernel_is_symmetric_and_positive():
+    """Θ(x, x') = Θ(x', x)ᵀ and Θ ⪰ 0, on kernels computed with x2 given (no block is
+    mirrored: ``ntk(x)`` fills its lower blocks from the upper ones, so its symmetry
+    alone would prove nothing)."""
     net = FullyConnected((5,), depth=2, width=12)
-    x = torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    theta = ntk(net, net.initialize([0, 1]), x, memory=20_000)[:, :, 0, :, 0]
-    torch.testing.assert_close(theta, theta.transpose(1, 2), rtol=0, atol=0)
-    assert float(torch.linalg.eigvalsh(theta).min()) > -1e-10
+    params = net.initialize([0, 1])
+    z = torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x, y = z[:17], z[17:]
+    xy = ntk(net, params, x, y, memory=20_000)[:, :, 0, :, 0]
+    yx = ntk(net, params, y, x, memory=20_000)[:, :, 0, :, 0]
+    torch.testing.assert_close(xy, yx.transpose(1, 2), rtol=1e-13, atol=1e-13)
+    full = ntk(net, params, z, z.clone(), memory=20_000)[:, :, 0, :, 0]
+    torch.testing.assert_close(full, full.transpose(1, 2), rtol=1e-13, atol=1e-13)
+    assert float(torch.linalg.eigvalsh((full + full.transpose(1, 2)) / 2).min()) > -1e-10
+    mirrored = ntk(net, params, z, memory=20_000)[:, :, 0, :, 0]
+    torch.testing.assert_close(mirrored, full, rtol=1e-13, atol=1e-13)
 
 
 def test_each_member_is_the_network_alone():
