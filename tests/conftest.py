@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
+import re
 import struct
+from importlib.metadata import requires
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +109,38 @@ def _one_thread():
 def _no_data_env(monkeypatch):
     """Tests never see the developer's own $SYMSCAPE_DATA."""
     monkeypatch.delenv("SYMSCAPE_DATA", raising=False)
+
+
+def _name(text: str) -> str:
+    return re.sub(r"[-_.]+", "-", text).lower()
+
+
+def required_distributions(extras: str) -> set[str]:
+    """symscape's own dependencies and those of ``extras`` (comma-separated), normalised."""
+    wanted = {_name(e) for e in extras.split(",") if e.strip()}
+    out = set()
+    for requirement in requires("symscape") or []:
+        name = _name(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", requirement)
+        if extra is None or _name(extra[1]) in wanted:
+            out.add(name)
+    return out
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``SYMSCAPE_REQUIRE_EXTRAS=test,ray,...`` (CI), a test skipped because a module
+    of those extras (or of symscape itself) cannot be imported fails instead: a dependency
+    that the test command installs must not silently remove tests."""
+    outcome = yield
+    report = outcome.get_result()
+    extras = os.environ.get("SYMSCAPE_REQUIRE_EXTRAS")
+    if not extras or not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    missing = re.search(r"could not import '([^']+)'", str(report.longrepr[2]))
+    if missing and _name(missing[1].split(".")[0]) in required_distributions(extras):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{missing[1]} is a dependency of symscape[{extras}] but cannot be imported "
+            "(SYMSCAPE_REQUIRE_EXTRAS is set): install it, do not skip"
+        )
