@@ -204,3 +204,27 @@ def test_the_readme_snippet_runs(tmp_path, monkeypatch, capsys):
     for name in ("density.png", "slice.pdf", "path.png"):
         assert (tmp_path / name).stat().st_size > 1000
     assert capsys.readouterr().out.strip()
+
+
+def test_density_figure_marks_the_extremes_on_a_symmetric_log_axis():
+    import numpy as np
+    from matplotlib.scale import SymmetricalLogTransform
+
+    from symscape.measure.curvature import SpectralDensity
+    from symscape.measure.curvature.figures import density_figure
+
+    grid = np.linspace(-3.0, 40.0, 500)
+    rho = np.exp(-(grid**2)) + 1e-3 * np.exp(-((grid - 30) ** 2))
+    density = SpectralDensity(grid, rho, np.zeros((1, 1)), np.ones((1, 1)), sigma=0.05)
+    fig = density_figure(density, top=[30.0, 25.0], bottom=[-2.5])
+    (ax,) = fig.axes
+    transform = ax.xaxis.get_transform()
+    assert isinstance(transform, SymmetricalLogTransform) and transform.linthresh == 0.05
+    assert ax.get_yscale() == "log"
+    marked = sorted(line.get_xdata()[0] for line in ax.lines[1:])
+    assert marked == [-2.5, 25.0, 30.0]
+    ticks = ax.get_xticks()
+    assert 0.0 in ticks and not any(0 < abs(t) < 0.05 for t in ticks)
+    assert ticks.max() >= 40.0 and ticks.min() <= -3.0
+    low, high = ax.get_ylim()
+    assert high / low == pytest.approx(3 * 10**8)  # the peak's 8 decades, and a margin

@@ -115,6 +115,7 @@ def hessian(
     the trace by Hutchinson's estimator with a 95 % interval, and the
     spectral density by stochastic Lanczos quadrature; writes hessian.json
     (every number) and hessian_density.png/.pdf to --out, and prints a table.
+    Weights and data are float64 unless --dtype float32.
     """
     prob = problem(arch, [loads] if loads else [], loss, dataset, device, kwargs)
     record, rho = hessian_record(prob, top, bottom, trace_samples, probes, steps)
