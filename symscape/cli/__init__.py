@@ -52,7 +52,9 @@ def _register() -> None:
         double_descent,
         equivariance,
         feature_lazy,
+        hessian,
         jamming,
+        landscape,
         report,
         reproduce,
         results,
@@ -70,6 +72,8 @@ def _register() -> None:
     cli.add_command(double_descent.double_descent)
     cli.add_command(feature_lazy.feature_lazy)
     cli.add_command(equivariance.equivariance)
+    cli.add_command(hessian.hessian)
+    cli.add_command(landscape.landscape)
     cli.add_command(reproduce.reproduce)
     cli.add_command(report.report)
 
