@@ -175,3 +175,18 @@ def test_the_member_model_carries_its_centring_offset():
     share = one | {"share": torch.tensor(1.0, dtype=torch.float64)}
     expected = 2.0 * (f0[0] - f0[1])
     assert torch.allclose(f(share, torch.cat([x, f0[0], f0[1]], 1)), expected)
+
+
+def test_beyond_the_exact_limit_lanczos_finds_the_same_top_and_a_zero_h(stored, record):
+    _, db = stored
+    with Store(db, create=False) as store:
+        jammed = appendix.spectra(store, record["jammed"]["key"], exact_max=4)
+        fitted = appendix.spectra(store, record["fitted"]["key"], exact_max=4)
+    assert not jammed["exact"] and jammed["N"] > 4
+    exact_top = np.sort(record["jammed"]["eig_H"])[::-1][:2]
+    assert np.allclose(jammed["top"][:2], exact_top, rtol=1e-6, atol=1e-12 * exact_top[0])
+    mass = np.trapezoid(jammed["density"], jammed["grid"])
+    assert mass == pytest.approx(1.0, abs=0.02)  # the SLQ density is normalised
+    assert fitted["max_abs"] == 0.0 and fitted["zero_H"] == fitted["N"]
+    drawn = figures({"jammed": jammed, "fitted": fitted, "chosen": record["chosen"]})
+    assert drawn["spectrum"].axes[0].get_ylabel() == "density of H (SLQ)"

@@ -216,13 +216,14 @@ def spectra(store, key: str, exact_max: int = 2000) -> dict[str, Any]:
 
     N ≤ ``exact_max``: the exact H, H₀ and H_p (``eig_H``, ``eig_H0``, ``eig_Hp``),
     ``rank_H0``, ``n_delta``, the number of negative eigenvalues and ``max_abs`` =
-    max |λ(H)|; beyond, ``density`` (SLQ: ``grid``, ``density``) and ``top`` eigenvalues.
+    max |λ(H)|; beyond, ``density`` (SLQ: ``grid``, ``density``) and ``top`` eigenvalues,
+    or ``max_abs = 0`` where H v = 0 for four random v (H = 0: a fitted minimum).
     Eigenvalues count as zero below ``10·N·eps`` times the largest |λ| of H₀ (of H when
     H₀ = 0).
     """
     import torch
 
-    from symscape.measure.curvature import eigenvalues, hinge_split, spectral_density
+    from symscape.measure.curvature import eigenvalues, hinge_split, hvp, spectral_density
     from symscape.measure.hessian import gap_tolerance
     from symscape.train.losses import loss_per_point
 
@@ -272,8 +273,12 @@ def spectra(store, key: str, exact_max: int = 2000) -> dict[str, Any]:
         per_point = loss_per_point(model.loss.name, output[None], y, kappa, model.loss.beta)
         return per_point.mean() / alpha**2
 
+    probes = torch.randn(4, N, generator=torch.Generator().manual_seed(0), dtype=data[0].dtype)
+    products = hvp(f, loss_fn, data, probes.to(data[0].device), params)
+    if not products.any():  # H v = 0 for random v: H = 0 (a fitted minimum)
+        return out | {"exact": False, "max_abs": 0.0, "lambda_max": 0.0, "zero_H": N}
     density = spectral_density(f, loss_fn, data, n_probes=4, steps=80, params=params)
-    top = eigenvalues(f, loss_fn, data, k=6, params=params, tol=1e-6)
+    top = eigenvalues(f, loss_fn, data, k=min(6, N - 1), params=params, tol=1e-6)
     return out | {
         "exact": False,
         "lambda_max": float(top[0]),

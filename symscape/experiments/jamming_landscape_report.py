@@ -71,7 +71,9 @@ def _spectrum_figure(jammed: Mapping[str, Any], fitted: Mapping[str, Any] | None
         ax.axvline(jammed["n_delta"] - 0.5, color="C3", lw=0.8, ls="--", label="N_Δ − 1")
         ax.set(xlabel="eigenvalue index (by |λ|)", ylabel="|λ|")
     else:
-        ax.semilogy(jammed["grid"], np.maximum(jammed["density"], 1e-12), color="C0")
+        ax.semilogy(
+            jammed["grid"], np.maximum(jammed["density"], 1e-12), color="C0", label="H (SLQ)"
+        )
         ax.set(xlabel="λ", ylabel="density of H (SLQ)")
     fitted_text = (
         f"; fitted seed {fitted['seed']}: max |λ(H)| = {fitted['max_abs']:.3g}"
@@ -197,8 +199,9 @@ _MEANINGS = {
     "max(L_a, L_b), between two jammed minima (N < N*)",
     "fitted_path": "N > N*, near the transition: 0 would mean the line stays at zero loss "
     "(the two minima linearly connected)",
-    "overparametrised_path": "the most over-parametrised pair the scans reached: the barrier "
-    "should shrink as N/N* grows",
+    "overparametrised_path": "the most over-parametrised pair the scans reached; wide nets "
+    "are expected to connect linearly only once their hidden units are matched by a "
+    "permutation, which is not done here",
 }
 
 
