@@ -190,3 +190,14 @@ def test_beyond_the_exact_limit_lanczos_finds_the_same_top_and_a_zero_h(stored, 
     assert fitted["max_abs"] == 0.0 and fitted["zero_H"] == fitted["N"]
     drawn = figures({"jammed": jammed, "fitted": fitted, "chosen": record["chosen"]})
     assert drawn["spectrum"].axes[0].get_ylabel() == "density of H (SLQ)"
+
+
+def test_describe_says_what_the_stored_runs_lacked():
+    where = {"P": 12, "width": 2.0, "N": 14, "P_star": 10.0, "jammed": "c", "fitted": None}
+    jammed = {"seed": 0, "n_delta": 3, "P": 12, "N": 14, "exact": False, "lambda_max": 2.0}
+    summary = {"chosen": {"spectra": where | {"same_P": False}}, "jammed": jammed}
+    part = describe(summary | dict.fromkeys(("fitted", *appendix.PATHS)) | {"figures": []})
+    text = {row.quantity: (row.measured, row.verdict) for row in part.comparisons}
+    assert text["minima measured"][1] == "no fitted seed of this network below its P* was stored"
+    assert text["λ_max(H) at the jammed minimum"][0] == "2"
+    assert [m for m, _ in text.values()].count("none in the stored runs") == 3

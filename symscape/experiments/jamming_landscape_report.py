@@ -125,12 +125,13 @@ def _spectra_rows(summary: Mapping[str, Any]) -> list[Comparison]:
     jammed, fitted, where = summary["jammed"], summary["fitted"], summary["chosen"].get("spectra")
     if not jammed:
         return [Comparison("Hessian at a jammed minimum", _NONE, "—", "no jammed seed was stored")]
-    same = (
-        "a jammed and a fitted seed of the same network at the same P (only the "
-        "initialisation differs)"
-        if where.get("same_P")
-        else f"no point had both: the fitted seed is at P = {where.get('fitted_P')}"
-    )
+    if where.get("same_P"):
+        same = "a jammed and a fitted seed of the same network at the same P (only the "
+        same += "initialisation differs)"
+    elif fitted:
+        same = f"no point had both: the fitted seed is at P = {where.get('fitted_P')}"
+    else:
+        same = "no fitted seed of this network below its P* was stored"
     rows = [Comparison("minima measured", _where(where), "—", same)]
     rows.append(
         Comparison(
