@@ -114,7 +114,8 @@ def reproduce(
     """Run the main job at ``scale`` and write its results under ``out``; returns the summary.
 
     ``only`` restricts the run to some of the sections: ``data``, ``engine``,
-    ``jamming``, ``double_descent``, ``feature_lazy``, ``stability``, ``equivariance``.
+    ``jamming``, ``landscape``, ``double_descent``, ``feature_lazy``, ``stability``,
+    ``equivariance``.
 
     Every run goes through the sweep store ``db`` (default ``out/symscape.db``)
     on ``executor`` (a name or an :class:`~symscape.sweep.executors.ExecutorChoice`

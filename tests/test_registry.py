@@ -12,6 +12,7 @@ EXPECTED = (
     "data",
     "engine",
     "jamming",
+    "landscape",
     "double_descent",
     "feature_lazy",
     "stability",
@@ -32,7 +33,7 @@ def test_reproduce_report_and_cli_read_the_registry():
     (only,) = [p for p in command.params if p.name == "only"]
     assert tuple(only.type.choices) == SECTIONS == registry.names()
     assert sorted(ORDER) == sorted(SECTIONS) and registry.report_order() == ORDER
-    assert ORDER[-2:] == ("data", "engine")  # the appendices last
+    assert ORDER[-3:] == ("data", "engine", "landscape")  # the appendices last
     assert set(DESCRIBERS) == set(HEADINGS) == set(SECTIONS)
 
 
@@ -190,7 +191,7 @@ def test_describe_returns_comparisons_for_a_stored_summary(section):
     from symscape.comparisons import VERDICTS, Comparison, Part
 
     summaries = json.loads((Path(__file__).parent / "data" / "quick_sections.json").read_text())
-    summaries |= APPENDICES  # the stored quick sections are the thesis's results only
+    summaries |= APPENDICES  # the stored quick sections: the thesis's results and appendix C
     part = section.describer()(summaries[section.name])
     assert isinstance(part, Part) and part.key == section.name
     assert (part.title, part.question) == section.heading

@@ -23,12 +23,12 @@ Every section module exposes the same hooks, which the framework calls:
 The registry itself imports no experiment: :meth:`Section.load` does, when
 the section runs.
 
->>> names()
-('data', 'engine', 'jamming', 'double_descent', 'feature_lazy', 'stability', 'equivariance')
+>>> names()[:5]
+('data', 'engine', 'jamming', 'landscape', 'double_descent')
 >>> get("double_descent").module
 'symscape.experiments.double_descent'
->>> report_order()[-2:]
-('data', 'engine')
+>>> report_order()[-3:]
+('data', 'engine', 'landscape')
 """
 
 from __future__ import annotations
@@ -107,6 +107,17 @@ REGISTRY: tuple[Section, ...] = (
         "shrinks? Hinge-loss training reaches N_Δ = 0 only above a critical N*(P); below, it "
         "stops in a jammed minimum with a finite fraction of unsatisfied constraints.",
         report="symscape.experiments.jamming.report",
+    ),
+    Section(
+        "landscape",
+        "symscape.experiments.jamming_landscape",
+        "Appendix C. The landscape around jamming",
+        "What does the loss landscape look like at the minima the jamming section found? At "
+        "a jammed minimum the Hessian's Gauss–Newton part H₀ has rank N_Δ − 1; at a fitted "
+        "one the Hessian vanishes; and is there a barrier on the straight line between two "
+        "members of one ensemble below and above N*?",
+        appendix=True,
+        report="symscape.experiments.jamming_landscape_report",
     ),
     Section(
         "double_descent",
