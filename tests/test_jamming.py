@@ -334,6 +334,36 @@ def test_the_perceptron_capacity_is_two_n_through_the_p_bisection(tmp_path):
     assert all(t["undecided"] == 0 for t in scan["tried"])  # a convex problem decides
 
 
+def test_bisections_in_lockstep_are_the_bisections_one_at_a_time(tmp_path):
+    """find_capacities trains every network's next P as one sweep (a pool's workers train
+    them side by side) and gives what each bisection gives alone, the same runs in the
+    store; two perceptrons and a depth-2 net of different N."""
+    from symscape.experiments.jamming import find_capacities, find_capacity
+    from symscape.sweep import Store
+
+    config = JammingConfig(
+        data={"d": 6, "n_test": 5, "center": True, "sphere": True},
+        P_values=(),
+        widths=(2.0,),
+        control_d=(6, 10),
+        seeds=(0, 1),
+        control_draws=4,
+        ratio_min=1.0,
+        ratio_max=4.0,
+        P_bisections=3,
+        max_steps=2000,
+    )
+    networks = [(1.0, 6), (2.0, None), (1.0, 10)]
+    together = find_capacities(config, networks, Runner(tmp_path / "a.db", "pool"))
+    alone = [
+        find_capacity(config, width, Runner(tmp_path / "b.db", "inprocess"), d=d)
+        for width, d in networks
+    ]
+    assert together == alone
+    with Store(tmp_path / "a.db", create=False) as a, Store(tmp_path / "b.db", create=False) as b:
+        assert sorted(a.statuses()) == sorted(b.statuses())
+
+
 def _synthetic_scans(law, spread=0.1, runs=40, seed=0):
     """P scans whose every run has its own capacity law(N)(1 + spread z): fitted iff P < it."""
     from symscape.experiments.jamming import crossing

@@ -370,11 +370,11 @@ def _scans(scale: str, runner, root: str | None, device: str) -> list[dict[str, 
     """The P scans of the jamming section's case ``CONFIGS[scale]["case"]``, read from the
     store (trained first where they are not there)."""
     from symscape.experiments._protocols import protocol_cases
-    from symscape.experiments.jamming import PROTOCOLS, find_capacity
+    from symscape.experiments.jamming import PROTOCOLS, find_capacities
 
     cases = protocol_cases(PROTOCOLS, scale, "jamming", root)
     config = dataclasses.replace(cases[CONFIGS[scale]["case"]], device=device)
-    return [find_capacity(config, width, runner) for width in config.widths]
+    return find_capacities(config, [(width, None) for width in config.widths], runner)
 
 
 def section(

@@ -16,7 +16,8 @@ The package, one concept per module:
 * :mod:`~symscape.experiments.jamming.config`: :class:`JammingConfig` and ``PROTOCOLS``;
 * :mod:`~symscape.experiments.jamming.search`: the width bisection at one P
   (:func:`find_transition`);
-* :mod:`~symscape.experiments.jamming.scan`: the P bisection at one network (:func:`find_capacity`);
+* :mod:`~symscape.experiments.jamming.scan`: the P bisection at one network
+  (:func:`find_capacity`; several networks in lockstep: :func:`find_capacities`);
 * :mod:`~symscape.experiments.jamming.minimum`: the jammed minimum (:func:`at_transition`);
 * :mod:`~symscape.experiments.jamming.analysis`: the lines N*(P), P*(N) and the gap exponents;
 * :mod:`~symscape.experiments.jamming.figures`: :func:`figures` (pure);
@@ -51,7 +52,7 @@ from symscape.experiments.jamming.figures import figures
 from symscape.experiments.jamming.minimum import at_transition, pooled_gaps
 from symscape.experiments.jamming.report import describe, markdown_section
 from symscape.experiments.jamming.results import save_results
-from symscape.experiments.jamming.scan import find_capacity
+from symscape.experiments.jamming.scan import find_capacities, find_capacity
 from symscape.experiments.jamming.search import find_transition
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 
@@ -69,6 +70,7 @@ __all__ = [
     "crossing",
     "describe",
     "figures",
+    "find_capacities",
     "find_capacity",
     "find_transition",
     "fit_line",

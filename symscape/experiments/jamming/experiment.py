@@ -19,7 +19,7 @@ from symscape.experiments.jamming.minimum import (
     pooled_gaps,
 )
 from symscape.experiments.jamming.results import save_results
-from symscape.experiments.jamming.scan import find_capacity
+from symscape.experiments.jamming.scan import find_capacities
 from symscape.experiments.jamming.search import find_transition
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 
@@ -50,8 +50,9 @@ def run(
     runner = as_runner(runner, executor)
     started = time.perf_counter()
     searches = [find_transition(config, P, runner) for P in config.P_values]
-    scans = [find_capacity(config, width, runner) for width in config.widths]
-    controls = [find_capacity(config, 1.0, runner, d=d) for d in config.control_d]
+    # the networks' bisections in lockstep: each round one sweep, trained side by side
+    scans = find_capacities(config, [(width, None) for width in config.widths], runner)
+    controls = find_capacities(config, [(1.0, d) for d in config.control_d], runner)
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
     transition = None
@@ -120,10 +121,11 @@ def jamming_section(
     :func:`paper_configs`), one part of the summary per data set.
 
     The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
-    ``executor`` (default ``inprocess``: each bisection step is one ensemble),
-    every network on ``device``.
+    ``executor`` (default ``pool``: the networks' bisections advance in lockstep, each
+    round one sweep whose ensembles the workers train side by side), every network on
+    ``device``.
     """
-    runner = Runner(section_store(out, store), executor or "inprocess")
+    runner = Runner(section_store(out, store), executor or "pool")
     configs = protocol_cases(PROTOCOLS, scale, "jamming", root)
     datasets = {}
     for name, config in configs.items():

@@ -20,14 +20,15 @@ P* = 2N (Cover 1965).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from symscape.experiments.jamming.analysis import crossing
 from symscape.experiments.jamming.config import JammingConfig
-from symscape.experiments.jamming.search import _measure
+from symscape.experiments.jamming.search import measure_many
 from symscape.sweep.runner import Runner, as_runner
 
-__all__ = ["find_capacity"]
+__all__ = ["find_capacities", "find_capacity"]
 
 
 def _n_weights(train_config) -> int:
@@ -36,6 +37,77 @@ def _n_weights(train_config) -> int:
 
     ds = load(train_config.dataset, **train_config.data, dtype=train_config.dtype)
     return train_config.architecture(ds.input_shape, 1).n_weights
+
+
+def _bisection(config: JammingConfig, width: float, d: int | None, n_weights: int):
+    """The P-bisection of one network as a generator: it yields the sizes P it needs next
+    and is sent back ``{P: point}`` (every point measured so far); it returns the result."""
+    low = max(1, math.ceil(config.ratio_min * n_weights))
+    high = max(low + 1, math.floor(config.ratio_max * n_weights))
+    tried = yield [low, high]
+    draws = len(config.train_configs(2, width, d=d))
+    out = {"width": width, "d": d, "N": n_weights, "draws": draws, "P_star": None, "bracket": None}
+    bottom, top = tried[low], tried[high]
+    if bottom["fitted"] < 0.5 or top["fitted"] >= 0.5:
+        out["outside"] = "below ratio_min · N" if bottom["fitted"] < 0.5 else "above ratio_max · N"
+        out["tried"] = sorted(tried.values(), key=lambda t: t["P"])
+        return out
+    for _ in range(config.P_bisections):
+        if high - low <= 1:
+            break
+        middle = min(max(round(math.sqrt(low * high)), low + 1), high - 1)
+        tried = yield [middle]
+        if tried[middle]["fitted"] >= 0.5:
+            low = middle
+        else:
+            high = middle
+    points = sorted(tried.values(), key=lambda t: t["P"])
+    out.update(
+        P_star=crossing([t["P"] for t in points], [t["fitted"] for t in points]),
+        bracket=[low, high],
+        outside=None,
+        tried=points,
+    )
+    return out
+
+
+def find_capacities(
+    config: JammingConfig,
+    networks: Sequence[tuple[float, int | None]],
+    runner: Runner | Any,
+) -> list[dict[str, Any]]:
+    """:func:`find_capacity` of several networks ``(width, d)`` at once, in lockstep: each
+    round of their bisections is one sweep, so that an executor with several workers
+    trains the networks side by side (the results are those of one bisection at a time:
+    a run is a pure function of its config)."""
+    runner = as_runner(runner, None)
+    states = []
+    for width, d in networks:
+        n_weights = _n_weights(config.train_config(64, width, d=d))  # N does not depend on P
+        name = f"jamming-d{d}" if d is not None else f"jamming-h{width:g}"
+        bisection = _bisection(config, width, d, n_weights)
+        states.append({"bisection": bisection, "name": name, "width": width, "d": d,
+                       "tried": {}, "wanted": next(bisection), "result": None})  # fmt: skip
+    while any(state["result"] is None for state in states):
+        requests = [
+            (config.train_configs(P, state["width"], d=state["d"]), state["name"])
+            for state in states
+            if state["result"] is None
+            for P in state["wanted"]
+            if P not in state["tried"]
+        ]
+        points = iter(measure_many(requests, runner))
+        for state in states:
+            if state["result"] is not None:
+                continue
+            for P in state["wanted"]:
+                if P not in state["tried"]:
+                    state["tried"][P] = next(points)
+            try:
+                state["wanted"] = state["bisection"].send(dict(state["tried"]))
+            except StopIteration as done:
+                state["result"] = done.value
+    return [state["result"] for state in states]
 
 
 def find_capacity(
@@ -52,38 +124,5 @@ def find_capacity(
     bracket does not hold the transition, with ``outside`` saying where),
     ``bracket`` ``[P_low, P_high]`` and every point ``tried``.
     """
-    runner = as_runner(runner, None)
-    name = f"jamming-d{d}" if d is not None else f"jamming-h{width:g}"
-    tried: dict[int, dict[str, Any]] = {}
-
-    def measure(P: int) -> dict[str, Any]:
-        if P not in tried:
-            tried[P] = _measure(config.train_configs(P, width, d=d), runner, name)
-        return tried[P]
-
-    n_weights = _n_weights(config.train_config(64, width, d=d))  # N does not depend on P
-    low = max(1, math.ceil(config.ratio_min * n_weights))
-    high = max(low + 1, math.floor(config.ratio_max * n_weights))
-    bottom, top = measure(low), measure(high)
-    draws = len(config.train_configs(2, width, d=d))
-    out = {"width": width, "d": d, "N": n_weights, "draws": draws, "P_star": None, "bracket": None}
-    if bottom["fitted"] < 0.5 or top["fitted"] >= 0.5:
-        out["outside"] = "below ratio_min · N" if bottom["fitted"] < 0.5 else "above ratio_max · N"
-        out["tried"] = sorted(tried.values(), key=lambda t: t["P"])
-        return out
-    for _ in range(config.P_bisections):
-        if high - low <= 1:
-            break
-        middle = min(max(round(math.sqrt(low * high)), low + 1), high - 1)
-        if measure(middle)["fitted"] >= 0.5:
-            low = middle
-        else:
-            high = middle
-    points = sorted(tried.values(), key=lambda t: t["P"])
-    out.update(
-        P_star=crossing([t["P"] for t in points], [t["fitted"] for t in points]),
-        bracket=[low, high],
-        outside=None,
-        tried=points,
-    )
-    return out
+    [result] = find_capacities(config, [(width, d)], runner)
+    return result

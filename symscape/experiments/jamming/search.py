@@ -20,7 +20,7 @@ import numpy as np
 from symscape.experiments.jamming.config import JammingConfig
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 
-__all__ = ["UNDECIDED_FLAG", "find_transition", "outcome_counts"]
+__all__ = ["UNDECIDED_FLAG", "find_transition", "measure_many", "outcome_counts"]
 
 
 def _spec_of(config, name: str):
@@ -59,33 +59,59 @@ def outcome_counts(outcomes) -> dict[str, Any]:
     }
 
 
+def _spec_of_many(configs, name: str):
+    """One sweep spec of several configs with the same seeds: each config one point of a
+    zip over every field (a run's key depends on its config only, not on its spec)."""
+    from symscape.sweep import SweepSpec
+
+    dicts = [{k: v for k, v in c.to_dict().items() if k != "seeds"} for c in configs]
+    zipped = {field: [d[field] for d in dicts] for field in dicts[0]}
+    return SweepSpec("train", name, {}, {}, (zipped,), tuple(configs[0].seeds))
+
+
+def measure_many(requests, runner: Runner) -> list[dict[str, Any]]:
+    """:func:`_measure` of several points at once: ``requests`` is a list of ``(configs,
+    name)``, one per point (one config per data draw); their runs go to the executor as one
+    sweep per distinct seed tuple, so that its workers train them side by side."""
+    from symscape.sweep import Store
+
+    requests = [([c] if not isinstance(c, list | tuple) else list(c), n) for c, n in requests]
+    by_seeds: dict[tuple, list] = {}
+    for configs, _ in requests:
+        for config in configs:
+            by_seeds.setdefault(tuple(config.seeds), []).append(config)
+    names = sorted({name for _, name in requests})
+    for group in by_seeds.values():
+        spec = _spec_of_many(group, names[0] if len(names) == 1 else "jamming-lockstep")
+        where = ", ".join(f"(width {c.width}, P = {c.data['P']})" for c in group[:4])
+        runner.complete(spec, f"at {where}" + (" ..." if len(group) > 4 else ""))
+    points = []
+    with Store(runner.store, create=False) as store:
+        for configs, name in requests:
+            keys = [run.key for config in configs for run in _spec_of(config, name).runs()]
+            rows = store.get(keys)
+            outcomes = [row["scalars"]["outcome"] for row in rows]
+            n_weights = rows[0]["scalars"]["n_weights"]
+            n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
+            points.append(
+                {
+                    "width": configs[0].width,
+                    "P": configs[0].data["P"],
+                    "N": n_weights,
+                    **outcome_counts(outcomes),
+                    "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
+                    "keys": keys,
+                    "outcomes": outcomes,
+                }
+            )
+    return points
+
+
 def _measure(configs, runner: Runner, name: str) -> dict[str, Any]:
     """Train (or read back) one network at one P, one ensemble per data draw in ``configs``;
     the fitted and undecided fractions and ⟨N_Δ⟩/N over every run."""
-    from symscape.sweep import Store
-
-    if not isinstance(configs, list | tuple):
-        configs = [configs]
-    rows, keys = [], []
-    for config in configs:
-        spec = _spec_of(config, name)
-        runs = spec.runs()
-        runner.complete(spec, f"at width {config.width}, P = {config.data['P']}")
-        with Store(runner.store, create=False) as store:
-            rows += store.get([run.key for run in runs])
-        keys += [run.key for run in runs]
-    outcomes = [row["scalars"]["outcome"] for row in rows]
-    n_weights = rows[0]["scalars"]["n_weights"]
-    n_delta = [row["scalars"]["final"]["n_delta"] for row in rows]
-    return {
-        "width": configs[0].width,
-        "P": configs[0].data["P"],
-        "N": n_weights,
-        **outcome_counts(outcomes),
-        "n_delta_over_N": float(np.mean(n_delta)) / n_weights,
-        "keys": keys,
-        "outcomes": outcomes,
-    }
+    [point] = measure_many([(configs, name)], runner)
+    return point
 
 
 def find_transition(
