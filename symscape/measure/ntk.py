@@ -395,6 +395,8 @@ def ntk_infinite(arch: FullyConnected, x: torch.Tensor, x2: torch.Tensor | None 
     d = a.shape[1]
     s11, s22, s12 = a.square().sum(-1) / d, b.square().sum(-1) / d, a @ b.T / d
     theta = s12 + bias
+    if x2 is None:  # the same numbers on the diagonal: cos θ = 1 exactly there, where
+        s11 = s22 = s12.diagonal()  # arccos turns a rounding error ε into an angle √(2ε)
     for _ in range(arch.depth):
         if arch.activation == "relu":
             norm = (s11[:, None] * s22[None, :]).sqrt()
