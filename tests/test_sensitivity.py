@@ -3,12 +3,13 @@
 import itertools
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from symscape.diffeo import temperature_from_displacement
+from symscape.diffeo import TemperatureWarning, temperature_from_displacement
 from symscape.errors import InvalidOptionError
 from symscape.measure import geometric_mean, sensitivities
 from symscape.measure.sensitivity import _lower_median, _pair_lower_median, _pair_mean
@@ -80,6 +81,79 @@ def test_a_model_reading_a_corner_pixel_does_not_see_diffeomorphisms():
     [s] = sensitivities(lambda z: z[:, :, 0, 0], x, deltas=1.0, estimator="mean", n_bootstrap=0)
     assert s.D < 1e-20
     assert s.G > 1e-4
+
+
+def _low_pass(size, modes=3):
+    """``[modes², size²]`` orthonormal rows: the smoothest cosine images (a low-pass projection)."""
+    k = torch.arange(size, dtype=F64)
+    cos = torch.stack([torch.cos(math.pi * a * (k + 0.5) / size) for a in range(modes)])
+    rows = torch.einsum("ah,bw->abhw", cos, cos).reshape(modes * modes, -1)
+    return torch.linalg.qr(rows.T).Q.T
+
+
+def test_D_and_G_of_a_linear_map_are_the_mean_ratios_and_the_closed_form():
+    """f(x) = W vec(x), W a low-pass projection. D_f and G_f with the mean estimator,
+    re-implemented on the very τx and x + η that ``sensitivities`` feeds f (recorded:
+    the deformation leaves the border unchanged, the noise does not); and G_f's
+    closed form for isotropic noise of fixed norm, E‖Wη‖² = ‖η‖² tr(WᵀW) / n, within
+    4 standard errors (Var ‖Wu‖² = 2(n tr A² − (tr A)²) / (n²(n + 2)), u uniform on
+    the sphere, A = WᵀW). Noise that were not isotropic — e.g. along τx − x, which is
+    smooth — would put ~10× more of its norm through the low-pass W."""
+    x = images(n=200, size=16)
+    n = x[0].numel()
+    W = _low_pass(16)
+    seen = []
+
+    def f(z):
+        seen.append(z.clone())
+        return z.flatten(1) @ W.T
+
+    [s] = sensitivities(f, x, deltas=1.0, estimator="mean", n_bootstrap=0, seed=2)
+    assert sum(torch.equal(z, x) for z in seen) == 1 and len(seen) == 3
+
+    def still_border(z):  # to rounding: grid_sample's coordinates are not exact integers
+        def edge(a):
+            return torch.cat([a[..., 0, :], a[..., -1, :], a[..., :, 0], a[..., :, -1]], -1)
+
+        return bool((edge(z) - edge(x)).abs().max() < 1e-12)
+
+    [moved] = [z for z in seen if not torch.equal(z, x) and still_border(z)]
+    [noisy] = [z for z in seen if not still_border(z)]
+
+    def squared(a, b):
+        return ((a - b).flatten(1) @ W.T).pow(2).sum(1)
+
+    i, j = torch.triu_indices(len(x), len(x), offset=1)
+    denominator = squared(x[i], x[j]).mean()  # the N(N − 1)/2 pairs of distinct points
+    assert math.isclose(s.D, squared(moved, x).mean() / denominator, rel_tol=1e-12)
+    assert math.isclose(s.G, squared(noisy, x).mean() / denominator, rel_tol=1e-12)
+    norms = (moved - x).flatten(1).pow(2).sum(1)  # ‖η‖² = ‖τx − x‖², point by point
+    assert torch.allclose((noisy - x).flatten(1).pow(2).sum(1), norms, rtol=1e-12)
+    A = W.T @ W
+    mean = A.trace() / n
+    sd = (2 * (n * (A @ A).trace() - A.trace() ** 2) / (n**2 * (n + 2))).sqrt()
+    expected = float((norms * mean).mean() / denominator)
+    standard_error = float(sd * norms.pow(2).sum().sqrt() / len(x) / denominator)
+    assert abs(s.G - expected) < 4 * standard_error
+    assert s.D > 5 * s.G  # the deformation moves the smooth components, the noise hardly
+
+
+def test_D_f_is_proportional_to_T_at_small_T():
+    """One seed draws the same Gaussian coefficients at every T, scaled by √T: the
+    displacement d is ∝ √T, and for sub-pixel d the bilinear τx − x = −(d·∇)x +
+    O(d²), so ‖τx − x‖² ∝ T (1 + O(δ/ℓ)), δ the typical displacement and ℓ ≳ 4
+    pixels the images' scale. Between δ = 0.01 and 0.1 pixel (T ≪ T_min ≪ T_max)
+    the slope of ln D_f against ln T is 1 to O(0.1/4/ln 100) ≈ 0.005: ±0.02 allowed."""
+    x = images(n=20, size=16)
+    temperatures = [temperature_from_displacement(d, 3, 16) for d in (0.01, 0.1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemperatureWarning)  # below T_min, on purpose
+        D = [
+            sensitivities(lambda z: z, x, temperatures=T, estimator="mean", n_bootstrap=0)[0].D
+            for T in temperatures
+        ]
+    slope = math.log(D[1] / D[0]) / math.log(temperatures[1] / temperatures[0])
+    assert slope == pytest.approx(1, abs=0.02)
 
 
 def test_layers_measured_in_one_pass_equal_the_truncated_models():
