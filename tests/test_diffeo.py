@@ -265,7 +265,7 @@ def test_T_max_is_where_the_deformations_start_to_fold(cutoff):
     at T_max a minority of the fields fold somewhere, on a small fraction of the area
     (the onset: about a third with the authors' six modes, an eighth with the prose's
     four, on ~1 % of the square); at 10 T_max nearly all do. A T_max 5× too large would
-    put over 90 % of the fields past the 50 % bound at "T_max"; 5× too small, none would
+    put about 90 % of the fields or more past the 50 % bound at "T_max"; 5× too small, none would
     fold at "T_max" (under the 5 % floor) and about 80 % or less at "10 T_max"."""
     n, c = 32, 3
     T_min, T_max = temperature_range(n, c)
