@@ -557,7 +557,7 @@ def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, mo
 
     monkeypatch.setattr(zoo, "_one_network", counted)
     interrupted = True
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted; rerun to resume"):
         run(tiny_config(), tmp_path / "s.db")
     assert trained == [("fc:0.25", 0), ("fc:0.25", 1), ("lenet:0.5", 0)]
     interrupted, trained[:] = False, []
