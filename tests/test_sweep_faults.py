@@ -3,6 +3,7 @@ corrupt and foreign store files, a spec whose runs all fail."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -12,10 +13,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import symscape
 from symscape.cli import main
 
 N_RUNS = 200  # a sweep of a few hundred runs
@@ -278,4 +281,83 @@ def test_a_training_sweep_killed_at_a_random_moment_resumes_to_the_same_records(
         for name, value in arrays.items():
             assert np.array_equal(got_arrays[name], value), (key, name)
     # the runs finished before the kill were kept, not computed again
+    assert all(_rows(db)[key] == when for key, when in done_at_kill.items())
+
+
+REPRODUCE = """\
+import signal
+import sys
+
+from symscape.experiments import double_descent as dd
+
+# the smallest double-descent protocol that trains through the store: the quick scale's
+# section, on five widths of a small digits task
+dd.PROTOCOLS["quick"] = {
+    "digits": dd.DoubleDescentConfig(
+        dataset="digits",
+        data={"P": 60, "n_test": 100, "labels": "parity", "pca": 10, "center": True,
+              "sphere": True},
+        widths=(2.0, 4.0, 8.0, 16.0, 32.0),
+        seeds=(0, 1, 2),
+        dynamics="lbfgs",
+        max_steps=1000,
+        n_bootstrap=50,
+    )
+}
+if __name__ == "__main__":  # the pool's workers import this file too
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from symscape.cli import main
+
+    argv = ["reproduce", "--only", "double_descent", "--scale", "quick", "--out", sys.argv[1]]
+    sys.exit(main(argv))
+"""
+
+
+@pytest.mark.slow
+def test_reproduce_killed_at_a_random_moment_resumes_to_the_same_summary(tmp_path):
+    """``symscape reproduce`` (its double-descent section on a small protocol, on a pool),
+    SIGKILLed at a moment drawn from a fixed seed and run again, reports the same numbers
+    as a run that was not interrupted, and does not train the runs finished before again."""
+    script = tmp_path / "reproduce.py"
+    script.write_text(REPRODUCE)
+    env = {**os.environ, "PYTHONPATH": str(Path(symscape.__file__).parents[1])}
+
+    def reproduce(out) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(script), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def section(out) -> dict:
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["failed"] == {}
+        return {k: v for k, v in summary["double_descent"].items() if k != "wall_time_s"}
+
+    reference = reproduce(tmp_path / "reference")
+    _, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err
+    expected = section(tmp_path / "reference")
+    assert len(expected["points"]) == 5 and expected["fits"]
+
+    draw = random.Random(19)
+    finished, delay = 3 * draw.randint(1, 3), draw.uniform(0.0, 0.5)  # seeds finish in threes
+    out = tmp_path / "killed"
+    db = out / "symscape.db"
+    driver = reproduce(out)
+    _wait_for(lambda: len(_rows(db, "done")) >= finished, timeout=120)
+    time.sleep(delay)
+    driver.kill()  # SIGKILL: no cleanup of any kind
+    driver.wait()
+    done_at_kill = _rows(db, "done")
+    assert finished <= len(done_at_kill) < 15  # interrupted, not finished
+    assert not (out / "summary.json").exists()
+
+    rerun = reproduce(out)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert section(out) == expected
+    # the runs finished before the kill were kept, not trained again
     assert all(_rows(db)[key] == when for key, when in done_at_kill.items())
