@@ -6,6 +6,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -489,8 +490,19 @@ def test_learning_curves_report_every_model_size_and_seed():
 
 @needs_e3nn
 def test_symmetry_buys_test_error_on_the_dipole():
-    from symscape.equivariant.tasks import learning_curves
+    from symscape.equivariant.tasks import MODELS, learning_curves
 
-    records = learning_curves("dipole", sizes=(64,), seeds=(0,), steps=200, n_test=128)
-    error = {r.model: r.test_error for r in records}
-    assert error["equivariant"] < 0.2 < error["mlp_augmented"] < error["mlp"] + 1
+    seeds = (0, 1, 2)
+    records = learning_curves("dipole", sizes=(64,), seeds=seeds, steps=200, n_test=128)
+    error = {m: np.array([r.test_error for r in records if r.model == m]) for m in MODELS}
+    assert all(len(e) == len(seeds) for e in error.values())
+
+    def below(a, b, k=3.0):
+        """The mean of ``a`` below that of ``b`` by more than k standard errors of the
+        difference (over the seeds)."""
+        se = np.sqrt(error[a].var(ddof=1) / len(seeds) + error[b].var(ddof=1) / len(seeds))
+        return error[b].mean() - error[a].mean() > k * se
+
+    assert error["equivariant"].max() < 0.2
+    # rotating the training clouds buys part of what the symmetry does, not all of it
+    assert below("equivariant", "mlp_augmented") and below("mlp_augmented", "mlp")

@@ -210,7 +210,12 @@ def test_seed_intervals_family_changes_and_the_prefactor():
     assert family_changes(summary[1:]).keys() == {"CNN"}
     # the prefactor at a fixed exponent: the geometric mean of ε / R^b
     pre = prefactor_at([0.02, 0.08], [0.01, 0.04], 0.5)
-    assert pre["a"] == pytest.approx(math.sqrt(0.2 * 0.4)) and pre["low"] < pre["a"] < pre["high"]
+    assert pre["a"] == pytest.approx(math.sqrt(0.2 * 0.4))
+    # the Student interval of the two logs ln 0.2, ln 0.4: s/√n = ln 2 / 2, t_{0.975, 1}
+    half = 12.706204736 * math.log(2) / 2
+    assert (pre["low"], pre["high"]) == pytest.approx(
+        (pre["a"] / math.exp(half), pre["a"] * math.exp(half))
+    )
 
 
 def test_correlation_interval_is_fishers():
@@ -557,7 +562,7 @@ def test_an_interrupted_run_resumes_without_retraining(tiny_record, tmp_path, mo
 
     monkeypatch.setattr(zoo, "_one_network", counted)
     interrupted = True
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted; rerun to resume"):
         run(tiny_config(), tmp_path / "s.db")
     assert trained == [("fc:0.25", 0), ("fc:0.25", 1), ("lenet:0.5", 0)]
     interrupted, trained[:] = False, []

@@ -3,7 +3,9 @@ corrupt and foreign store files, a spec whose runs all fail."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import signal
 import sqlite3
@@ -11,9 +13,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+import symscape
 from symscape.cli import main
 
 N_RUNS = 200  # a sweep of a few hundred runs
@@ -203,3 +208,156 @@ def test_a_bad_spec_runs_nothing_and_lists_every_problem(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 problems: line 3: unknown field 'widht'" in err and "line 5:" in err
     assert not (tmp_path / "s.db").exists()
+
+
+TRAIN_SPEC = """\
+experiment = "train"
+seeds = [0, 1]
+[fixed]
+dataset = "random"
+data = { P = 40, n_test = 20, d = 10 }
+max_steps = 250
+depth = 2
+activation = "softplus"
+stop_when_fitted = false
+[grid]
+width = [2.0, 4.0, 8.0, 16.0, 32.0]
+"""
+# what may differ between two computations of the same run
+VOLATILE = {"created", "started", "finished", "duration", "host", "pid"}
+
+
+def _records(db) -> dict[str, tuple[dict, dict]]:
+    """key -> (the stored row but its volatile fields, its arrays but the wall times)."""
+    from symscape.sweep import Store
+
+    with Store(db, create=False) as store:
+        return {
+            row["key"]: (
+                {k: v for k, v in row.items() if k not in VOLATILE},
+                {n: a for n, a in store.arrays(row["key"]).items() if "wall_time" not in n},
+            )
+            for row in store.rows()
+        }
+
+
+def test_a_training_sweep_killed_at_a_random_moment_resumes_to_the_same_records(tmp_path):
+    """A real training sweep on a pool, SIGKILLed at a moment drawn from a fixed seed (after
+    a drawn number of finished runs, plus a drawn delay) and run again, stores the same
+    records, scalars and arrays, bit for bit, as one run uninterrupted into another store."""
+    spec = tmp_path / "train.toml"
+    spec.write_text(TRAIN_SPEC)
+    reference = tmp_path / "reference.db"
+    assert main(["sweep", "run", str(spec), "--db", str(reference), "--executor", "inprocess"]) == 0
+    expected = _records(reference)
+    assert len(expected) == 10 and all(row["status"] == "done" for row, _ in expected.values())
+
+    draw = random.Random(19)
+    finished, delay = 2 * draw.randint(1, 3), draw.uniform(0.0, 0.3)  # seeds finish in pairs
+    db = tmp_path / "s.db"
+    driver = _driver(str(spec), db, "--workers", "2")
+    _wait_for(lambda: len(_rows(db, "done")) >= finished)
+    time.sleep(delay)
+    driver.kill()  # SIGKILL: no cleanup of any kind
+    driver.wait()
+    done_at_kill = _rows(db, "done")
+    assert finished <= len(done_at_kill) < 10  # interrupted, not finished
+    assert _rows(db, "running")  # runs in flight at the kill, left behind
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "symscape", "sweep", "run", str(spec), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"skipped {len(done_at_kill)} finished" in rerun.stdout
+    got = _records(db)
+    assert sorted(got) == sorted(expected)
+    for key, (row, arrays) in expected.items():
+        got_row, got_arrays = got[key]
+        assert got_row == row, key
+        assert sorted(got_arrays) == sorted(arrays), key
+        for name, value in arrays.items():
+            assert np.array_equal(got_arrays[name], value), (key, name)
+    # the runs finished before the kill were kept, not computed again
+    assert all(_rows(db)[key] == when for key, when in done_at_kill.items())
+
+
+REPRODUCE = """\
+import signal
+import sys
+
+from symscape.experiments import double_descent as dd
+
+# the smallest double-descent protocol that trains through the store: the quick scale's
+# section, on five widths of a small digits task
+dd.PROTOCOLS["quick"] = {
+    "digits": dd.DoubleDescentConfig(
+        dataset="digits",
+        data={"P": 60, "n_test": 100, "labels": "parity", "pca": 10, "center": True,
+              "sphere": True},
+        widths=(2.0, 4.0, 8.0, 16.0, 32.0),
+        seeds=(0, 1, 2),
+        dynamics="lbfgs",
+        max_steps=1000,
+        n_bootstrap=50,
+    )
+}
+if __name__ == "__main__":  # the pool's workers import this file too
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from symscape.cli import main
+
+    argv = ["reproduce", "--only", "double_descent", "--scale", "quick", "--out", sys.argv[1]]
+    sys.exit(main(argv))
+"""
+
+
+@pytest.mark.slow
+def test_reproduce_killed_at_a_random_moment_resumes_to_the_same_summary(tmp_path):
+    """``symscape reproduce`` (its double-descent section on a small protocol, on a pool),
+    SIGKILLed at a moment drawn from a fixed seed and run again, reports the same numbers
+    as a run that was not interrupted, and does not train the runs finished before again."""
+    script = tmp_path / "reproduce.py"
+    script.write_text(REPRODUCE)
+    env = {**os.environ, "PYTHONPATH": str(Path(symscape.__file__).parents[1])}
+
+    def reproduce(out) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(script), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def section(out) -> dict:
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["failed"] == {}
+        return {k: v for k, v in summary["double_descent"].items() if k != "wall_time_s"}
+
+    reference = reproduce(tmp_path / "reference")
+    _, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err
+    expected = section(tmp_path / "reference")
+    assert len(expected["points"]) == 5 and expected["fits"]
+
+    draw = random.Random(19)
+    finished, delay = 3 * draw.randint(1, 3), draw.uniform(0.0, 0.5)  # seeds finish in threes
+    out = tmp_path / "killed"
+    db = out / "symscape.db"
+    driver = reproduce(out)
+    _wait_for(lambda: len(_rows(db, "done")) >= finished, timeout=120)
+    time.sleep(delay)
+    driver.kill()  # SIGKILL: no cleanup of any kind
+    driver.wait()
+    done_at_kill = _rows(db, "done")
+    assert finished <= len(done_at_kill) < 15  # interrupted, not finished
+    assert not (out / "summary.json").exists()
+
+    rerun = reproduce(out)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert section(out) == expected
+    # the runs finished before the kill were kept, not trained again
+    assert all(_rows(db)[key] == when for key, when in done_at_kill.items())
