@@ -637,16 +637,29 @@ def test_run_record_structure_and_geometric_means(tiny_record):
     assert fit == expected
 
 
-def test_the_same_deformations_at_init_and_after_training(tiny_record):
-    """A network's seed fixes its measurement: G_f of the untrained net is reproduced."""
-    entry = tiny_record["runs"][0]
-    config = tiny_config()
-    ds = load("digits", **config.data, dtype="float32")
-    mean, std = ds.x_train.mean(), ds.x_train.std()
-    x = ((ds.x_test - mean) / std)[: config.n_points]
-    net = build_classifier(entry["name"], (1, 16, 16), 10, width=entry["width"], seed=0).eval()
-    measured = sensitivities(net, x, deltas=[0.5, 1.0], n_bootstrap=10, seed=0)
-    assert [s.D for s in measured] == pytest.approx([s["D"] for s in entry["init"]["output"]])
+def test_the_same_deformations_at_init_and_after_training(tmp_path):
+    """Init and trained are measured on the same deformations and the same noise.
+
+    The "trained" network is the initial network itself, loaded from a checkpoint: the two
+    measurements then coincide at every temperature, bootstrap intervals included, only if
+    both draw the same fields τ and the same noise η (another draw moves D_f and G_f by
+    their sampling error)."""
+    net = build_classifier("fc", (1, 16, 16), 10, width=0.25, seed=3)
+    path = tmp_path / "fc-init.pt"
+    torch.save(net.state_dict(), path)
+    config = tiny_config(seeds=(3,), architectures=("fc:0.25",), checkpoints={"fc:0.25": str(path)})
+    with torch_threads(1):
+        entry = run(config)["runs"][0]
+    assert entry["trained"]["status"] == "loaded"
+    init, trained = entry["init"], entry["trained"]
+    assert init["output"] == trained["output"]
+    assert init["layers"] == trained["layers"]
+    assert init["test_error"] == trained["test_error"]
+    # the draws matter: another seed's measurement of the same network differs
+    other = tiny_config(seeds=(4,), architectures=("fc:0.25",), checkpoints={"fc:0.25": str(path)})
+    with torch_threads(1):
+        moved = run(other)["runs"][0]["trained"]["output"]
+    assert [s["D"] for s in moved] != [s["D"] for s in trained["output"]]
 
 
 def test_checkpoints_are_loaded_not_trained(tmp_path, tiny_record):
