@@ -186,6 +186,12 @@ def test_bootstrap_interval_contains_the_estimate_and_is_seeded(estimator):
             assert lo < hi
     assert sensitivities(model, x, **kwargs) == records
     assert sensitivities(model, x, **{**kwargs, "seed": 6}) != records
+    # the intervals measure the sampling error over test points: 4x the points, about half
+    # the width (1/sqrt(n)); a width that ignores n gives 1, one that shrinks as 1/n gives 4
+    more = sensitivities(model, images(n=160), **kwargs)
+    for s, m in zip(records, more, strict=True):
+        for a, b in ((s.D_interval, m.D_interval), (s.G_interval, m.G_interval)):
+            assert 1.4 < (a[1] - a[0]) / (b[1] - b[0]) < 3.2
     # larger displacements: larger D_f
     assert records[1].D > records[0].D
     assert records[0].delta == pytest.approx(0.5)
