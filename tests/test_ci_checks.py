@@ -4,6 +4,7 @@ dependency the test command installs may not skip a test."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -43,6 +44,34 @@ def test_the_science_check_passes_the_stored_quick_sections_and_fails_broken_one
     assert any("P*/N = 1.6" in p for p in problems)
     del broken["stability"]
     assert any("stability is missing" in p for p in check(broken, sections))
+
+
+def test_the_science_check_fails_a_row_beside_a_paper_value_without_a_verdict(monkeypatch):
+    """A describer that drops one verdict (a row with a reported value and no kind)."""
+    from symscape.experiments.registry import Section
+
+    checker = _checker()
+    summary = json.loads((ROOT / "tests" / "data" / "quick_sections.json").read_text())
+    real = Section.describer
+
+    def without_a_verdict(section):
+        describe = real(section)
+        if section.name != "equivariance":
+            return describe
+
+        def stripped(*args, **kwargs):
+            part = describe(*args, **kwargs)
+            rows = list(part.comparisons)
+            first = next(i for i, row in enumerate(rows) if row.reported not in ("", "—"))
+            rows[first] = dataclasses.replace(rows[first], kind="")
+            return dataclasses.replace(part, comparisons=rows)
+
+        return stripped
+
+    monkeypatch.setattr(Section, "describer", without_a_verdict)
+    problems = checker.check(summary, tuple(summary))
+    assert len(problems) == 1 and problems[0].startswith("equivariance: row "), problems
+    assert problems[0].endswith("has no verdict")
 
 
 def test_a_skip_for_a_missing_dependency_of_the_test_command_fails(tmp_path):
