@@ -168,6 +168,18 @@ def test_results_files_and_bad_configs(record, tmp_path):
         DoubleDescentConfig(seeds=(0,))
 
 
+def test_the_figure_draws_the_floor_the_verdict_uses(record):
+    """The grey line of the fluctuation figure is twice the gap's paired floor, the one
+    the error gap's verdict is judged against, not the error's own (unpaired) floor."""
+    from symscape.experiments.double_descent import figures
+
+    ax = figures(record)["fluctuations"].axes[0]
+    (floor,) = [line for line in ax.get_lines() if line.get_label().startswith("2 × floor")]
+    paired = [2 * p["gap_floor"] for p in record["points"]]
+    np.testing.assert_allclose(floor.get_ydata(), paired)
+    assert not np.allclose(paired, [2 * p["error_floor"] for p in record["points"]])
+
+
 def test_command_line(tmp_path, capsys):
     argv = [
         "double-descent",

@@ -39,8 +39,9 @@ DESCENT_CAPTIONS = {
     "at N*), the ensemble-averaged predictor f̄ (no cusp) and oracle early stopping.",
     "fluctuations": "Against the width h: the fluctuation ‖f_N − f̄_N‖ (it peaks at the "
     "transition) and the excess error ε_N − ε̄_N that the ensemble average removes, with their "
-    "power laws fitted well beyond N* and the theory's slopes (−1/2, −1), and twice the error's "
-    "statistical floor √(ε(1−ε)/n)/√E.",
+    "power laws fitted well beyond N* and the theory's slopes (−1/2, −1), and twice the gap's "
+    "statistical floor √(Var_x d(x)/n), d(x) the members' mean error on test point x minus the "
+    "ensemble's (paired on the same test points; below it the gap's exponent is not testable).",
 }
 
 
