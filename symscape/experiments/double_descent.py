@@ -293,6 +293,7 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
         "dlnN_dlnh": record.get("dlnN_dlnh"),
         "dynamics": record["config"].get("dynamics"),
         "fits": fits,
+        "fit_starts": record.get("fit_starts", []),
         "reported": record["reported"],
         "points": [{k: p.get(k) for k in _SUMMARY_POINT} for p in record["points"]],
         "record": "double_descent.json",

@@ -44,6 +44,7 @@ __all__ = [
     "analyse",
     "crossing_n_star",
     "error_floor",
+    "fit_starts",
     "gap_floor",
     "local_exponent",
     "power_law",
@@ -225,6 +226,35 @@ def _floor_reason(points: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def fit_starts(points, star, outputs, y_test, first: float, n_bootstrap: int) -> list[dict]:
+    """The fluctuation's exponent in h against the start of its fit range.
+
+    The fit range is N ≥ k·N* for k = ``first``, 2·first, 4·first, … (each set of widths
+    once) while at least three widths where every seed fitted remain. The theory's −1/2
+    is an asymptote (N ≫ N*): an exponent that settles as the start moves out is a
+    finite-size correction near the peak, one that keeps drifting is not the law.
+    Informative only: the verdict stays on the protocol's own range (``first``), chosen
+    before the data.
+    """
+    trend = []
+    k = first
+    while True:
+        beyond = [p for p in points if p["N"] >= k * star and p["fitted"] == 1.0]
+        if len(beyond) < 3:
+            return trend
+        h = [p["width"] for p in beyond]
+        if trend and h == trend[-1]["widths"]:  # the same widths as the last start
+            k *= 2
+            continue
+        fit = power_law(h, [outputs[w] for w in h], y_test, _fluctuation, n_bootstrap)
+        if fit is not None:
+            trend.append(
+                {"from": k, "widths": h, "slope": fit["slope"], "ci_low": fit["ci_low"],
+                 "ci_high": fit["ci_high"]}
+            )  # fmt: skip
+        k *= 2
+
+
 def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
     """Per width: errors, ensemble error, fluctuation, output norm; N*; fitted exponents.
 
@@ -262,6 +292,9 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
                     fit["reported"] = reported
                     fit["untestable"] = floor if key == "error_gap" else None
                     fits[key + suffix] = fit
+    trend = []
+    if star is not None:
+        trend = fit_starts(points, star, outputs, y_test, config.fit_from, config.n_bootstrap)
     return {
         "points": points,
         "N_star": star,
@@ -269,5 +302,6 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
         "fit_widths": fit_widths,
         "dlnN_dlnh": m,
         "fits": fits,
+        "fit_starts": trend,
         "reported": {key: fit["reported"] for key, fit in fits.items()},
     }
