@@ -286,6 +286,38 @@ def test_known_crossings_give_the_known_exponent():
     assert crossing([1.0, 10.0, 100.0], [5.0, 1.0, 0.5]) == pytest.approx(10.0)
 
 
+def test_the_alpha_star_trend_moves_toward_the_asymptote_of_a_known_correction():
+    """α*(h) = 3 h^−1/2 (1 + 8/h), crossed exactly (kernel change α*/α is a power law in α):
+    each start of the fit range gives the exact least-squares slope of ln α* on ln h, the
+    first one is the protocol's fit, and the slopes rise toward −1/2 as the range moves out."""
+    from symscape.experiments.feature_lazy.analysis import alpha_star_trend
+    from symscape.experiments.feature_lazy.report import _trend_row
+
+    config = FeatureLazyConfig(
+        widths=(4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0),
+        alphas=tuple(float(a) for a in np.logspace(-3, 3, 13)),
+        seeds=(0, 1, 2),
+        n_bootstrap=20,
+    )
+    h, alphas = np.array(config.widths), np.array(config.alphas)
+    star = 3.0 * h**-0.5 * (1 + 8 / h)
+    changes = np.repeat((star[:, None] / alphas[None, :])[:, :, None], 3, axis=2)
+    trend = alpha_star_trend(config, changes, 4.0)
+    assert [t["from"] for t in trend] == [4.0, 8.0, 16.0, 32.0, 64.0]  # >= 3 widths each
+    assert trend[0]["slope"] == pytest.approx(_fit_alpha_star(config, changes, 4.0)["slope"])
+    for t in trend:
+        assert t["widths"][-1] == 256.0
+        x = np.log(t["widths"])
+        exact = np.polyfit(x, np.log(3.0 * np.exp(x) ** -0.5 * (1 + 8 / np.exp(x))), 1)[0]
+        assert t["slope"] == pytest.approx(exact, abs=1e-6)
+    slopes = [t["slope"] for t in trend]
+    assert slopes == sorted(slopes) and slopes[0] < -0.7 and -0.6 < slopes[-1] < -0.5
+    # a jammed width's start excludes the narrower ones; the row carries no verdict
+    assert alpha_star_trend(config, changes, 40.0)[0]["widths"] == [64.0, 128.0, 256.0]
+    row = _trend_row(trend, "")
+    assert row.reported == "—" and not row.kind and row.measured.count("h ≥ ") == 5
+
+
 def test_diverged_networks_count_as_errors_and_leave_the_ensemble():
     from symscape.experiments.feature_lazy.analysis import _ensemble_error, _geometric_mean
     from symscape.train.losses import error_rate as _error

@@ -130,6 +130,35 @@ def _fit_alpha_star(
     return out
 
 
+def alpha_star_trend(
+    config, changes: np.ndarray, min_width: float, ok: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """The exponent of α*(h) against the start of its fit range.
+
+    The fit range is h ≥ k · ``min_width`` for k = 1, 2, 4, … (each set of widths once)
+    while at least three widths with a crossing between fitted cells remain. α* ~ h^−1/2
+    is a wide-network law (h far above the jamming line): an exponent that settles as the
+    start moves out is a finite-size correction, one that keeps drifting is not the law.
+    Informative only: the verdict stays on the protocol's range (k = 1), chosen before the
+    data. With no jammed width (``min_width`` 0) the ranges start at the narrowest width.
+    """
+    stars = _alpha_stars(config, changes, ok)
+    crossing = [w for w, s in zip(config.widths, stars, strict=True) if s is not None]
+    start = min_width if min_width > 0 else (crossing[0] if crossing else 0.0)
+    trend: list[dict[str, Any]] = []
+    k = 1.0
+    while True:
+        widths = [w for w in crossing if w >= k * start]
+        if len(widths) < 3 or start <= 0:
+            return trend
+        if not trend or widths != trend[-1]["widths"]:
+            fit = _fit_alpha_star(config, changes, k * start, ok=ok)
+            if fit is not None:
+                keep = ("slope", "ci_low", "ci_high", "widths")
+                trend.append({"from": k * start, **{key: fit[key] for key in keep}})
+        k *= 2
+
+
 def _variance(f: np.ndarray) -> float:
     """The output variance over members (axis 0), averaged over test points and outputs."""
     return float(f.var(0).mean())
@@ -303,6 +332,7 @@ def analyse(
         "points": points,
         "crossover": crossover,
         "alpha_star_fit": _fit_alpha_star(config, changes, min_width, ok=ok),
+        "alpha_star_trend": alpha_star_trend(config, changes, min_width, ok=ok),
         "jamming_line": line,
         "variance_fit": variance,
         "lazy_variance_fit": lazy_variance,

@@ -45,6 +45,7 @@ def save_results(
         "alpha_star_fit": None
         if fit is None
         else {k: fit[k] for k in ("slope", "ci_low", "ci_high", "n_widths", "widths", "min_width")},
+        "alpha_star_trend": record.get("alpha_star_trend", []),
         "variance_fit": _slope(record["variance_fit"]),
         "lazy_variance_fit": _slope(record.get("lazy_variance_fit")),
         "jamming_line": record.get("jamming_line"),
