@@ -347,6 +347,39 @@ def test_an_error_gap_above_its_floor_is_judged():
     assert _row(result, "exponent of ε_N − ε̄_N against h").kind == AGREES
 
 
+def test_the_error_gap_by_the_start_of_the_fit_range_moves_toward_its_asymptote():
+    """Every member errs on k(h) = 4096/h (1 + 8/h) test points of its own (n = 10,000):
+    exactly ε − ε̄ = k(h)/n, a law h^−1 with a finite-size correction. Each start of the fit
+    range gives the exact least-squares slope of ln k on ln h, the first is the protocol's
+    fit, the slopes rise toward −1, and the report shows them in one row without a verdict."""
+    widths = (4, 8, 16, 32, 64, 128)
+    k = {h: 4096 // h + 4096 * 8 // h**2 for h in widths}
+    assert all(4096 / h * (1 + 8 / h) == k[h] for h in widths)  # integers: the law exactly
+    n, E = 10_000, 8
+    rows, outputs = {}, {}
+    for h in widths:
+        outputs[float(h)], y = _members([k[h]] * E, n, E)
+        rows[float(h)] = [{"scalars": {"outcome": "fitted", "n_weights": 2 * h * h}}] * E
+    rows[4.0] = [{"scalars": {"outcome": "jammed", "n_weights": 32}}] * E
+    config = DoubleDescentConfig(
+        widths=tuple(map(float, widths)), seeds=tuple(range(E)), n_bootstrap=50
+    )
+    result = analyse(config, rows, outputs, y)
+    trend = result["gap_fit_starts"]
+    assert len(trend) >= 2 and all(len(t["widths"]) >= 3 for t in trend)
+    assert trend[0]["slope"] == pytest.approx(result["fits"]["error_gap_h"]["slope"])
+    for t in trend:
+        x = np.log(t["widths"])
+        exact = np.polyfit(x, np.log([k[int(w)] / n for w in t["widths"]]), 1)[0]
+        assert t["slope"] == pytest.approx(exact, abs=1e-9)
+    slopes = [t["slope"] for t in trend]
+    assert slopes == sorted(slopes) and slopes[0] < -1.1 and slopes[-1] > slopes[0] + 0.04
+    summary = {**result, "fit_from": 4.0, "figures": []}
+    quantity = "exponent of ε_N − ε̄_N against h, by the start of the fit range"
+    (row,) = [c for c in describe(summary).comparisons if c.quantity == quantity]
+    assert row.reported == "—" and not row.kind and row.measured.count("N ≥ ") == len(trend)
+
+
 def test_no_power_law_is_fitted_through_non_positive_gaps():
     config = DoubleDescentConfig(widths=(1.0, 2.0, 4.0), seeds=(0, 1), n_bootstrap=50)
     y = np.array([1.0, -1.0, 1.0, -1.0])

@@ -294,6 +294,7 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
         "dynamics": record["config"].get("dynamics"),
         "fits": fits,
         "fit_starts": record.get("fit_starts", []),
+        "gap_fit_starts": record.get("gap_fit_starts", []),
         "reported": record["reported"],
         "points": [{k: p.get(k) for k in _SUMMARY_POINT} for p in record["points"]],
         "record": "double_descent.json",

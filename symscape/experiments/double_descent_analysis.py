@@ -226,13 +226,17 @@ def _floor_reason(points: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def fit_starts(points, star, outputs, y_test, first: float, n_bootstrap: int) -> list[dict]:
-    """The fluctuation's exponent in h against the start of its fit range.
+def fit_starts(
+    points, star, outputs, y_test, first: float, n_bootstrap: int, statistic=_fluctuation
+) -> list[dict]:
+    """The exponent in h of ``statistic`` (the fluctuation by default) against the start of
+    its fit range.
 
     The fit range is N ≥ k·N* for k = ``first``, 2·first, 4·first, … (each set of widths
     once) while at least three widths where every seed fitted remain. The theory's −1/2
-    is an asymptote (N ≫ N*): an exponent that settles as the start moves out is a
-    finite-size correction near the peak, one that keeps drifting is not the law.
+    is an asymptote (N ≫ N*), as is the error gap's −1: an exponent that settles as the
+    start moves out is a finite-size correction near the peak, one that keeps drifting is
+    not the law.
     Informative only: the verdict stays on the protocol's own range (``first``), chosen
     before the data.
     """
@@ -246,7 +250,7 @@ def fit_starts(points, star, outputs, y_test, first: float, n_bootstrap: int) ->
         if trend and h == trend[-1]["widths"]:  # the same widths as the last start
             k *= 2
             continue
-        fit = power_law(h, [outputs[w] for w in h], y_test, _fluctuation, n_bootstrap)
+        fit = power_law(h, [outputs[w] for w in h], y_test, statistic, n_bootstrap)
         if fit is not None:
             trend.append(
                 {"from": k, "widths": h, "slope": fit["slope"], "ci_low": fit["ci_low"],
@@ -292,9 +296,12 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
                     fit["reported"] = reported
                     fit["untestable"] = floor if key == "error_gap" else None
                     fits[key + suffix] = fit
-    trend = []
+    trend, gap_trend = [], []
     if star is not None:
         trend = fit_starts(points, star, outputs, y_test, config.fit_from, config.n_bootstrap)
+        gap_trend = fit_starts(
+            points, star, outputs, y_test, config.fit_from, config.n_bootstrap, _error_gap
+        )
     return {
         "points": points,
         "N_star": star,
@@ -303,5 +310,6 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
         "dlnN_dlnh": m,
         "fits": fits,
         "fit_starts": trend,
+        "gap_fit_starts": gap_trend,
         "reported": {key: fit["reported"] for key, fit in fits.items()},
     }

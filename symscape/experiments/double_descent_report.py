@@ -119,14 +119,15 @@ def _exponent_rows(summary: Mapping[str, Any]) -> list[Comparison]:
         rows.append(
             fitted(label, fit, reported, null=0.0, untestable=none if fit is None else untestable)
         )
-        if key == "fluctuation" and summary.get("fit_starts"):
-            rows.append(_trend_row(summary["fit_starts"]))
+        trend = summary.get("fit_starts" if key == "fluctuation" else "gap_fit_starts")
+        if trend:
+            rows.append(_trend_row(trend, what, IN_H[key]))
     return rows
 
 
-def _trend_row(trend) -> Comparison:
-    """The fluctuation's exponent in h as the fit range starts further past N* (no verdict:
-    it shows whether the exponent settles, the verdict is the protocol's range above)."""
+def _trend_row(trend, what: str = "‖f_N − f̄_N‖", law: float = -0.5) -> Comparison:
+    """An exponent in h as the fit range starts further past N* (no verdict: it shows
+    whether the exponent settles, the verdict is the protocol's range above)."""
     parts = [
         f"N ≥ {t['from']:g} N* (h ≥ {t['widths'][0]:g}, {len(t['widths'])} widths): "
         f"{t['slope']:.2f}"
@@ -134,10 +135,11 @@ def _trend_row(trend) -> Comparison:
         for t in trend
     ]
     return Comparison(
-        "exponent of ‖f_N − f̄_N‖ against h, by the start of the fit range",
+        f"exponent of {what} against h, by the start of the fit range",
         "; ".join(parts).replace("-", "−"),
         "—",
-        "−1/2 is an asymptote (N ≫ N*): an exponent that settles as the range moves out is a "
+        f"{law:g}".replace("-", "−")
+        + " is an asymptote (N ≫ N*): an exponent that settles as the range moves out is a "
         "finite-size correction near the peak",
     )
 
