@@ -314,8 +314,28 @@ def test_the_alpha_star_trend_moves_toward_the_asymptote_of_a_known_correction()
     assert slopes == sorted(slopes) and slopes[0] < -0.7 and -0.6 < slopes[-1] < -0.5
     # a jammed width's start excludes the narrower ones; the row carries no verdict
     assert alpha_star_trend(config, changes, 40.0)[0]["widths"] == [64.0, 128.0, 256.0]
-    row = _trend_row(trend, "")
-    assert row.reported == "—" and not row.kind and row.measured.count("h ≥ ") == 5
+    row = _trend_row(trend, "exponent of α* against h", "−1/2")
+    assert row.reported == "—" and not row.kind and row.measured.count(" widths): ") == 5
+
+
+def test_the_variance_trend_moves_toward_the_asymptote_of_a_known_correction():
+    """The same seeds' outputs scaled to a variance ∝ h^−1 (1 + 8/h): each start of the fit
+    range gives the exact least-squares slope, and the slopes rise toward −1."""
+    from symscape.experiments.feature_lazy.analysis import variance_trend
+
+    widths = [4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
+    z = np.random.default_rng(0).standard_normal((6, 40, 1))
+    law = [1 / h * (1 + 8 / h) for h in widths]
+    trend = variance_trend(widths, [z * np.sqrt(v) for v in law], n_bootstrap=20)
+    assert [t["from"] for t in trend] == [4.0, 8.0, 16.0, 32.0]
+    for t in trend:
+        i = widths.index(t["widths"][0])
+        exact = np.polyfit(np.log(widths[i:]), np.log(law[i:]), 1)[0]
+        assert t["slope"] == pytest.approx(exact, abs=1e-9)
+        assert t["ci_low"] == pytest.approx(exact) == t["ci_high"]  # the same seeds' shape
+    slopes = [t["slope"] for t in trend]
+    assert slopes == sorted(slopes) and slopes[0] < -1.25 and -1.15 < slopes[-1] < -1.0
+    assert variance_trend(widths[:2], [z, z]) == []  # two widths: no range of three
 
 
 def test_diverged_networks_count_as_errors_and_leave_the_ensemble():

@@ -5,7 +5,8 @@ Pure numpy, at the bottom of the layers (it imports nothing from symscape but
 
 - :func:`fit_line`, :func:`power_law_fit`, :func:`slope_stderr`: least-squares
   lines, in log–log for power laws; :func:`fit_exponent`: a learning-curve
-  exponent over a table ``[sizes, seeds]`` with a bootstrap over the seeds.
+  exponent over a table ``[sizes, seeds]`` with a bootstrap over the seeds;
+  :func:`fit_ranges`: fit ranges that start further out, for a law approached asymptotically.
 - :func:`bootstrap_interval`, :func:`percentile_interval`: the percentile
   bootstrap of any statistic of a resampling of ``n`` items.
 - :func:`geometric_mean`, :func:`nan_geometric_mean`: ``exp(mean(ln v))``.
@@ -22,7 +23,14 @@ from __future__ import annotations
 
 from symscape.analysis.bootstrap import Interval, bootstrap_interval, percentile_interval
 from symscape.analysis.crossings import crossing
-from symscape.analysis.fits import SOLVERS, fit_exponent, fit_line, power_law_fit, slope_stderr
+from symscape.analysis.fits import (
+    SOLVERS,
+    fit_exponent,
+    fit_line,
+    fit_ranges,
+    power_law_fit,
+    slope_stderr,
+)
 from symscape.analysis.floors import paired_floor
 from symscape.analysis.means import geometric_mean, nan_geometric_mean
 
@@ -33,6 +41,7 @@ __all__ = [
     "crossing",
     "fit_exponent",
     "fit_line",
+    "fit_ranges",
     "geometric_mean",
     "nan_geometric_mean",
     "paired_floor",

@@ -22,9 +22,37 @@ import numpy as np
 from symscape.analysis.bootstrap import bootstrap_interval
 from symscape.errors import InvalidOptionError
 
-__all__ = ["SOLVERS", "fit_exponent", "fit_line", "power_law_fit", "slope_stderr"]
+__all__ = ["SOLVERS", "fit_exponent", "fit_line", "fit_ranges", "power_law_fit", "slope_stderr"]
 
 SOLVERS = ("centred", "polyfit", "lstsq")
+
+
+def fit_ranges(
+    values: Sequence[float], first: float, at_least: int = 3
+) -> list[tuple[float, list[int]]]:
+    """The fit ranges ``values ≥ k · first`` for k = 1, 2, 4, …, as ``(k · first, indices)``:
+    each distinct set of indices once, while at least ``at_least`` values remain.
+
+    A law that holds asymptotically (a finite-size correction at small x) shows as a
+    slope that settles when the fit range starts further out; these are the ranges.
+
+    >>> fit_ranges([4, 8, 16, 32, 64], 5.0)  # from 20 on, two values: too few
+    [(5.0, [1, 2, 3, 4]), (10.0, [2, 3, 4])]
+    >>> fit_ranges([1, 2], 1.0)
+    []
+    """
+    if not first > 0:
+        raise InvalidOptionError(f"first={first} must be > 0", fix="start the ranges above 0")
+    out: list = []
+    k = 1.0
+    values = np.asarray(values, float)
+    while True:
+        indices = np.flatnonzero(values >= k * first).tolist()
+        if len(indices) < at_least:
+            return out
+        if not out or indices != out[-1][1]:
+            out.append((k * first, indices))
+        k *= 2
 
 
 def fit_line(x, y, *, solver: str = "centred") -> tuple[float, float]:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from symscape.analysis import bootstrap_interval, fit_line, paired_floor
+from symscape.analysis import bootstrap_interval, fit_line, fit_ranges, paired_floor
 from symscape.train.losses import error_rate, misclassified
 
 __all__ = [
@@ -240,23 +240,17 @@ def fit_starts(
     Informative only: the verdict stays on the protocol's own range (``first``), chosen
     before the data.
     """
+    fitted = [p for p in points if p["fitted"] == 1.0]
     trend = []
-    k = first
-    while True:
-        beyond = [p for p in points if p["N"] >= k * star and p["fitted"] == 1.0]
-        if len(beyond) < 3:
-            return trend
-        h = [p["width"] for p in beyond]
-        if trend and h == trend[-1]["widths"]:  # the same widths as the last start
-            k *= 2
-            continue
+    for start, indices in fit_ranges([p["N"] for p in fitted], first * star):
+        h = [fitted[i]["width"] for i in indices]
         fit = power_law(h, [outputs[w] for w in h], y_test, statistic, n_bootstrap)
         if fit is not None:
             trend.append(
-                {"from": k, "widths": h, "slope": fit["slope"], "ci_low": fit["ci_low"],
-                 "ci_high": fit["ci_high"]}
+                {"from": start / star, "widths": h, "slope": fit["slope"],
+                 "ci_low": fit["ci_low"], "ci_high": fit["ci_high"]}
             )  # fmt: skip
-        k *= 2
+    return trend
 
 
 def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:

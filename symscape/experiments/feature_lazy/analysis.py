@@ -46,6 +46,7 @@ import numpy as np
 from symscape.analysis import (
     bootstrap_interval,
     crossing,
+    fit_ranges,
     nan_geometric_mean,
     paired_floor,
     power_law_fit,
@@ -54,7 +55,7 @@ from symscape.experiments.feature_lazy.cells import fractions, jamming_line
 from symscape.experiments.feature_lazy.config import REPORTED, FeatureLazyConfig
 from symscape.train.losses import error_rate, misclassified
 
-__all__ = ["analyse", "crossing", "variance_fit"]
+__all__ = ["alpha_star_trend", "analyse", "crossing", "variance_fit", "variance_trend"]
 
 
 def _ensemble_error(f: np.ndarray, y: np.ndarray) -> float:
@@ -136,27 +137,42 @@ def alpha_star_trend(
     """The exponent of α*(h) against the start of its fit range.
 
     The fit range is h ≥ k · ``min_width`` for k = 1, 2, 4, … (each set of widths once)
-    while at least three widths with a crossing between fitted cells remain. α* ~ h^−1/2
-    is a wide-network law (h far above the jamming line): an exponent that settles as the
-    start moves out is a finite-size correction, one that keeps drifting is not the law.
-    Informative only: the verdict stays on the protocol's range (k = 1), chosen before the
-    data. With no jammed width (``min_width`` 0) the ranges start at the narrowest width.
+    while at least three widths with a crossing between fitted cells remain
+    (:func:`~symscape.analysis.fit_ranges`). α* ~ h^−1/2 is a wide-network law (h far
+    above the jamming line): an exponent that settles as the start moves out is a
+    finite-size correction, one that keeps drifting is not the law. Informative only: the
+    verdict stays on the protocol's range (k = 1), chosen before the data. With no jammed
+    width (``min_width`` 0) the ranges start at the narrowest width with a crossing.
     """
     stars = _alpha_stars(config, changes, ok)
-    crossing = [w for w, s in zip(config.widths, stars, strict=True) if s is not None]
-    start = min_width if min_width > 0 else (crossing[0] if crossing else 0.0)
-    trend: list[dict[str, Any]] = []
-    k = 1.0
-    while True:
-        widths = [w for w in crossing if w >= k * start]
-        if len(widths) < 3 or start <= 0:
-            return trend
-        if not trend or widths != trend[-1]["widths"]:
-            fit = _fit_alpha_star(config, changes, k * start, ok=ok)
-            if fit is not None:
-                keep = ("slope", "ci_low", "ci_high", "widths")
-                trend.append({"from": k * start, **{key: fit[key] for key in keep}})
-        k *= 2
+    crossed = [w for w, s in zip(config.widths, stars, strict=True) if s is not None]
+    if not crossed:
+        return []
+    trend = []
+    for start, _ in fit_ranges(crossed, max(min_width, crossed[0])):
+        fit = _fit_alpha_star(config, changes, start, ok=ok)
+        if fit is not None:
+            keep = ("slope", "ci_low", "ci_high", "widths")
+            trend.append({"from": start, **{key: fit[key] for key in keep}})
+    return trend
+
+
+def variance_trend(widths, outputs, *, n_bootstrap: int = 1000) -> list[dict[str, Any]]:
+    """:func:`variance_fit` over the widths ≥ k · (the narrowest), k = 1, 2, 4, … (each set
+    of widths once, at least three): the output variance's h^−1 is a wide-network law, so
+    its slope should settle as the range starts further out. Informative, like
+    :func:`alpha_star_trend`."""
+    if not len(widths):
+        return []
+    trend = []
+    for start, indices in fit_ranges(widths, widths[0]):
+        fit = variance_fit(
+            [widths[i] for i in indices], [outputs[i] for i in indices], n_bootstrap=n_bootstrap
+        )
+        if fit is not None:
+            keep = ("slope", "ci_low", "ci_high", "widths")
+            trend.append({"from": start, **{key: fit[key] for key in keep}})
+    return trend
 
 
 def _variance(f: np.ndarray) -> float:
@@ -317,12 +333,21 @@ def analyse(
     )
     if variance is not None:
         variance["alpha"] = config.alphas[-1]
+        variance["trend"] = variance_trend(
+            [config.widths[i] for i in have],
+            [outputs[(config.widths[i], config.alphas[-1])] for i in have],
+            n_bootstrap=config.n_bootstrap,
+        )
     lazy_variance = None
     if lazy and lazy_outputs:
         done = [ref["width"] for ref in lazy if ref["kernel_flow_fitted"] == 1.0]
         lazy_variance = variance_fit(
             done, [lazy_outputs[w] for w in done], n_bootstrap=config.n_bootstrap
         )
+        if lazy_variance is not None:
+            lazy_variance["trend"] = variance_trend(
+                done, [lazy_outputs[w] for w in done], n_bootstrap=config.n_bootstrap
+            )
     widest = config.widths[-1]
     lazy_f, source = outputs[(widest, config.alphas[-1])], f"α = {config.alphas[-1]:g}"
     if lazy_outputs and widest in lazy_outputs:

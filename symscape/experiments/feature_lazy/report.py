@@ -73,20 +73,20 @@ def _slope_row(quantity: str, fit, reported: float, what: str) -> Comparison:
     return dataclasses.replace(row, measured=row.measured + _over(fit) + between)
 
 
-def _trend_row(trend, where: str) -> Comparison:
-    """The exponent of α* against h as the fit range starts at wider widths (no verdict: it
-    shows whether the exponent settles; the verdict is the protocol's range above)."""
+def _trend_row(trend, quantity: str, law: str) -> Comparison:
+    """A fitted exponent as the fit range starts at wider widths (no verdict: it shows
+    whether the exponent settles; the verdict is the protocol's range above)."""
     parts = [
-        f"h ≥ {number(t['from'])} ({len(t['widths'])} widths, h = {number(t['widths'][0])}–"
-        f"{number(t['widths'][-1])}): {with_interval(t['slope'], t['ci_low'], t['ci_high'], 2)}"
+        f"h = {number(t['widths'][0])}–{number(t['widths'][-1])} ({len(t['widths'])} widths): "
+        f"{with_interval(t['slope'], t['ci_low'], t['ci_high'], 2)}"
         for t in trend
     ]
     return Comparison(
-        f"exponent of α* against h, by the start of the fit range{where}",
+        f"{quantity}, by the start of the fit range",
         "; ".join(parts).replace("-", "−"),
         "—",
-        "−1/2 is a wide-network law: an exponent that settles as the range moves out is a "
-        "finite-size correction near the jamming line",
+        f"{law} is a wide-network law: an exponent that settles as the range moves out is a "
+        "finite-size correction",
     )
 
 
@@ -190,7 +190,9 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
             )
         )
         if len(one.get("alpha_star_trend") or []) > 1:
-            part.comparisons.append(_trend_row(one["alpha_star_trend"], where))
+            part.comparisons.append(
+                _trend_row(one["alpha_star_trend"], f"exponent of α* against h{where}", "−1/2")
+            )
         codes = [c["alpha_star_code"] for c in one["crossover"] if c.get("alpha_star_code")]
         if codes:
             mean = sum(codes) / len(codes)
@@ -203,14 +205,17 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
             ("lazy_variance_fit", "of the frozen-kernel flow (α → ∞)"),
         ):
             if key in one:
+                quantity = f"slope of the output variance against h {label}{where}"
                 part.comparisons.append(
                     _slope_row(
-                        f"slope of the output variance against h {label}{where}",
+                        quantity,
                         one[key],
                         reported.get("output_variance_slope", -1.0),
                         "every seed fitted",
                     )
                 )
+                if len((one[key] or {}).get("trend") or []) > 1:
+                    part.comparisons.append(_trend_row(one[key]["trend"], quantity, "−1"))
         if one.get("regime"):
             part.comparisons.append(_regime_row(one["regime"], one["arch"], where))
         error = _error_row(one, where)

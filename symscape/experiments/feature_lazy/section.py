@@ -67,7 +67,7 @@ def _slope(fit: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A variance fit as the summary keeps it (no per-width arrays)."""
     if fit is None:
         return None
-    keep = ("alpha", "slope", "ci_low", "ci_high", "n_widths", "widths", "local_slope")
+    keep = ("alpha", "slope", "ci_low", "ci_high", "n_widths", "widths", "local_slope", "trend")
     return {k: fit[k] for k in keep if k in fit}
 
 
