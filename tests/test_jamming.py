@@ -312,6 +312,24 @@ def test_an_undecided_run_is_never_counted_as_fitted(tmp_path):
     assert point["fitted"] == 0 and point["undecided_fraction"] == 1 and point["flagged"]
 
 
+def test_the_window_rule_is_the_jamming_config_s_to_choose():
+    """window_steps and window_tol reach the minimiser: a looser rule (the loss must fall by
+    half over 50 steps) stops the slow seed of a hopeless network (P = 96, N = 7) ten times
+    sooner, with the same verdict, and the defaults leave every run's config unchanged."""
+    from symscape.train import TrainConfig, train
+
+    common = dict(data={"d": 5, "n_test": 5}, P_values=(8,), seeds=(0, 1, 2), max_steps=3000)
+    default = JammingConfig(**common).train_config(96, 1.0)
+    loose = JammingConfig(**common, window_steps=50, window_tol=0.5).train_config(96, 1.0)
+    assert (loose.window_steps, loose.window_tol) == (50, 0.5)
+    plain = {k: v for k, v in default.to_dict().items() if not k.startswith("window_")}
+    assert TrainConfig(**plain) == default  # the defaults are TrainConfig's: same store keys
+    slow, fast = train(default), train(loose)
+    assert slow["status"] == fast["status"] == ["jammed"] * 3
+    assert fast["stop_step"][1] * 5 < slow["stop_step"][1]
+    assert all(f <= s for f, s in zip(fast["stop_step"], slow["stop_step"], strict=True))
+
+
 def test_the_perceptron_capacity_is_two_n_through_the_p_bisection(tmp_path):
     """Cover (1965): P Gaussian points in d dimensions with random labels are linearly
     separable with probability 1/2 at P = 2d, so the P bisection must find P*/N ≈ 2."""

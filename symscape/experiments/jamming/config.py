@@ -93,6 +93,17 @@ class JammingConfig(JsonConfig):
     max_steps: int = param(
         20_000, "gradient evaluations per ensemble at most", Interval(int, 0, None)
     )
+    window_steps: int = param(
+        2000,
+        "accepted steps over which the loss must keep moving, else the run stopped (then a "
+        "minimum with N_Δ > 0 is jammed)",
+        Interval(int, 1, None),
+    )
+    window_tol: float = param(
+        1e-4,
+        "relative loss decrease over window_steps below which the loss stopped moving",
+        _POSITIVE,
+    )
     dtype: str = param("float64", "floating dtype", DTYPE)
     device: str = param("cpu", "device", DEVICE)
 
@@ -140,6 +151,8 @@ class JammingConfig(JsonConfig):
             init=self.init,
             dynamics="lbfgs",
             max_steps=self.max_steps,
+            window_steps=self.window_steps,
+            window_tol=self.window_tol,
             record_points=8,
             # the perceptron is convex: whether it fits depends on the data, not on the seed
             seeds=self.seeds if d is None else self.seeds[:2],
