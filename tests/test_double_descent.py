@@ -273,7 +273,8 @@ def test_the_exponent_by_the_start_of_the_fit_range_settles_on_the_asymptote():
     slopes = [t["slope"] for t in trend]
     assert slopes == sorted(slopes) and slopes[0] < -0.65 and slopes[-1] > -0.57
     summary = {**result, "fit_from": 4.0, "figures": []}
-    (row,) = [c for c in describe(summary).comparisons if "by the start of the fit" in c.quantity]
+    quantity = "exponent of ‖f_N − f̄_N‖ against h, by the start of the fit range"
+    (row,) = [c for c in describe(summary).comparisons if c.quantity == quantity]
     assert row.reported == "—" and not row.kind
     assert row.measured.count("N ≥ ") == 4 and "(h ≥ 64, 3 widths)" in row.measured
 
@@ -328,6 +329,13 @@ def test_an_error_gap_within_its_statistical_floor_is_not_testable():
     assert "statistical floor" in fit["untestable"]
     row = _row(result, "exponent of ε_N − ε̄_N against h")
     assert row.kind == NOT_TESTABLE and "statistical floor" in row.comparison
+    # every range of the trend holds h = 128: each entry is within the floor, and says so
+    trend = result["gap_fit_starts"]
+    assert trend and all("statistical floor" in t["untestable"] for t in trend)
+    from symscape.experiments.double_descent_report import _trend_row
+
+    row = _trend_row(trend * 2, "ε_N − ε̄_N", "−1")  # the report marks such entries
+    assert row.measured.count("(within the statistical floor)") == 2 and not row.kind
     assert result["dlnN_dlnh"] == pytest.approx(2.0)  # N = 2h²: the papers' N^−1/2 applies
     assert result["reported"]["error_gap"] == -0.5
 

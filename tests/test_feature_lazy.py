@@ -338,6 +338,43 @@ def test_the_variance_trend_moves_toward_the_asymptote_of_a_known_correction():
     assert variance_trend(widths[:2], [z, z]) == []  # two widths: no range of three
 
 
+def test_the_trends_go_from_the_analysis_through_the_summary_to_the_report(tmp_path):
+    """A grid with α*(h) = 3 h^−1/2 (1 + 8/h) and an output variance ∝ h^−1 (1 + 8/h):
+    analyse gives both trends, save_results keeps them, and the report shows each as one
+    row without a verdict, beside the protocol's row."""
+    from symscape.experiments.feature_lazy.report import describe
+    from symscape.experiments.feature_lazy.section import save_results
+
+    widths = (4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+    alphas = tuple(float(a) for a in np.logspace(-3, 3, 13))
+    config = FeatureLazyConfig(
+        widths=widths, alphas=alphas, seeds=(0, 1, 2), n_bootstrap=20, jamming=False
+    )
+    rng = np.random.default_rng(0)
+    y = np.sign(rng.standard_normal(40))
+    z = rng.standard_normal((3, 40, 1))
+    rows, outputs = {}, {}
+    for h in widths:
+        star = 3 * h**-0.5 * (1 + 8 / h)
+        for a in alphas:
+            final = {"n_delta": 0, "kernel_change": star / a, "weight_change": 1.0}
+            scalars = {"outcome": "fitted", "n_weights": int(h * h), "final": final}
+            rows[(h, a)] = [{"scalars": scalars}] * 3
+            outputs[(h, a)] = y[None, :, None] + z * np.sqrt(1 / h * (1 + 8 / h))
+    record = analyse(config, rows, outputs, y)
+    assert [t["from"] for t in record["alpha_star_trend"]] == [4.0, 8.0, 16.0, 32.0]
+    assert [t["from"] for t in record["variance_fit"]["trend"]] == [4.0, 8.0, 16.0, 32.0]
+    assert record["alpha_star_trend"][0]["slope"] == record["alpha_star_fit"]["slope"]
+    assert record["variance_fit"]["trend"][0]["slope"] == record["variance_fit"]["slope"]
+    summary = save_results({**record, "config": config.to_dict(), "wall_time_s": 1.0}, tmp_path)
+    assert summary["alpha_star_trend"] == record["alpha_star_trend"]
+    assert summary["variance_fit"]["trend"] == record["variance_fit"]["trend"]
+    rows_out = describe({"protocols": [summary]}).comparisons
+    trends = [c for c in rows_out if c.quantity.endswith("by the start of the fit range")]
+    assert len(trends) == 2 and all(c.reported == "—" and not c.kind for c in trends)
+    assert all(c.measured.count(" widths): ") == 4 for c in trends)
+
+
 def test_diverged_networks_count_as_errors_and_leave_the_ensemble():
     from symscape.experiments.feature_lazy.analysis import _ensemble_error, _geometric_mean
     from symscape.train.losses import error_rate as _error

@@ -14,6 +14,7 @@ of some experiment come from it (changing solver changes the last bits):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,31 +28,46 @@ __all__ = ["SOLVERS", "fit_exponent", "fit_line", "fit_ranges", "power_law_fit",
 SOLVERS = ("centred", "polyfit", "lstsq")
 
 
+RANGE_TOLERANCE = 0.01
+"""Relative slack of a range's start: widths on a rounded √2 grid (45.3, 90.5, 181) stay in
+the range that starts at twice their neighbour (90.6, 181.0, 362.0)."""
+
+
 def fit_ranges(
     values: Sequence[float], first: float, at_least: int = 3
-) -> list[tuple[float, list[int]]]:
-    """The fit ranges ``values ≥ k · first`` for k = 1, 2, 4, …, as ``(k · first, indices)``:
+) -> list[tuple[int, float, list[int]]]:
+    """The fit ranges ``values ≥ k · first`` for k = 1, 2, 4, …, as ``(k, cut, indices)``:
     each distinct set of indices once, while at least ``at_least`` values remain.
 
-    A law that holds asymptotically (a finite-size correction at small x) shows as a
-    slope that settles when the fit range starts further out; these are the ranges.
+    The first range (k = 1) is ``values ≥ first`` exactly, a protocol's own; the later
+    ones cut at ``k · first`` less :data:`RANGE_TOLERANCE`, so that a value on a rounded
+    grid (90.5 against 2 × 45.3) stays in. A law that holds asymptotically (a finite-size
+    correction at small x) shows as a slope that settles when the fit range starts
+    further out; these are the ranges.
 
     >>> fit_ranges([4, 8, 16, 32, 64], 5.0)  # from 20 on, two values: too few
-    [(5.0, [1, 2, 3, 4]), (10.0, [2, 3, 4])]
+    [(1, 5.0, [1, 2, 3, 4]), (2, 9.9, [2, 3, 4])]
+    >>> fit_ranges([11.3, 22.6, 45.3, 90.5, 128, 181, 256], 22.6)[-1][::2]  # 90.5 ≈ 4 × 22.6
+    (4, [3, 4, 5, 6])
     >>> fit_ranges([1, 2], 1.0)
     []
     """
-    if not first > 0:
-        raise InvalidOptionError(f"first={first} must be > 0", fix="start the ranges above 0")
-    out: list = []
-    k = 1.0
     values = np.asarray(values, float)
+    if not (first > 0 and math.isfinite(first)):
+        raise InvalidOptionError(f"first={first} must be > 0", fix="start the ranges above 0")
+    if at_least < 1:
+        raise InvalidOptionError(f"at_least={at_least} must be >= 1", fix="e.g. 3")
+    if not np.isfinite(values).all():
+        raise InvalidOptionError("a value to fit over is not finite", fix="drop it first")
+    out: list = []
+    k = 1
     while True:
-        indices = np.flatnonzero(values >= k * first).tolist()
+        cut = first if k == 1 else k * first * (1 - RANGE_TOLERANCE)
+        indices = np.flatnonzero(values >= cut).tolist()
         if len(indices) < at_least:
             return out
-        if not out or indices != out[-1][1]:
-            out.append((k * first, indices))
+        if not out or indices != out[-1][2]:
+            out.append((k, cut, indices))
         k *= 2
 
 

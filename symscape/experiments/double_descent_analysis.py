@@ -238,17 +238,19 @@ def fit_starts(
     start moves out is a finite-size correction near the peak, one that keeps drifting is
     not the law.
     Informative only: the verdict stays on the protocol's own range (``first``), chosen
-    before the data.
+    before the data. An error gap's entry says (``untestable``) when the gap at its widest
+    width is within its statistical floor, as the protocol's fit does.
     """
     fitted = [p for p in points if p["fitted"] == 1.0]
     trend = []
-    for start, indices in fit_ranges([p["N"] for p in fitted], first * star):
+    for k, _, indices in fit_ranges([p["N"] for p in fitted], first * star):
         h = [fitted[i]["width"] for i in indices]
         fit = power_law(h, [outputs[w] for w in h], y_test, statistic, n_bootstrap)
         if fit is not None:
+            floor = _floor_reason([fitted[i] for i in indices]) if statistic is _error_gap else None
             trend.append(
-                {"from": start / star, "widths": h, "slope": fit["slope"],
-                 "ci_low": fit["ci_low"], "ci_high": fit["ci_high"]}
+                {"from": first * k, "widths": h, "slope": fit["slope"],
+                 "ci_low": fit["ci_low"], "ci_high": fit["ci_high"], "untestable": floor}
             )  # fmt: skip
     return trend
 

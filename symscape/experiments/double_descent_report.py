@@ -27,6 +27,7 @@ from symscape.comparisons import (
     judged,
     number,
     record_config,
+    with_interval,
 )
 from symscape.experiments import registry
 from symscape.experiments.double_descent_analysis import IN_H, N_SQUARED_TOL, REPORTED
@@ -120,27 +121,27 @@ def _exponent_rows(summary: Mapping[str, Any]) -> list[Comparison]:
             fitted(label, fit, reported, null=0.0, untestable=none if fit is None else untestable)
         )
         trend = summary.get("fit_starts" if key == "fluctuation" else "gap_fit_starts")
-        if trend:
-            rows.append(_trend_row(trend, what, IN_H[key]))
+        if trend and len(trend) > 1:  # one range is the protocol's row above
+            rows.append(_trend_row(trend, what, {-0.5: "−1/2", -1.0: "−1"}[IN_H[key]]))
     return rows
 
 
-def _trend_row(trend, what: str = "‖f_N − f̄_N‖", law: float = -0.5) -> Comparison:
+def _trend_row(trend, what: str = "‖f_N − f̄_N‖", law: str = "−1/2") -> Comparison:
     """An exponent in h as the fit range starts further past N* (no verdict: it shows
-    whether the exponent settles, the verdict is the protocol's range above)."""
+    whether the exponent settles, the verdict is the protocol's range above); an entry
+    whose gap is within its statistical floor says so."""
     parts = [
         f"N ≥ {t['from']:g} N* (h ≥ {t['widths'][0]:g}, {len(t['widths'])} widths): "
-        f"{t['slope']:.2f}"
-        + ("" if t["ci_low"] is None else f" [{t['ci_low']:.2f}, {t['ci_high']:.2f}]")
+        + with_interval(t["slope"], t["ci_low"], t["ci_high"], 2)
+        + (" (within the statistical floor)" if t.get("untestable") else "")
         for t in trend
     ]
     return Comparison(
         f"exponent of {what} against h, by the start of the fit range",
-        "; ".join(parts).replace("-", "−"),
+        "; ".join(parts),
         "—",
-        f"{law:g}".replace("-", "−")
-        + " is an asymptote (N ≫ N*): an exponent that settles as the range moves out is a "
-        "finite-size correction near the peak",
+        f"{law} is an asymptote (N ≫ N*): an exponent that settles as the range moves out is "
+        "a finite-size correction near the peak",
     )
 
 

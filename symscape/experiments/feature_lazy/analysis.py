@@ -131,6 +131,10 @@ def _fit_alpha_star(
     return out
 
 
+_TREND_KEYS = ("slope", "ci_low", "ci_high", "widths")
+"""What a trend keeps of each fit."""
+
+
 def alpha_star_trend(
     config, changes: np.ndarray, min_width: float, ok: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
@@ -148,12 +152,12 @@ def alpha_star_trend(
     crossed = [w for w, s in zip(config.widths, stars, strict=True) if s is not None]
     if not crossed:
         return []
+    start = min_width or crossed[0]
     trend = []
-    for start, _ in fit_ranges(crossed, max(min_width, crossed[0])):
-        fit = _fit_alpha_star(config, changes, start, ok=ok)
+    for k, cut, _ in fit_ranges(crossed, start):
+        fit = _fit_alpha_star(config, changes, cut, ok=ok)  # the widths fit_ranges chose
         if fit is not None:
-            keep = ("slope", "ci_low", "ci_high", "widths")
-            trend.append({"from": start, **{key: fit[key] for key in keep}})
+            trend.append({"from": k * start, **{key: fit[key] for key in _TREND_KEYS}})
     return trend
 
 
@@ -165,13 +169,12 @@ def variance_trend(widths, outputs, *, n_bootstrap: int = 1000) -> list[dict[str
     if not len(widths):
         return []
     trend = []
-    for start, indices in fit_ranges(widths, widths[0]):
+    for k, _, indices in fit_ranges(widths, widths[0]):
         fit = variance_fit(
             [widths[i] for i in indices], [outputs[i] for i in indices], n_bootstrap=n_bootstrap
         )
         if fit is not None:
-            keep = ("slope", "ci_low", "ci_high", "widths")
-            trend.append({"from": start, **{key: fit[key] for key in keep}})
+            trend.append({"from": k * widths[0], **{key: fit[key] for key in _TREND_KEYS}})
     return trend
 
 
