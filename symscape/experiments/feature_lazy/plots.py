@@ -20,6 +20,18 @@ from symscape.experiments._output import ci_text
 __all__ = ["figures"]
 
 
+def _width_ticks(ax, widths) -> None:
+    """The widths themselves as the x ticks, not a clutter of minor labels; turned when
+    there are more than eight, so that neighbours on a √2 grid do not run together."""
+    from matplotlib.ticker import NullFormatter
+
+    many = len(widths) > 8
+    ax.set_xticks(
+        widths, [f"{w:g}" for w in widths], rotation=45 if many else 0, fontsize=7 if many else None
+    )
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _grid(record, key: str) -> np.ndarray:
     config = record["config"]
     table = {(p["width"], p["alpha"]): p[key] for p in record["points"]}
@@ -38,7 +50,6 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
     """The figures of a :func:`run` record, ``{stem: matplotlib.figure.Figure}`` (saved as
     ``NAME_STEM``): ``kernel_change``, ``test_error``, ``crossover`` and ``phase_diagram``.
     Pure: no file is written and no pyplot figure opened."""
-    import matplotlib.ticker
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -117,9 +128,8 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
         title="Output variance over initialisations",
     )
     axes[1].legend(fontsize=7)
-    for ax in axes:  # the widths themselves as ticks, not a clutter of minor labels
-        ax.set_xticks(widths, [f"{w:g}" for w in widths])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for ax in axes:
+        _width_ticks(ax, widths)
     fig.tight_layout()
     drawn["crossover"] = fig
 
@@ -172,8 +182,7 @@ def figures(record: Mapping[str, Any]) -> dict[str, Any]:
             Line2D([], [], color="c", lw=2.5, label="jamming line (left of it no seed fitted)")
         )
     ax.set(xscale="log", yscale="log", xlabel="width h", ylabel="α")
-    ax.set_xticks(widths, [f"{w:g}" for w in widths])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _width_ticks(ax, widths)
     ax.text(0.97, 0.95, "lazy", transform=ax.transAxes, ha="right", va="top", color="k")
     ax.text(0.97, 0.05, "feature", transform=ax.transAxes, ha="right", va="bottom", color="k")
     ax.set_title(
