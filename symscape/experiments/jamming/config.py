@@ -20,7 +20,7 @@ from symscape.config import Flag, Interval, Items, JsonConfig, Options, Seeds, T
 from symscape.errors import InvalidOptionError
 from symscape.nets.base import PARAMETRIZATIONS
 from symscape.nets.init import INITS
-from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE
+from symscape.train.config import ACTIVATION, ARCH, DATASET, DEVICE, DTYPE, TrainConfig
 
 _POSITIVE = Interval(float, 0, None, closed="neither")
 
@@ -94,13 +94,13 @@ class JammingConfig(JsonConfig):
         20_000, "gradient evaluations per ensemble at most", Interval(int, 0, None)
     )
     window_steps: int = param(
-        2000,
+        TrainConfig.window_steps,  # the minimiser's own default: the same store keys
         "accepted steps over which the loss must keep moving, else the run stopped (then a "
         "minimum with N_Δ > 0 is jammed)",
         Interval(int, 1, None),
     )
     window_tol: float = param(
-        1e-4,
+        TrainConfig.window_tol,
         "relative loss decrease over window_steps below which the loss stopped moving",
         _POSITIVE,
     )
