@@ -148,6 +148,47 @@ def test_a_double_descent_that_never_fitted_is_reported_not_a_traceback():
     assert cusp.kind == "not testable at this scale" and "no N*" in cusp.comparison
 
 
+def _descent(errors, undecided, N_star=100.0):
+    """A double-descent summary at N = 25, 50, …, 400 with these mean test errors and
+    undecided fractions (floors 0.001: a rise of 0.01 is beyond them)."""
+    Ns = [25, 50, 100, 200, 400]
+    template = SECTIONS["double_descent"]["points"][0]
+    points = [
+        {
+            **template,
+            "width": float(i + 1),
+            "N": N,
+            "fitted": 1.0 - u,
+            "undecided": u,
+            "test_error": e,
+            "ensemble_test_error": e - 0.01,
+            "error_floor": 0.001,
+        }
+        for i, (N, e, u) in enumerate(zip(Ns, errors, undecided, strict=True))
+    ]
+    located = {"N_star": N_star, "N_star_located": "interpolated"}
+    return {**SECTIONS["double_descent"], "points": points, **located}
+
+
+@pytest.mark.parametrize(
+    ("errors", "undecided", "kind", "why"),
+    [
+        # the peak at a width next to N*
+        ([0.20, 0.25, 0.30, 0.22, 0.18], [1, 1, 0.5, 0, 0], "agrees", "next to N*"),
+        # the peak two widths below N*, every width in between decided
+        ([0.30, 0.25, 0.24, 0.22, 0.18], [0, 0, 0, 0, 0], "differs", "N/N* = 0.25"),
+        # the same, but the runs in between undecided: their error is not the converged one
+        ([0.30, 0.25, 0.24, 0.22, 0.18], [1, 1, 0.5, 0, 0], "not testable", "N = 25–100"),
+        # the peak within the floor of the wider nets' error
+        ([0.2, 0.2, 0.2, 0.2, 0.2], [0, 0, 0, 0, 0], "not testable", "within the floor"),
+    ],
+)
+def test_each_cusp_verdict_from_a_case_built_for_it(errors, undecided, kind, why):
+    part = describe("double_descent", _descent(errors, undecided), lambda path: b"")
+    (cusp,) = [c for c in part.comparisons if c.quantity.endswith("(the cusp)")]
+    assert cusp.kind.startswith(kind) and why in cusp.comparison
+
+
 def test_a_stored_section_of_another_shape_is_named_in_one_error(tmp_path):
     with Store(tmp_path / "s.db") as store:
         store.put_section("engine", "quick", {"wrong": 1}, {})

@@ -188,19 +188,29 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
     elif peak["N"] in around:
         cusp = Verdict(AGREES, f"at a width next to N* (N/N* = {peak['N'] / N_star:.2f})")
     else:
-        why = f"away from N* (N/N* = {peak['N'] / N_star:.2f})"
+        # runs undecided at their budget between the peak and N* have neither converged nor
+        # been told jammed: their end-of-training error is not the converged one, and the
+        # fitted fraction there (undecided counts as not fitted) may place N* too high
         between = [
             p["N"]
             for p in points
             if min(peak["N"], N_star) <= p["N"] <= max(peak["N"], N_star)
             and (p.get("undecided") or 0) > 0.25
         ]
+        where = f"N/N* = {peak['N'] / N_star:.2f}"
         if between:
-            why += (
-                f"; runs undecided at their budget at N = {min(between)}–{max(between)} "
-                "may place N* too high"
+            cusp = Verdict(
+                NOT_TESTABLE,
+                f"more than a quarter of the runs are undecided at their budget at "
+                f"N = {min(between)}–{max(between)}, between the peak ({where}) and N*: "
+                "neither the converged error there nor N* is measured",
             )
-        cusp = Verdict(DIFFERS, why)
+        else:
+            cusp = Verdict(
+                DIFFERS,
+                f"away from N* ({where}); at most a quarter of the runs undecided at each "
+                "width in between",
+            )
     part.comparisons.append(
         judged(
             "largest end-of-training test error (the cusp)",
