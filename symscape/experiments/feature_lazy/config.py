@@ -161,7 +161,9 @@ def _protocols() -> dict[str, dict[str, FeatureLazyConfig]]:
                 # up to h = 256: the trends by the start of the fit range need three or more
                 # widths past h = 64, where α* and the variance approach their laws
                 widths=(4.0, 8.0, 11.3, 16.0, 22.6, 32.0, 45.3, 64.0, 90.5, 128.0, 181.0, 256.0),
-                alphas=(0.1, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 100.0),
+                # α = 0.3: from h ≈ 100 on, α* < 1 and the crossing would otherwise be
+                # interpolated across the decade 0.1–1
+                alphas=(0.1, 0.3, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 100.0),
                 seeds=tuple(range(10)),
                 max_steps=12_000,
                 **perspective,
