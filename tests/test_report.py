@@ -148,43 +148,60 @@ def test_a_double_descent_that_never_fitted_is_reported_not_a_traceback():
     assert cusp.kind == "not testable at this scale" and "no N*" in cusp.comparison
 
 
-def _descent(errors, undecided, N_star=100.0):
+def _descent(errors, fitted, undecided):
     """A double-descent summary at N = 25, 50, …, 400 with these mean test errors and
-    undecided fractions (floors 0.001: a rise of 0.01 is beyond them)."""
+    fitted and undecided fractions, N* located from them as the analysis does (floors
+    0.001: a rise of 0.01 is beyond them); ``undecided=None``: a summary that predates it."""
+    from symscape.experiments.double_descent_analysis import crossing_n_star
+
     Ns = [25, 50, 100, 200, 400]
-    template = SECTIONS["double_descent"]["points"][0]
+    template = dict(SECTIONS["double_descent"]["points"][0])
+    template.pop("undecided", None)
     points = [
         {
             **template,
             "width": float(i + 1),
             "N": N,
-            "fitted": 1.0 - u,
-            "undecided": u,
+            "fitted": f,
             "test_error": e,
             "ensemble_test_error": e - 0.01,
             "error_floor": 0.001,
+            **({} if undecided is None else {"undecided": undecided[i]}),
         }
-        for i, (N, e, u) in enumerate(zip(Ns, errors, undecided, strict=True))
+        for i, (N, e, f) in enumerate(zip(Ns, errors, fitted, strict=True))
     ]
-    located = {"N_star": N_star, "N_star_located": "interpolated"}
-    return {**SECTIONS["double_descent"], "points": points, **located}
+    N_star, located = crossing_n_star(Ns, fitted)
+    return {**SECTIONS["double_descent"], "points": points, "N_star": N_star,
+            "N_star_located": located}  # fmt: skip
+
+
+FALLS = [0.30, 0.25, 0.24, 0.22, 0.18]  # the peak at the narrowest width, N = 25
+JAMMED_BELOW_100 = [0, 0, 0, 1, 1]  # N* between 100 and 200
 
 
 @pytest.mark.parametrize(
-    ("errors", "undecided", "kind", "why"),
+    ("errors", "fitted", "undecided", "kind", "why"),
     [
-        # the peak at a width next to N*
-        ([0.20, 0.25, 0.30, 0.22, 0.18], [1, 1, 0.5, 0, 0], "agrees", "next to N*"),
-        # the peak two widths below N*, every width in between decided
-        ([0.30, 0.25, 0.24, 0.22, 0.18], [0, 0, 0, 0, 0], "differs", "N/N* = 0.25"),
-        # the same, but the runs in between undecided: their error is not the converged one
-        ([0.30, 0.25, 0.24, 0.22, 0.18], [1, 1, 0.5, 0, 0], "not testable", "N = 25–100"),
+        # the peak at N = 100, next to N*
+        ([0.20, 0.25, 0.30, 0.22, 0.18], JAMMED_BELOW_100, [1, 1, 0.5, 0, 0], "agrees",
+         "next to N*"),
+        # the peak two widths below N*, every run decided
+        (FALLS, JAMMED_BELOW_100, [0] * 5, "differs", "from every N* the undecided"),
+        # undecided runs, but too few to bring N* down to the peak
+        (FALLS, JAMMED_BELOW_100, [0, 0.3, 0.3, 0, 0], "differs", "from every N*"),
+        # undecided runs which, fitted, would put N* next to the peak: their outcome decides
+        (FALLS, JAMMED_BELOW_100, [1, 1, 0.5, 0, 0], "not testable", "as low as 25"),
+        # a peak above N*: undecided runs can only lower N*, the peak stays away
+        ([0.20, 0.22, 0.23, 0.30, 0.18], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0], "differs",
+         "from every N*"),
+        # a summary from before undecided runs were recorded
+        (FALLS, JAMMED_BELOW_100, None, "differs", "not recorded"),
         # the peak within the floor of the wider nets' error
-        ([0.2, 0.2, 0.2, 0.2, 0.2], [0, 0, 0, 0, 0], "not testable", "within the floor"),
+        ([0.2] * 5, JAMMED_BELOW_100, [0] * 5, "not testable", "within the floor"),
     ],
-)
-def test_each_cusp_verdict_from_a_case_built_for_it(errors, undecided, kind, why):
-    part = describe("double_descent", _descent(errors, undecided), lambda path: b"")
+)  # fmt: skip
+def test_each_cusp_verdict_from_a_case_built_for_it(errors, fitted, undecided, kind, why):
+    part = describe("double_descent", _descent(errors, fitted, undecided), lambda path: b"")
     (cusp,) = [c for c in part.comparisons if c.quantity.endswith("(the cusp)")]
     assert cusp.kind.startswith(kind) and why in cusp.comparison
 

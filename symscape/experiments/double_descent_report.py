@@ -30,7 +30,12 @@ from symscape.comparisons import (
     with_interval,
 )
 from symscape.experiments import registry
-from symscape.experiments.double_descent_analysis import IN_H, N_SQUARED_TOL, REPORTED
+from symscape.experiments.double_descent_analysis import (
+    IN_H,
+    N_SQUARED_TOL,
+    REPORTED,
+    crossing_n_star,
+)
 
 __all__ = ["describe", "markdown_section"]
 
@@ -54,6 +59,41 @@ def _floor_of_rise(points: Sequence[Mapping[str, Any]]) -> float:
 def _largest_rise(points: Sequence[Mapping[str, Any]], key: str) -> float:
     values = [p[key] for p in points]
     return max([0.0, *(b - a for a, b in itertools.pairwise(values))])
+
+
+def _next_to(Ns: Sequence[float], N_star: float) -> set[float]:
+    """The widths either side of N*: the last one below it and the first at or above."""
+    below = [n for n in Ns if n < N_star]
+    above = [n for n in Ns if n >= N_star]
+    return {max(below, default=None), min(above, default=None)} - {None}
+
+
+def _cusp_verdict(points: Sequence[Mapping[str, Any]], peak: float, N_star: float) -> Verdict:
+    """Is the end-of-training error's peak at a width next to N*?
+
+    N* counts undecided runs as not fitted (the authors' rule). Counted as fitted
+    instead, they give the lowest N* they allow (:func:`crossing_n_star` of
+    fitted + undecided). A peak away from N* *differs* only when it is also away
+    from every N* in between; otherwise the undecided runs, whichever way they
+    end, decide the verdict: not testable.
+    """
+    Ns = [p["N"] for p in points]
+    if peak in _next_to(Ns, N_star):
+        return Verdict(AGREES, f"at a width next to N* (N/N* = {peak / N_star:.2f})")
+    where = f"N/N* = {peak / N_star:.2f}"
+    if "undecided" not in points[0]:
+        return Verdict(DIFFERS, f"away from N* ({where}); undecided runs not recorded")
+    # fitted + undecided ≥ fitted, and the widest width is fitted: a crossing exists
+    lowest, _ = crossing_n_star(Ns, [p["fitted"] + p["undecided"] for p in points])
+    # every N* in [lowest, N_star] is next to the widths from the last one below `lowest`
+    # to the first one at or above N_star
+    if min(_next_to(Ns, lowest)) <= peak <= max(_next_to(Ns, N_star)):
+        return Verdict(
+            NOT_TESTABLE,
+            f"away from N* ({where}), but were the runs undecided at their budget to fit, "
+            f"N* would be as low as {lowest:.0f}, next to the peak",
+        )
+    return Verdict(DIFFERS, f"away from N* ({where}) and from every N* the undecided runs allow")
 
 
 def _early_stopping(points: Sequence[Mapping[str, Any]]) -> Comparison:
@@ -170,10 +210,6 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         part.comparisons.append(
             Comparison("undecided runs (budget reached with N_Δ > 0: not fitted)", text)
         )
-    below = [p["N"] for p in points if N_star is not None and p["N"] < N_star]
-    above = [p["N"] for p in points if N_star is not None and p["N"] >= N_star]
-    around = {max(below, default=None), min(above, default=None)} - {None}
-
     peak = max(points, key=lambda p: p["test_error"])
     later = [p["test_error"] for p in points if p["N"] > peak["N"]]
     rise = peak["test_error"] - min(later) if later else 0.0
@@ -185,32 +221,8 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
             f"the peak stands {rise:.3f} above the wider nets' lowest error, within the "
             f"floor {_floor_of_rise(points):.3f}",
         )
-    elif peak["N"] in around:
-        cusp = Verdict(AGREES, f"at a width next to N* (N/N* = {peak['N'] / N_star:.2f})")
     else:
-        # runs undecided at their budget between the peak and N* have neither converged nor
-        # been told jammed: their end-of-training error is not the converged one, and the
-        # fitted fraction there (undecided counts as not fitted) may place N* too high
-        between = [
-            p["N"]
-            for p in points
-            if min(peak["N"], N_star) <= p["N"] <= max(peak["N"], N_star)
-            and (p.get("undecided") or 0) > 0.25
-        ]
-        where = f"N/N* = {peak['N'] / N_star:.2f}"
-        if between:
-            cusp = Verdict(
-                NOT_TESTABLE,
-                f"more than a quarter of the runs are undecided at their budget at "
-                f"N = {min(between)}–{max(between)}, between the peak ({where}) and N*: "
-                "neither the converged error there nor N* is measured",
-            )
-        else:
-            cusp = Verdict(
-                DIFFERS,
-                f"away from N* ({where}); at most a quarter of the runs undecided at each "
-                "width in between",
-            )
+        cusp = _cusp_verdict(points, peak["N"], N_star)
     part.comparisons.append(
         judged(
             "largest end-of-training test error (the cusp)",

@@ -217,8 +217,9 @@ def quick_configs() -> dict[str, JammingConfig]:
 def medium_configs() -> dict[str, JammingConfig]:
     """Half an hour on 2 cores: P* bisected at four depth-2 networks on sphered random
     data (d = 8, N = 22…400: 18×) and the perceptron control at two d (24 data draws),
-    and at three networks on MNIST-5k parity (N = 26…152); 6 seeds, 30,000 steps, a run
-    whose loss falls by less than 10⁻³ over 500 steps has stopped."""
+    and at three networks on MNIST-5k parity (N = 26…152); 6 seeds, 30,000 gradient
+    evaluations; a run whose loss falls by less than 10⁻³ of itself over 500 accepted
+    steps has stopped."""
     # 30,000 steps: of the runs undecided at 15,000 near the transitions, 9 of 13 ended
     # jammed, 1 fitted and 3 still undecided at 40,000 (issue 17's note). The window
     # (500 steps, 10⁻³): replayed on the per-step losses of the 154 runs (MNIST and random
