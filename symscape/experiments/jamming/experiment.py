@@ -16,6 +16,7 @@ from symscape.experiments.jamming.minimum import (
     at_transition,
     jammed_minimum,
     just_past,
+    loose_window,
     pooled_gaps,
 )
 from symscape.experiments.jamming.results import save_results
@@ -68,7 +69,8 @@ def run(
     elif located:
         transition = at_transition(located[-1], runner.store)
     keys = just_past(scans, searches, config.gap_window)
-    gaps = pooled_gaps(keys, runner.store, config.gap_minima, config.gap_count)
+    unsettled = loose_window(config.window_steps, config.window_tol)
+    gaps = pooled_gaps(keys, runner.store, config.gap_minima, config.gap_count, unsettled)
     record = {
         "searches": searches,
         "line": line,
