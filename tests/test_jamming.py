@@ -418,7 +418,7 @@ def test_the_slope_of_p_star_and_its_interval_tell_a_linear_law_from_another():
 
 
 def test_gap_exponents_need_many_jammed_minima_just_past_the_transition(searched):
-    from symscape.experiments.jamming.minimum import just_past, loose_window, pooled_gaps
+    from symscape.experiments.jamming.minimum import just_past, pooled_gaps
 
     record, db = searched
     keys = just_past([], record["searches"], 1.3)
@@ -427,29 +427,6 @@ def test_gap_exponents_need_many_jammed_minima_just_past_the_transition(searched
     assert "theta" not in few and "jammed minima" in few["untestable"]
     enough = pooled_gaps(keys, db, minima=1, count=1)
     assert enough["theta"]["n"] == enough["unsatisfied"] and "untestable" not in enough
-    # minima stopped by a window looser than the minimiser's own have not settled
-    why = loose_window(500, 1e-3)
-    unsettled = pooled_gaps(keys, db, minima=1, count=1, unsettled=why)
-    assert "theta" not in unsettled and unsettled["untestable"] == why
-    assert unsettled["unsatisfied"] == enough["unsatisfied"]  # the gaps are still counted
-
-
-def test_only_a_looser_window_than_the_minimisers_unsettles_the_gaps():
-    from symscape.experiments.jamming.config import PROTOCOLS
-    from symscape.experiments.jamming.minimum import loose_window
-    from symscape.train import TrainConfig
-
-    assert loose_window(TrainConfig.window_steps, TrainConfig.window_tol) is None
-    assert loose_window(4 * TrainConfig.window_steps, TrainConfig.window_tol / 10) is None
-    assert loose_window(TrainConfig.window_steps // 2, TrainConfig.window_tol)
-    assert loose_window(TrainConfig.window_steps, TrainConfig.window_tol * 2)
-    # medium decides its runs with a looser window; quick and paper keep the minimiser's
-    assert all(loose_window(c.window_steps, c.window_tol) for c in PROTOCOLS["medium"].values())
-    assert not any(
-        loose_window(c.window_steps, c.window_tol)
-        for scale in ("quick", "paper")
-        for c in PROTOCOLS[scale].values()
-    )
 
 
 def test_every_row_beside_a_paper_value_carries_a_verdict():

@@ -16,7 +16,6 @@ from symscape.experiments.jamming.minimum import (
     at_transition,
     jammed_minimum,
     just_past,
-    loose_window,
     pooled_gaps,
 )
 from symscape.experiments.jamming.results import save_results
@@ -69,8 +68,7 @@ def run(
     elif located:
         transition = at_transition(located[-1], runner.store)
     keys = just_past(scans, searches, config.gap_window)
-    unsettled = loose_window(config.window_steps, config.window_tol)
-    gaps = pooled_gaps(keys, runner.store, config.gap_minima, config.gap_count, unsettled)
+    gaps = pooled_gaps(keys, runner.store, config.gap_minima, config.gap_count)
     record = {
         "searches": searches,
         "line": line,

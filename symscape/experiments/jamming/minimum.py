@@ -25,7 +25,7 @@ import numpy as np
 from symscape.experiments.jamming.analysis import gap_exponents
 from symscape.measure.hessian import hessian_at_minimum, hessian_extremes
 
-__all__ = ["at_transition", "jammed_minimum", "just_past", "loose_window", "pooled_gaps"]
+__all__ = ["at_transition", "jammed_minimum", "just_past", "pooled_gaps"]
 
 
 def _model_of_row(row: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
@@ -102,48 +102,14 @@ def just_past(
     return keys
 
 
-def loose_window(window_steps: int, window_tol: float) -> str | None:
-    """Why minima stopped by this "loss stops moving" window cannot give θ and γ
-    (``None`` when the window is as tight as the minimiser's own, or tighter).
-
-    θ and γ live in the smallest gaps, the last to settle. A looser window
-    decides runs sooner (a jammed run is jammed either way), but it stops them
-    before those gaps settle: medium's jammed minima, stopped at (500 steps,
-    10⁻³) and continued at (2000, 10⁻⁷), mostly kept their loss within 1 % while
-    N_Δ moved by up to 16 (N = 52; issue 17's note).
-
-    >>> loose_window(2000, 1e-4) is None
-    True
-    >>> print(loose_window(500, 1e-3))
-    the minima were stopped by the window that decides the runs (500 steps, 0.001), looser than the minimiser's own (2000, 0.0001): their smallest gaps, which set θ and γ, have not settled
-    """  # noqa: E501
-    from symscape.train import TrainConfig
-
-    steps, tol = TrainConfig.window_steps, TrainConfig.window_tol
-    if window_steps >= steps and window_tol <= tol:
-        return None
-    return (
-        f"the minima were stopped by the window that decides the runs ({window_steps} "
-        f"steps, {window_tol:g}), looser than the minimiser's own ({steps}, {tol:g}): their "
-        "smallest gaps, which set θ and γ, have not settled"
-    )
-
-
-def pooled_gaps(
-    keys: Sequence[str],
-    store_path: Path,
-    minima: int,
-    count: int,
-    unsettled: str | None = None,
-) -> dict[str, Any]:
+def pooled_gaps(keys: Sequence[str], store_path: Path, minima: int, count: int) -> dict[str, Any]:
     """θ and γ from the gaps of the jammed minima ``keys`` (:func:`just_past`), pooled.
 
     Only minima just past the transition carry the critical gaps (small
     N_Δ/N; one deeply jammed minimum says nothing about them, SCIENCE.md §1).
     The exponents are fitted only with at least ``minima`` minima and
-    ``count`` gaps on each side, and when the minima have settled (``unsettled``
-    says why not: :func:`loose_window`); otherwise ``untestable`` says what is
-    missing and no exponent is given.
+    ``count`` gaps on each side; otherwise ``untestable`` says what is missing
+    and no exponent is given.
     """
     import torch
 
@@ -171,8 +137,6 @@ def pooled_gaps(
     fewest = min(out["unsatisfied"], out["satisfied"])
     if fewest < count:
         missing.append(f"{fewest} gaps on one side ({count} needed)")
-    if unsettled:
-        missing.append(unsettled)
     if missing:
         out["untestable"] = "; ".join(missing)
         return out
