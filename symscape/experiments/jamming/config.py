@@ -215,7 +215,7 @@ def quick_configs() -> dict[str, JammingConfig]:
 
 
 def medium_configs() -> dict[str, JammingConfig]:
-    """Half an hour on 2 cores: P* bisected at four depth-2 networks on sphered random
+    """Twenty minutes on 2 cores: P* bisected at four depth-2 networks on sphered random
     data (d = 8, N = 22…400: 18×) and the perceptron control at two d (24 data draws),
     and at three networks on MNIST-5k parity (N = 26…152); 6 seeds, 30,000 gradient
     evaluations; a run whose loss falls by less than 10⁻³ of itself over 500 accepted
