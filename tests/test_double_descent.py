@@ -14,6 +14,7 @@ from symscape.experiments.double_descent import (
     DoubleDescentConfig,
     analyse,
     describe,
+    locate_n_star,
     markdown_section,
     run,
     save_results,
@@ -24,6 +25,7 @@ SMALL = DoubleDescentConfig(
     widths=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
     seeds=(0, 1, 2, 3),
     max_steps=5000,
+    locate_steps=5000,
     n_bootstrap=200,
 )
 
@@ -64,13 +66,22 @@ def test_the_ensemble_average_is_not_worse_than_a_single_network(record):
 
 def test_n_star_and_the_fits_carry_intervals(record):
     star = record["N_star"]
-    assert star is not None and record["N_star_located"] == "interpolated"
+    assert star is not None and record["N_star_located"] == "bisection"
+    # the minimiser's bisection: its bracket's ends straddle one half, N* inside it
+    search = record["N_star_search"]
+    low, high = search["bracket"]
+    by_n = {t["N"]: t for t in search["tried"]}
+    assert by_n[low]["fitted"] < 0.5 <= by_n[high]["fitted"]
+    assert low < star <= high * (1 + 1e-9)
+    assert record["N_star_lowest"] <= star  # undecided runs can only lower N*
+    # the flow's own crossing lies between the last width below one half and the next
     points = record["points"]
     fitted = [p["fitted"] for p in points]
     assert fitted[-1] == 1.0 and fitted[0] < 0.5  # the widths straddle the transition
-    # N* lies between the last width below one half and the next
     i = max(i for i, f in enumerate(fitted) if f < 0.5)
-    assert points[i]["N"] < star <= points[i + 1]["N"]
+    assert points[i]["N"] < record["N_star_flow"] <= points[i + 1]["N"]
+    # the search's top is the narrowest width where the flow fitted half its seeds
+    assert search["width_bracket"][1] <= points[i + 1]["width"]
     beyond = [p["width"] for p in points if p["N"] >= 4 * star and p["fitted"] == 1.0]
     assert record["fit_widths"] == beyond and len(beyond) >= 2
     for key in ("fluctuation_h", "fluctuation"):
@@ -121,7 +132,7 @@ def test_an_undecided_run_is_never_counted_as_fitted():
     config = DoubleDescentConfig(widths=(1.0, 2.0, 4.0), seeds=(0, 1, 2, 3), n_bootstrap=0)
     y = np.array([1.0, -1.0, 1.0, -1.0])
     outcomes = {
-        1.0: ["max_steps"] * 4,
+        1.0: ["max_steps"] * 2 + ["plateau"] * 2,  # the loss stopped moving: decided
         2.0: ["fitted", "max_steps", "max_steps", "fitted"],
         4.0: ["fitted"] * 3 + ["jammed"],
     }
@@ -133,8 +144,30 @@ def test_an_undecided_run_is_never_counted_as_fitted():
     result = analyse(config, rows, outputs, y)
     points = result["points"]
     assert [p["fitted"] for p in points] == [0.0, 0.5, 0.75]
-    assert [p["undecided"] for p in points] == [1.0, 0.5, 0.0]  # jammed is decided
+    assert [p["undecided"] for p in points] == [0.5, 0.5, 0.0]  # jammed is decided
     assert result["N_star"] == pytest.approx(20.0) and result["N_star_located"] == "interpolated"
+
+
+def test_n_star_is_searched_only_inside_a_bracket_the_flow_gives():
+    """The minimiser's bisection runs between the narrowest width and the narrowest one where
+    the flow fitted half its seeds: none when that is the narrowest width or no width."""
+    config = DoubleDescentConfig(widths=(2.0, 4.0, 8.0), seeds=(0, 1))
+
+    def rows(*fitted):
+        return {
+            w: [{"scalars": {"outcome": "fitted" if i < k else "max_steps"}} for i in range(2)]
+            for w, k in zip(config.widths, fitted, strict=True)
+        }
+
+    untrainable = "no runner: nothing may be trained"
+    assert locate_n_star(config, rows(2, 2, 2), 100, untrainable) is None  # N* below h = 2
+    assert locate_n_star(config, rows(0, 0, 0), 100, untrainable) is None  # N* not reached
+    search = config.locator(100, 8.0)
+    assert (search.width_min, search.width_max, search.P_values) == (2.0, 8.0, (100,))
+    assert search.train_config(100, 4.0).dynamics == "lbfgs" and search.depth == config.depth
+    assert config.train_config().plateau_window == config.window_steps
+    lbfgs = DoubleDescentConfig(widths=(2.0, 4.0), seeds=(0, 1), dynamics="lbfgs")
+    assert lbfgs.train_config().plateau_window is None  # L-BFGS keeps its own window
 
 
 def test_early_stopping_is_the_best_error_along_each_trajectory(record, store):
@@ -158,7 +191,10 @@ def test_results_files_and_bad_configs(record, tmp_path):
     for name in ("double_descent_error", "double_descent_fluctuations"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
     text = markdown_section(summary)  # the Markdown of describe's part, as in summary.md
-    assert text.startswith("## 2. Double descent") and f"| {record['N_star']:.0f} |" in text
+    assert (
+        text.startswith("## 2. Double descent")
+        and f"| {record['N_star']:.0f} (between N = " in text
+    )
     part = describe(summary)
     reported = [c for c in part.comparisons if c.reported != "—"]
     assert reported and all(c.kind in VERDICTS for c in reported)  # never a bare number
@@ -202,7 +238,7 @@ def test_command_line(tmp_path, capsys):
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out  # the section's comparisons, as the report shows them
-    assert "Double descent" in out and "N* (the fitted fraction crosses 1/2" in out
+    assert "Double descent" in out and "N* (the jamming minimiser, a bisection in width" in out
     assert "ensemble test error ≤ mean single-network test error" in out
     assert f"results in {tmp_path}" in out
     assert (tmp_path / "double_descent_error.png").exists()

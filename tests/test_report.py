@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from symscape.cli import main
+from symscape.comparisons import DIFFERS, NOT_TESTABLE
 from symscape.errors import DataFormatError, DataNotFoundError
 from symscape.report import ORDER, write_report
 from symscape.report.browser import check_page, find_chromium, problems
@@ -188,11 +189,13 @@ JAMMED_BELOW_100 = [0, 0, 0, 1, 1]  # N* between 100 and 200
         # the peak two widths below N*, every run decided
         (FALLS, JAMMED_BELOW_100, [0] * 5, "differs", "from every N* the undecided"),
         # undecided runs, but too few to bring N* down to the peak
-        (FALLS, JAMMED_BELOW_100, [0, 0.3, 0.3, 0, 0], "differs", "from every N*"),
+        (FALLS, JAMMED_BELOW_100, [0, 0.2, 0.2, 0, 0], "differs", "from every N*"),
+        # the peak away from N*, but the runs next to N* still crawling toward their end
+        (FALLS, JAMMED_BELOW_100, [0, 0, 0.4, 0, 0], "not testable", "end point"),
         # undecided runs which, fitted, would put N* next to the peak: their outcome decides
         (FALLS, JAMMED_BELOW_100, [1, 1, 0.5, 0, 0], "not testable", "as low as 25"),
         # a peak above N*: undecided runs can only lower N*, the peak stays away
-        ([0.20, 0.22, 0.23, 0.30, 0.18], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0], "differs",
+        ([0.20, 0.22, 0.23, 0.30, 0.18], [0, 0.75, 1, 1, 1], [0.2, 0.25, 0, 0, 0], "differs",
          "from every N*"),
         # a summary from before undecided runs were recorded
         (FALLS, JAMMED_BELOW_100, None, "differs", "not recorded"),
@@ -204,6 +207,29 @@ def test_each_cusp_verdict_from_a_case_built_for_it(errors, fitted, undecided, k
     part = describe("double_descent", _descent(errors, fitted, undecided), lambda path: b"")
     (cusp,) = [c for c in part.comparisons if c.quantity.endswith("(the cusp)")]
     assert cusp.kind.startswith(kind) and why in cusp.comparison
+
+
+def test_the_cusp_against_the_n_star_of_the_minimisers_bisection():
+    """N* from the jamming minimiser's bisection: the N* rows say so, and the lowest N* its
+    undecided runs allow (the summary's, not the flow's) decides whether a peak away from
+    N* differs."""
+    summary = _descent(FALLS, JAMMED_BELOW_100, [0] * 5)
+    search = {"bracket": [120, 160], "outside": None, "tried": []}
+    located = {**summary, "N_star": 140.0, "N_star_located": "bisection", "N_star_flow": 300.0,
+               "N_star_search": search}  # fmt: skip
+
+    def rows(summary):
+        part = describe("double_descent", summary, lambda path: b"")
+        return {c.quantity.split(" (")[0]: c for c in part.comparisons}
+
+    decided = rows({**located, "N_star_lowest": 130.0})
+    assert decided["N*"].measured == "140 (between N = 120 and 160)"
+    assert decided["N* of the flow's own runs"].measured == "300"
+    assert decided["largest end-of-training test error"].kind == DIFFERS
+    allowed = rows({**located, "N_star_lowest": 40.0})  # its undecided runs reach the peak
+    assert allowed["N*"].measured.endswith("undecided runs allow 40)")
+    cusp = allowed["largest end-of-training test error"]
+    assert cusp.kind == NOT_TESTABLE and "as low as 40" in cusp.comparison
 
 
 def test_a_stored_section_of_another_shape_is_named_in_one_error(tmp_path):

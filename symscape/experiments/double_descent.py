@@ -16,7 +16,16 @@ stored per-seed test outputs (:mod:`~symscape.experiments.double_descent_analysi
   statistical floor, the paired sampling sd √(Var_x d(x)/n) of the gap on the
   shared test points (below two floors its exponent is not testable);
 * N*, where the fitted fraction (undecided runs counted as not fitted)
-  crosses 1/2.
+  crosses 1/2. Near N* the flow approaches a zero loss ever more slowly
+  (critical slowing down): its own runs there stay undecided at any budget a
+  laptop affords and its crossing lies well above the transition. So N* is
+  located by the jamming minimiser (L-BFGS until N_Δ = 0 or its loss stops
+  moving), a bisection in width at the same P between the narrowest width
+  and the narrowest one where the flow fitted half its seeds
+  (:func:`locate_n_star`, ``locate``); the flow's own crossing is kept
+  beside it. The flow itself stops a run whose loss has stopped moving
+  (``window_steps``, ``window_tol``): with N_Δ > 0 it is jammed, decided,
+  as the authors stop theirs.
 
 The exponents are fitted against h, then against N, on the widths with
 N ≥ ``fit_from`` · N* where every seed fitted (least squares in log–log; the
@@ -38,7 +47,17 @@ from typing import Any
 
 import numpy as np
 
-from symscape.config import Interval, Items, JsonConfig, Options, Seeds, Table, param
+from symscape.config import (
+    Flag,
+    Interval,
+    Items,
+    JsonConfig,
+    Options,
+    OrNone,
+    Seeds,
+    Table,
+    param,
+)
 from symscape.experiments._output import save_figures
 from symscape.experiments._protocols import protocol_cases
 from symscape.experiments._record import stamp
@@ -59,6 +78,7 @@ __all__ = [
     "describe",
     "double_descent_section",
     "figures",
+    "locate_n_star",
     "markdown_section",
     "run",
     "save_results",
@@ -108,6 +128,42 @@ class DoubleDescentConfig(JsonConfig):
         "steps at most per ensemble (a run that reaches it unfitted is undecided: not fitted)",
         Interval(int, 0, None),
     )
+    window_steps: int | None = param(
+        2000,
+        "steps over which the loss must keep moving, else the run has stopped (with N_Δ > 0: "
+        "jammed, the authors' rule; not with dynamics='lbfgs', which has its own window)",
+        OrNone(Interval(int, 1, None), "no window"),
+    )
+    window_tol: float = param(
+        1e-3,
+        "relative loss decrease over window_steps below which the loss stopped moving",
+        Interval(float, 0, None, closed="neither"),
+    )
+    locate: bool = param(
+        True,
+        "locate N* with the jamming minimiser (L-BFGS until N_Δ = 0 or its loss stops moving), "
+        "a bisection in width at the same P: near N* the flow crawls past any budget",
+        Flag(),
+    )
+    locate_bisections: int = param(
+        3, "bisection steps in log width locating N*", Interval(int, 0, None)
+    )
+    locate_steps: int = param(
+        30_000,
+        "gradient evaluations per ensemble at most, locating N* (a run that reaches it "
+        "unfitted is undecided: not fitted)",
+        Interval(int, 0, None),
+    )
+    locate_window_steps: int = param(
+        500,
+        "accepted L-BFGS steps over which the loss must keep moving, locating N*",
+        Interval(int, 1, None),
+    )
+    locate_window_tol: float = param(
+        1e-3,
+        "relative loss decrease over locate_window_steps below which the loss stopped moving",
+        Interval(float, 0, None, closed="neither"),
+    )
     fit_from: float = param(
         4.0, "fit the exponents on N >= FIT_FROM x N*", Interval(float, 1, None)
     )
@@ -131,8 +187,35 @@ class DoubleDescentConfig(JsonConfig):
             activation=self.activation,
             dynamics=self.dynamics,
             max_steps=self.max_steps,
+            # L-BFGS has its own window (the jamming minimiser's): no second one
+            plateau_window=None if self.dynamics == "lbfgs" else self.window_steps,
+            plateau_tol=self.window_tol,
             record_points=24,
             seeds=self.seeds,
+            dtype=self.dtype,
+            device=self.device,
+        )
+
+    def locator(self, P: int, width_max: float):
+        """The jamming search that locates N* at this P: the same network and data, the
+        jamming minimiser, a bisection in log width from the narrowest width to
+        ``width_max`` (one where the flow already fitted half its seeds)."""
+        from symscape.experiments.jamming.config import JammingConfig
+
+        return JammingConfig(
+            dataset=self.dataset,
+            data={k: v for k, v in self.data.items() if k != "P"},
+            P_values=(P,),
+            arch=self.arch,
+            depth=self.depth,
+            activation=self.activation,
+            seeds=self.seeds,
+            width_min=max(1.0, self.widths[0]),
+            width_max=width_max,
+            bisections=self.locate_bisections,
+            max_steps=self.locate_steps,
+            window_steps=self.locate_window_steps,
+            window_tol=self.locate_window_tol,
             dtype=self.dtype,
             device=self.device,
         )
@@ -190,9 +273,43 @@ def run(
             ]
     ds = load(config.dataset, **config.data, dtype="float64")
     y_test = ds.y_test.cpu().numpy()
-    record = analyse(config, rows, outputs, y_test, early)
+    search = None
+    if config.locate:
+        search = locate_n_star(config, rows, len(ds.y_train), runner)
+    record = analyse(config, rows, outputs, y_test, early, search)
     stamp(record, "double_descent", config, started)
     return record
+
+
+def locate_n_star(
+    config: DoubleDescentConfig, rows: Mapping[float, list], P: int, runner: Runner
+) -> dict[str, Any] | None:
+    """N* by the jamming minimiser (:meth:`DoubleDescentConfig.locator`): a bisection in log
+    width between the narrowest width and the narrowest one where the flow fitted half its
+    seeds (``rows[w]``: the flow's stored rows). ``None`` when the flow fitted half its seeds
+    at the narrowest width already or at none (no bracket); else the search's result
+    (``N_star`` is ``None`` when the minimiser's fitted fractions do not cross 1/2 inside
+    the bracket)."""
+    from symscape.experiments.jamming.search import find_transition
+
+    def fitted(width: float) -> float:
+        outcomes = [row["scalars"]["outcome"] for row in rows[width]]
+        return sum(o == "fitted" for o in outcomes) / len(outcomes)
+
+    top = next((w for w in config.widths if fitted(w) >= 0.5), None)
+    if top is None or top == config.widths[0] or top <= 1.0:
+        return None
+    search = find_transition(config.locator(P, top), P, runner)
+    return {
+        "N_star": search["N_star"],
+        "bracket": search["bracket"],
+        "width_bracket": search.get("width_bracket"),
+        "outside": search["outside"],
+        "tried": [
+            {k: t[k] for k in ("width", "N", "fitted", "undecided_fraction")}
+            for t in search["tried"]
+        ],
+    }
 
 
 def figures(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -288,6 +405,9 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
     return {
         "N_star": record["N_star"],
         "N_star_located": record.get("N_star_located"),
+        "N_star_lowest": record.get("N_star_lowest"),
+        "N_star_flow": record.get("N_star_flow"),
+        "N_star_search": record.get("N_star_search"),
         "fit_from": record["config"]["fit_from"],
         "fit_widths": record.get("fit_widths", []),
         "dlnN_dlnh": record.get("dlnN_dlnh"),
@@ -311,6 +431,7 @@ PROTOCOLS = {
             widths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192),
             seeds=tuple(range(16)),
             max_steps=20_000,
+            locate_bisections=4,
         )
     },
     "paper": {
@@ -326,9 +447,10 @@ PROTOCOLS = {
     },
 }
 """The protocols: ``quick`` (MNIST-5k parity on 10 whitened PCA components, P = 200,
-depth 3, 8 seeds, h = 1…96), ``medium`` (P = 500, 16 seeds, h = 2…192: N* near h ≈ 10,
-so h = 24…192 spans 8× beyond 4 N*; at P = 1000 the same span would need h ≈ 256, hours
-on two cores) and ``paper`` (MNIST parity, P = 10k, depth-5 ReLU nets, 20 seeds)."""
+depth 3, 8 seeds, h = 1…96; the minimiser puts N* near h ≈ 2.2), ``medium`` (P = 500,
+16 seeds, h = 2…192; the minimiser puts N* near h ≈ 4, the flow's own runs cross 1/2
+near h ≈ 10; four bisections locate it) and ``paper`` (MNIST parity, P = 10k, depth-5
+ReLU nets, 20 seeds)."""
 
 
 def double_descent_section(

@@ -5,9 +5,14 @@ at each width h (N weights):
 
 * the fitted fraction counts an undecided run (its budget reached with
   N_Δ > 0) as *not fitted*, as the authors count it; the undecided fraction
+  is kept beside it; a run whose loss stopped moving with N_Δ > 0 is decided
+  (jammed);
+* N* is where the jamming minimiser's bisection in width located it (the
+  flow approaches a zero loss ever more slowly near N*, so its own runs there
+  crawl past any budget, undecided), else where the flow's fitted fraction
+  crosses 1/2, interpolated linearly in ln N between the two widths around
+  the crossing; the lowest N* the undecided runs allow (counted as fitted)
   is kept beside it;
-* N* is where the fitted fraction crosses 1/2, interpolated linearly in
-  ln N between the two widths around the crossing;
 * the exponents are fitted on the widths with N ≥ ``fit_from`` · N* where
   every seed fitted: against h first (‖f − f̄‖ ~ h^−1/2, ε − ε̄ ~ h^−1), then
   against N, where the theory's exponent is the one in h divided by the
@@ -38,6 +43,7 @@ from symscape.analysis import bootstrap_interval, fit_line, fit_ranges, paired_f
 from symscape.train.losses import error_rate, misclassified
 
 __all__ = [
+    "DECIDED",
     "IN_H",
     "N_SQUARED_TOL",
     "REPORTED",
@@ -47,6 +53,7 @@ __all__ = [
     "fit_starts",
     "gap_floor",
     "local_exponent",
+    "lowest_n_star",
     "power_law",
     "theory_in_n",
 ]
@@ -56,6 +63,10 @@ IN_H = {"fluctuation": -0.5, "error_gap": -1.0}
 
 REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
 """The papers' exponents in N, N^−1/4 and N^−1/2: they hold where N ∝ h²."""
+
+DECIDED = ("fitted", "jammed", "plateau")
+"""The outcomes of a decided run; any other (its budget reached with N_Δ > 0) is undecided
+and counts as not fitted."""
 
 N_SQUARED_TOL = 0.1
 """|d ln N / d ln h − 2| up to which N ∝ h² holds (the reported N^−1/4, N^−1/2 apply)."""
@@ -199,7 +210,9 @@ def _point(width, rows, f, y_test, early) -> dict[str, Any]:
         "N": rows[0]["scalars"]["n_weights"],
         # an undecided run (budget reached, N_Δ > 0) is not fitted, as the authors count it
         "fitted": sum(o == "fitted" for o in outcomes) / len(outcomes),
-        "undecided": sum(o not in ("fitted", "jammed") for o in outcomes) / len(outcomes),
+        # decided: fitted, or stopped with N_Δ > 0 (jammed: the minimiser's convergence, or
+        # "plateau": the loss stopped moving over the window, the authors' rule)
+        "undecided": sum(o not in DECIDED for o in outcomes) / len(outcomes),
         "test_error": error,
         "test_error_std": float(single.std()),
         "error_floor": error_floor(error, len(y_test)),
@@ -255,7 +268,49 @@ def fit_starts(
     return trend
 
 
-def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
+def lowest_n_star(N: Sequence[float], fitted: Sequence[float], undecided: Sequence[float]):
+    """The lowest N* the undecided runs allow: counted as fitted, where the fitted fraction
+    crosses 1/2 (undecided runs can only lower N*).
+
+    >>> round(lowest_n_star([10, 100, 1000], [0, 0, 1], [0, 1, 0]), 6)
+    31.622777
+    """
+    return crossing_n_star(N, [f + u for f, u in zip(fitted, undecided, strict=True)])[0]
+
+
+def _n_star(points, search) -> dict[str, Any]:
+    """N*, how it was located, the lowest N* the undecided runs allow, and the flow's own
+    crossing: from the minimiser's bisection (``search``) when it located N*, else from the
+    flow's fitted fractions."""
+    N = [p["N"] for p in points]
+    fitted = [p["fitted"] for p in points]
+    flow, how = crossing_n_star(N, fitted)
+    out = {
+        "N_star": flow,
+        "N_star_located": how,
+        "N_star_lowest": None
+        if flow is None
+        else lowest_n_star(N, fitted, [p["undecided"] for p in points]),
+        "N_star_flow": flow,
+        "N_star_search": search,
+    }
+    if search is not None and search["N_star"] is not None:
+        tried = sorted(search["tried"], key=lambda t: t["N"])
+        # the bisection leaves every tried width below its bracket under 1/2 and every one
+        # above it at or over: the crossing is interpolated inside the bracket, as the flow's
+        out.update(
+            N_star=crossing_n_star([t["N"] for t in tried], [t["fitted"] for t in tried])[0],
+            N_star_located="bisection",
+            N_star_lowest=lowest_n_star(
+                [t["N"] for t in tried],
+                [t["fitted"] for t in tried],
+                [t["undecided_fraction"] for t in tried],
+            ),
+        )
+    return out
+
+
+def analyse(config, rows, outputs, y_test, early=None, search=None) -> dict[str, Any]:
     """Per width: errors, ensemble error, fluctuation, output norm; N*; fitted exponents.
 
     ``rows[w]`` are the stored rows of width w (one per seed, in seed order)
@@ -265,13 +320,16 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
     early-stopped test error. That minimum is chosen on the test set itself
     (oracle early stopping, as in the paper's figure): a lower bound on what a
     validation split would give. ``config`` gives ``widths``, ``fit_from`` and
-    ``n_bootstrap``.
+    ``n_bootstrap``. ``search``, when given, is the jamming minimiser's bisection
+    (:func:`~symscape.experiments.double_descent.locate_n_star`): where it located N*,
+    that N* is the experiment's; the flow's own crossing is kept as ``N_star_flow``.
     """
     points = [
         _point(w, rows[w], outputs[w], y_test, None if early is None else early[w])
         for w in config.widths
     ]
-    star, located = crossing_n_star([p["N"] for p in points], [p["fitted"] for p in points])
+    where = _n_star(points, search)
+    star = where["N_star"]
     fits: dict[str, Any] = {}
     fit_widths: list[float] = []
     m = None
@@ -300,8 +358,7 @@ def analyse(config, rows, outputs, y_test, early=None) -> dict[str, Any]:
         )
     return {
         "points": points,
-        "N_star": star,
-        "N_star_located": located,
+        **where,
         "fit_widths": fit_widths,
         "dlnN_dlnh": m,
         "fits": fits,

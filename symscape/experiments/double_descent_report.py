@@ -36,6 +36,7 @@ from symscape.experiments.double_descent_analysis import (
     REPORTED,
     crossing_n_star,
 )
+from symscape.experiments.jamming.search import UNDECIDED_FLAG
 
 __all__ = ["describe", "markdown_section"]
 
@@ -68,14 +69,17 @@ def _next_to(Ns: Sequence[float], N_star: float) -> set[float]:
     return {max(below, default=None), min(above, default=None)} - {None}
 
 
-def _cusp_verdict(points: Sequence[Mapping[str, Any]], peak: float, N_star: float) -> Verdict:
+def _cusp_verdict(
+    points: Sequence[Mapping[str, Any]], peak: float, N_star: float, lowest: float | None = None
+) -> Verdict:
     """Is the end-of-training error's peak at a width next to N*?
 
     N* counts undecided runs as not fitted (the authors' rule). Counted as fitted
-    instead, they give the lowest N* they allow (:func:`crossing_n_star` of
+    instead, they give the lowest N* they allow (``lowest``: the summary's, from the
+    runs that located N*; a summary without it: :func:`crossing_n_star` of the flow's
     fitted + undecided). A peak away from N* *differs* only when it is also away
-    from every N* in between; otherwise the undecided runs, whichever way they
-    end, decide the verdict: not testable.
+    from every N* in between, and when the runs next to N* reached their end point;
+    otherwise how the undecided runs end decides the verdict: not testable.
     """
     Ns = [p["N"] for p in points]
     if peak in _next_to(Ns, N_star):
@@ -83,8 +87,9 @@ def _cusp_verdict(points: Sequence[Mapping[str, Any]], peak: float, N_star: floa
     where = f"N/N* = {peak / N_star:.2f}"
     if "undecided" not in points[0]:
         return Verdict(DIFFERS, f"away from N* ({where}); undecided runs not recorded")
-    # fitted + undecided ≥ fitted, and the widest width is fitted: a crossing exists
-    lowest, _ = crossing_n_star(Ns, [p["fitted"] + p["undecided"] for p in points])
+    if lowest is None:
+        # fitted + undecided ≥ fitted, and the widest width is fitted: a crossing exists
+        lowest, _ = crossing_n_star(Ns, [p["fitted"] + p["undecided"] for p in points])
     # every N* in [lowest, N_star] is next to the widths from the last one below `lowest`
     # to the first one at or above N_star
     if min(_next_to(Ns, lowest)) <= peak <= max(_next_to(Ns, N_star)):
@@ -92,6 +97,16 @@ def _cusp_verdict(points: Sequence[Mapping[str, Any]], peak: float, N_star: floa
             NOT_TESTABLE,
             f"away from N* ({where}), but were the runs undecided at their budget to fit, "
             f"N* would be as low as {lowest:.0f}, next to the peak",
+        )
+    crawling = [
+        p for p in points if p["N"] in _next_to(Ns, N_star) and p["undecided"] > UNDECIDED_FLAG
+    ]
+    if crawling:
+        return Verdict(
+            NOT_TESTABLE,
+            f"away from N* ({where}), but the runs next to N* had not reached their end point "
+            f"(undecided at N = {', '.join(str(p['N']) for p in crawling)}): their error may "
+            "still rise to a cusp",
         )
     return Verdict(DIFFERS, f"away from N* ({where}) and from every N* the undecided runs allow")
 
@@ -198,9 +213,34 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
     star = "not reached" if N_star is None else f"{N_star:.0f}"
     if N_star is not None and located == "at most":
         star = f"≤ {N_star:.0f} (every width fitted)"
-    part.comparisons.append(
-        Comparison("N* (the fitted fraction crosses 1/2; undecided runs count as not fitted)", star)
-    )
+    search = summary.get("N_star_search")
+    if located == "bisection":
+        low, high = search["bracket"]
+        lowest = summary.get("N_star_lowest")
+        allow = "" if lowest is None or lowest >= low else f"; undecided runs allow {lowest:.0f}"
+        part.comparisons.append(
+            Comparison(
+                "N* (the jamming minimiser, a bisection in width at the same P; undecided "
+                "runs count as not fitted)",
+                f"{N_star:.0f} (between N = {low} and {high}{allow})",
+            )
+        )
+        flow = summary.get("N_star_flow")
+        part.comparisons.append(
+            Comparison(
+                "N* of the flow's own runs (near N* they approach a zero loss too slowly to "
+                "decide within the budget)",
+                "not reached" if flow is None else f"{flow:.0f}",
+            )
+        )
+    else:
+        if search is not None and search.get("outside"):
+            star += f" (the minimiser's bisection: N* {search['outside']})"
+        part.comparisons.append(
+            Comparison(
+                "N* (the fitted fraction crosses 1/2; undecided runs count as not fitted)", star
+            )
+        )
     undecided = [p for p in points if p.get("undecided")]
     if points and "undecided" in points[0]:
         worst = max(points, key=lambda p: p.get("undecided") or 0)
@@ -208,12 +248,12 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         if undecided:
             text += f"; at most {worst['undecided']:.2f} (h = {worst['width']:g})"
         part.comparisons.append(
-            Comparison("undecided runs (budget reached with N_Δ > 0: not fitted)", text)
+            Comparison("undecided runs of the flow (budget reached with N_Δ > 0: not fitted)", text)
         )
     peak = max(points, key=lambda p: p["test_error"])
     later = [p["test_error"] for p in points if p["N"] > peak["N"]]
     rise = peak["test_error"] - min(later) if later else 0.0
-    if N_star is None or located != "interpolated":
+    if N_star is None or located not in ("interpolated", "bisection"):
         cusp = Verdict(NOT_TESTABLE, "no N* located between two widths")
     elif rise <= _floor_of_rise(points):
         cusp = Verdict(
@@ -222,7 +262,7 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
             f"floor {_floor_of_rise(points):.3f}",
         )
     else:
-        cusp = _cusp_verdict(points, peak["N"], N_star)
+        cusp = _cusp_verdict(points, peak["N"], N_star, summary.get("N_star_lowest"))
     part.comparisons.append(
         judged(
             "largest end-of-training test error (the cusp)",
