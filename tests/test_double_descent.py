@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,7 +150,7 @@ def test_an_undecided_run_is_never_counted_as_fitted():
     assert result["N_star"] == pytest.approx(20.0) and result["N_star_located"] == "interpolated"
 
 
-def test_n_star_is_searched_only_inside_a_bracket_the_flow_gives():
+def test_n_star_is_searched_only_inside_a_bracket_the_flow_gives(monkeypatch):
     """The minimiser's bisection runs between the narrowest width and the narrowest one where
     the flow fitted half its seeds: none when that is the narrowest width or no width."""
     config = DoubleDescentConfig(widths=(2.0, 4.0, 8.0), seeds=(0, 1))
@@ -159,15 +161,59 @@ def test_n_star_is_searched_only_inside_a_bracket_the_flow_gives():
             for w, k in zip(config.widths, fitted, strict=True)
         }
 
-    untrainable = "no runner: nothing may be trained"
-    assert locate_n_star(config, rows(2, 2, 2), 100, untrainable) is None  # N* below h = 2
-    assert locate_n_star(config, rows(0, 0, 0), 100, untrainable) is None  # N* not reached
+    # no runner: a search that trained anything would raise
+    assert locate_n_star(config, rows(2, 2, 2), 100, None) is None  # N* below h = 2
+    assert locate_n_star(config, rows(0, 0, 0), 100, None) is None  # N* not reached
+    import symscape.experiments.jamming.search as search_module
+
+    asked = []
+
+    def find_transition(jamming, P, runner):
+        asked.append((jamming.width_min, jamming.width_max, P, runner))
+        tried = [{"width": w, "N": int(10 * w), "fitted": f, "undecided_fraction": 0.0}
+                 for w, f in ((2.0, 0.0), (8.0, 1.0))]  # fmt: skip
+        return {"N_star": 40.0, "bracket": [20, 80], "outside": None, "tried": tried}
+
+    monkeypatch.setattr(search_module, "find_transition", find_transition)
+    found = locate_n_star(config, rows(0, 0, 1), 100, "a runner")
+    assert asked == [(2.0, 8.0, 100, "a runner")]  # the first width that fitted 1 of 2
+    assert found["bracket"] == [20, 80] and found["tried"][1]["fitted"] == 1.0
     search = config.locator(100, 8.0)
     assert (search.width_min, search.width_max, search.P_values) == (2.0, 8.0, (100,))
     assert search.train_config(100, 4.0).dynamics == "lbfgs" and search.depth == config.depth
     assert config.train_config().plateau_window == config.window_steps
-    lbfgs = DoubleDescentConfig(widths=(2.0, 4.0), seeds=(0, 1), dynamics="lbfgs")
-    assert lbfgs.train_config().plateau_window is None  # L-BFGS keeps its own window
+    for dynamics in ("lbfgs", "adam"):  # L-BFGS keeps its own window; Adam's loss can rise
+        other = DoubleDescentConfig(widths=(2.0, 4.0), seeds=(0, 1), dynamics=dynamics)
+        assert other.train_config().plateau_window is None
+
+
+def test_a_bisection_that_misses_the_transition_bounds_n_star_never_the_flows():
+    """The minimiser fitted half its seeds at the narrowest width already: N* is at most
+    that N; it fitted none at the top: N* is at least the top's N. The flow's crossing,
+    biased upward by its undecided runs, stays beside it only."""
+    config = DoubleDescentConfig(widths=(2.0, 4.0, 8.0), seeds=(0, 1), n_bootstrap=0)
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    fitted = {2.0: 0, 4.0: 1, 8.0: 2}
+    rows = {
+        w: [{"scalars": {"outcome": "fitted" if i < k else "max_steps", "n_weights": int(10 * w)}}
+            for i in range(2)]
+        for w, k in fitted.items()
+    }  # fmt: skip
+    outputs = {w: np.stack([y] * 2) for w in config.widths}
+    tried = [{"width": w, "N": int(10 * w), "fitted": f, "undecided_fraction": 0.0}
+             for w, f in ((2.0, 0.6), (8.0, 1.0))]  # fmt: skip
+    below = {"N_star": None, "bracket": None, "outside": "below width_min", "tried": tried}
+    result = analyse(config, rows, outputs, y, search=below)
+    assert (result["N_star"], result["N_star_located"]) == (20.0, "at most")
+    assert result["N_star_flow"] == pytest.approx(40.0)  # the flow's crossing, kept beside
+    above = {**below, "outside": "above width_max"}
+    above["tried"] = [{**t, "fitted": 0.0} for t in tried]
+    result = analyse(config, rows, outputs, y, search=above)
+    assert (result["N_star"], result["N_star_located"]) == (80.0, "at least")
+    text = markdown_section(save_results(result | {"config": config.to_dict(), "wall_time_s": 0},
+                                         Path(tempfile.mkdtemp())))  # fmt: skip
+    assert "≥ 80 (the minimiser's bisection: N* above width_max" in text
+    assert "no N* located between two widths" in text  # the cusp is not judged on a bound
 
 
 def test_early_stopping_is_the_best_error_along_each_trajectory(record, store):

@@ -192,8 +192,11 @@ JAMMED_BELOW_100 = [0, 0, 0, 1, 1]  # N* between 100 and 200
         (FALLS, JAMMED_BELOW_100, [0, 0.2, 0.2, 0, 0], "differs", "from every N*"),
         # the peak away from N*, but the runs next to N* still crawling toward their end
         (FALLS, JAMMED_BELOW_100, [0, 0, 0.4, 0, 0], "not testable", "end point"),
+        # ... or the runs at the peak itself, or between it and N*
+        (FALLS, JAMMED_BELOW_100, [0.4, 0, 0, 0, 0], "not testable", "N = 25)"),
+        (FALLS, JAMMED_BELOW_100, [0, 0.4, 0, 0, 0], "not testable", "N = 50)"),
         # undecided runs which, fitted, would put N* next to the peak: their outcome decides
-        (FALLS, JAMMED_BELOW_100, [1, 1, 0.5, 0, 0], "not testable", "as low as 25"),
+        (FALLS, JAMMED_BELOW_100, [1, 1, 0.5, 0, 0], "not testable", "any lower N*"),
         # a peak above N*: undecided runs can only lower N*, the peak stays away
         ([0.20, 0.22, 0.23, 0.30, 0.18], [0, 0.75, 1, 1, 1], [0.2, 0.25, 0, 0, 0], "differs",
          "from every N*"),

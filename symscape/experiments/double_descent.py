@@ -24,8 +24,10 @@ stored per-seed test outputs (:mod:`~symscape.experiments.double_descent_analysi
   and the narrowest one where the flow fitted half its seeds
   (:func:`locate_n_star`, ``locate``); the flow's own crossing is kept
   beside it. The flow itself stops a run whose loss has stopped moving
-  (``window_steps``, ``window_tol``): with N_Δ > 0 it is jammed, decided,
-  as the authors stop theirs.
+  (``window_steps``, ``window_tol``; outcome ``"plateau"``): with N_Δ > 0
+  it is decided, not fitted, as the authors stop theirs (no Hessian check
+  follows, unlike the minimiser's window: a flow that lingers at a saddle
+  that long is counted as stopped there).
 
 The exponents are fitted against h, then against N, on the widths with
 N ≥ ``fit_from`` · N* where every seed fitted (least squares in log–log; the
@@ -130,8 +132,8 @@ class DoubleDescentConfig(JsonConfig):
     )
     window_steps: int | None = param(
         2000,
-        "steps over which the loss must keep moving, else the run has stopped (with N_Δ > 0: "
-        "jammed, the authors' rule; not with dynamics='lbfgs', which has its own window)",
+        "flow: steps over which the loss must keep falling, else the run has stopped (outcome "
+        "'plateau', with N_Δ > 0: decided, not fitted, as the authors stop theirs)",
         OrNone(Interval(int, 1, None), "no window"),
     )
     window_tol: float = param(
@@ -187,8 +189,9 @@ class DoubleDescentConfig(JsonConfig):
             activation=self.activation,
             dynamics=self.dynamics,
             max_steps=self.max_steps,
-            # L-BFGS has its own window (the jamming minimiser's): no second one
-            plateau_window=None if self.dynamics == "lbfgs" else self.window_steps,
+            # the gradient flow's loss only falls: one that stops falling has stopped (L-BFGS
+            # has its own window; Adam's loss can rise over a window, no sign of a minimum)
+            plateau_window=self.window_steps if self.dynamics == "flow" else None,
             plateau_tol=self.window_tol,
             record_points=24,
             seeds=self.seeds,
@@ -296,6 +299,7 @@ def locate_n_star(
         outcomes = [row["scalars"]["outcome"] for row in rows[width]]
         return sum(o == "fitted" for o in outcomes) / len(outcomes)
 
+    # widths below 1 are not networks the minimiser's search spans (its widths start at 1)
     top = next((w for w in config.widths if fitted(w) >= 0.5), None)
     if top is None or top == config.widths[0] or top <= 1.0:
         return None
@@ -406,6 +410,7 @@ def save_results(record: Mapping[str, Any], out: str | Path, figures: str | Path
         "N_star": record["N_star"],
         "N_star_located": record.get("N_star_located"),
         "N_star_lowest": record.get("N_star_lowest"),
+        "N_star_highest": record.get("N_star_highest"),
         "N_star_flow": record.get("N_star_flow"),
         "N_star_search": record.get("N_star_search"),
         "fit_from": record["config"]["fit_from"],

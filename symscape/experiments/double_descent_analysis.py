@@ -66,7 +66,9 @@ REPORTED = {"fluctuation": -0.25, "error_gap": -0.5}
 
 DECIDED = ("fitted", "jammed", "plateau")
 """The outcomes of a decided run; any other (its budget reached with N_Δ > 0) is undecided
-and counts as not fitted."""
+and counts as not fitted. Here ``"plateau"`` is decided: double descent sets the window on
+the gradient flow only, whose loss never rises, so a loss that stopped falling has stopped
+(elsewhere, e.g. feature vs lazy, a plateau of another dynamics stays undecided)."""
 
 N_SQUARED_TOL = 0.1
 """|d ln N / d ln h − 2| up to which N ∝ h² holds (the reported N^−1/4, N^−1/2 apply)."""
@@ -270,18 +272,29 @@ def fit_starts(
 
 def lowest_n_star(N: Sequence[float], fitted: Sequence[float], undecided: Sequence[float]):
     """The lowest N* the undecided runs allow: counted as fitted, where the fitted fraction
-    crosses 1/2 (undecided runs can only lower N*).
+    crosses 1/2 (undecided runs can only lower N*); 0 when, so counted, every width reaches
+    1/2 (no lower bound).
 
     >>> round(lowest_n_star([10, 100, 1000], [0, 0, 1], [0, 1, 0]), 6)
     31.622777
+    >>> lowest_n_star([10, 100], [0, 1], [1, 0])
+    0.0
     """
-    return crossing_n_star(N, [f + u for f, u in zip(fitted, undecided, strict=True)])[0]
+    value, how = crossing_n_star(N, [f + u for f, u in zip(fitted, undecided, strict=True)])
+    return 0.0 if how == "at most" else value
 
 
 def _n_star(points, search) -> dict[str, Any]:
-    """N*, how it was located, the lowest N* the undecided runs allow, and the flow's own
-    crossing: from the minimiser's bisection (``search``) when it located N*, else from the
-    flow's fitted fractions."""
+    """N*, how it was located, the range of N* the data allow (``N_star_lowest``: the lowest
+    the undecided runs allow; ``N_star_highest``: the top of the bisection's bracket), and
+    the flow's own crossing: from the minimiser's bisection (``search``) when it ran, else
+    from the flow's fitted fractions.
+
+    A bisection whose bracket did not hold the transition bounds N*: below its narrowest
+    width (``"at most"``: the minimiser fitted half its seeds there already) or above its
+    widest (``"at least"``: it did not, where the flow did). The flow's crossing, biased
+    upward by its undecided runs, is never used in its place.
+    """
     N = [p["N"] for p in points]
     fitted = [p["fitted"] for p in points]
     flow, how = crossing_n_star(N, fitted)
@@ -291,22 +304,38 @@ def _n_star(points, search) -> dict[str, Any]:
         "N_star_lowest": None
         if flow is None
         else lowest_n_star(N, fitted, [p["undecided"] for p in points]),
+        "N_star_highest": flow,
         "N_star_flow": flow,
         "N_star_search": search,
     }
-    if search is not None and search["N_star"] is not None:
-        tried = sorted(search["tried"], key=lambda t: t["N"])
-        # the bisection leaves every tried width below its bracket under 1/2 and every one
-        # above it at or over: the crossing is interpolated inside the bracket, as the flow's
+    if search is None:
+        return out
+    tried = sorted(search["tried"], key=lambda t: t["N"])
+    Ns = [t["N"] for t in tried]
+    if search["N_star"] is None:  # the bracket did not hold the transition: a bound
+        below = search.get("outside") == "below width_min"
+        bound = float(Ns[0] if below else Ns[-1])
         out.update(
-            N_star=crossing_n_star([t["N"] for t in tried], [t["fitted"] for t in tried])[0],
-            N_star_located="bisection",
-            N_star_lowest=lowest_n_star(
-                [t["N"] for t in tried],
-                [t["fitted"] for t in tried],
-                [t["undecided_fraction"] for t in tried],
-            ),
+            N_star=bound,
+            N_star_located="at most" if below else "at least",
+            N_star_lowest=None,
+            N_star_highest=None,
         )
+        return out
+    # the bisection leaves every tried width below its bracket under 1/2 and every one
+    # above it at or over: the crossing is interpolated inside the bracket, as the flow's
+    star = crossing_n_star(Ns, [t["fitted"] for t in tried])[0]
+    low, high = search["bracket"]
+    lowest = lowest_n_star(
+        Ns, [t["fitted"] for t in tried], [t["undecided_fraction"] for t in tried]
+    )
+    out.update(
+        N_star=star,
+        N_star_located="bisection",
+        # the data allow any N* in the bracket, and lower where undecided runs could fit
+        N_star_lowest=min(lowest, float(low)),
+        N_star_highest=float(high),
+    )
     return out
 
 

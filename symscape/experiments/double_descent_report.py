@@ -34,7 +34,7 @@ from symscape.experiments.double_descent_analysis import (
     IN_H,
     N_SQUARED_TOL,
     REPORTED,
-    crossing_n_star,
+    lowest_n_star,
 )
 from symscape.experiments.jamming.search import UNDECIDED_FLAG
 
@@ -70,16 +70,21 @@ def _next_to(Ns: Sequence[float], N_star: float) -> set[float]:
 
 
 def _cusp_verdict(
-    points: Sequence[Mapping[str, Any]], peak: float, N_star: float, lowest: float | None = None
+    points: Sequence[Mapping[str, Any]],
+    peak: float,
+    N_star: float,
+    lowest: float | None = None,
+    highest: float | None = None,
 ) -> Verdict:
     """Is the end-of-training error's peak at a width next to N*?
 
-    N* counts undecided runs as not fitted (the authors' rule). Counted as fitted
-    instead, they give the lowest N* they allow (``lowest``: the summary's, from the
-    runs that located N*; a summary without it: :func:`crossing_n_star` of the flow's
-    fitted + undecided). A peak away from N* *differs* only when it is also away
-    from every N* in between, and when the runs next to N* reached their end point;
-    otherwise how the undecided runs end decides the verdict: not testable.
+    N* counts undecided runs as not fitted (the authors' rule). The data allow any N*
+    from ``lowest`` (the undecided runs counted as fitted; a summary without it:
+    :func:`lowest_n_star` of the flow's runs) to ``highest`` (the top of
+    the bisection's bracket; default N*). A peak away from N* *differs* only when it is
+    also away from every N* in that range, and when the runs at the peak, next to N* and
+    in between reached their end point; otherwise how the undecided runs end decides the
+    verdict: not testable.
     """
     Ns = [p["N"] for p in points]
     if peak in _next_to(Ns, N_star):
@@ -89,24 +94,29 @@ def _cusp_verdict(
         return Verdict(DIFFERS, f"away from N* ({where}); undecided runs not recorded")
     if lowest is None:
         # fitted + undecided ≥ fitted, and the widest width is fitted: a crossing exists
-        lowest, _ = crossing_n_star(Ns, [p["fitted"] + p["undecided"] for p in points])
-    # every N* in [lowest, N_star] is next to the widths from the last one below `lowest`
-    # to the first one at or above N_star
-    if min(_next_to(Ns, lowest)) <= peak <= max(_next_to(Ns, N_star)):
+        lowest = lowest_n_star(Ns, [p["fitted"] for p in points], [p["undecided"] for p in points])
+    highest = N_star if highest is None else max(highest, N_star)
+    # every N* in [lowest, highest] is next to the widths from the last one below `lowest`
+    # to the first one at or above `highest`
+    if min(_next_to(Ns, lowest)) <= peak <= max(_next_to(Ns, highest)):
+        allowed = "any lower N*" if lowest <= 0 else f"N* as low as {lowest:.0f}"
         return Verdict(
             NOT_TESTABLE,
-            f"away from N* ({where}), but were the runs undecided at their budget to fit, "
-            f"N* would be as low as {lowest:.0f}, next to the peak",
+            f"away from N* ({where}), but the runs that decide where N* lies (undecided at "
+            f"their budget, or the bisection's bracket) allow {allowed}, next to the peak",
         )
+    # the peak, the widths next to N* and those in between: their errors must be end points
+    near = _next_to(Ns, N_star)
+    span = (min(peak, *near), max(peak, *near))
     crawling = [
-        p for p in points if p["N"] in _next_to(Ns, N_star) and p["undecided"] > UNDECIDED_FLAG
+        p for p in points if span[0] <= p["N"] <= span[1] and p["undecided"] > UNDECIDED_FLAG
     ]
     if crawling:
         return Verdict(
             NOT_TESTABLE,
-            f"away from N* ({where}), but the runs next to N* had not reached their end point "
-            f"(undecided at N = {', '.join(str(p['N']) for p in crawling)}): their error may "
-            "still rise to a cusp",
+            f"away from N* ({where}), but runs between the peak and N* had not reached their "
+            f"end point (undecided at N = {', '.join(str(p['N']) for p in crawling)}): their "
+            "errors may still move the peak",
         )
     return Verdict(DIFFERS, f"away from N* ({where}) and from every N* the undecided runs allow")
 
@@ -217,7 +227,9 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
     if located == "bisection":
         low, high = search["bracket"]
         lowest = summary.get("N_star_lowest")
-        allow = "" if lowest is None or lowest >= low else f"; undecided runs allow {lowest:.0f}"
+        allow = ""
+        if lowest is not None and lowest < low:
+            allow = "; undecided runs allow " + (f"{lowest:.0f}" if lowest > 0 else "any lower")
         part.comparisons.append(
             Comparison(
                 "N* (the jamming minimiser, a bisection in width at the same P; undecided "
@@ -235,7 +247,16 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
         )
     else:
         if search is not None and search.get("outside"):
-            star += f" (the minimiser's bisection: N* {search['outside']})"
+            bound = "≤" if located == "at most" else "≥"
+            star = (
+                f"{bound} {N_star:.0f} (the minimiser's bisection: N* {search['outside']}; "
+                f"the flow's own runs cross 1/2 at "
+                + (
+                    "no width)"
+                    if summary.get("N_star_flow") is None
+                    else f"{summary['N_star_flow']:.0f})"
+                )
+            )
         part.comparisons.append(
             Comparison(
                 "N* (the fitted fraction crosses 1/2; undecided runs count as not fitted)", star
@@ -262,7 +283,13 @@ def describe(summary: Mapping[str, Any], read: ReadFile | None = None) -> Part:
             f"floor {_floor_of_rise(points):.3f}",
         )
     else:
-        cusp = _cusp_verdict(points, peak["N"], N_star, summary.get("N_star_lowest"))
+        cusp = _cusp_verdict(
+            points,
+            peak["N"],
+            N_star,
+            summary.get("N_star_lowest"),
+            summary.get("N_star_highest"),
+        )
     part.comparisons.append(
         judged(
             "largest end-of-training test error (the cusp)",
