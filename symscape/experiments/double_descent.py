@@ -293,11 +293,10 @@ def locate_n_star(
     at the narrowest width already or at none (no bracket); else the search's result
     (``N_star`` is ``None`` when the minimiser's fitted fractions do not cross 1/2 inside
     the bracket)."""
-    from symscape.experiments.jamming.search import find_transition
+    from symscape.experiments.jamming.search import find_transition, outcome_counts
 
     def fitted(width: float) -> float:
-        outcomes = [row["scalars"]["outcome"] for row in rows[width]]
-        return sum(o == "fitted" for o in outcomes) / len(outcomes)
+        return outcome_counts(row["scalars"]["outcome"] for row in rows[width])["fitted"]
 
     # widths below 1 are not networks the minimiser's search spans (its widths start at 1)
     top = next((w for w in config.widths if fitted(w) >= 0.5), None)
