@@ -114,6 +114,44 @@ def test_a_pool_worker_that_died_while_idle_is_replaced():
         pool.close()
 
 
+def _pids(db, keys):
+    with Store(db, create=False) as store:
+        return {row["pid"] for row in store.get(keys)}
+
+
+def test_a_closed_pool_leaves_its_workers_warm_for_the_next_sweep(tmp_path):
+    """The next sweep's units run in the same worker processes (no new spawn, no new import
+    of torch), with the same results; an aborted pool leaves nothing warm, and a warm worker
+    that died meanwhile is replaced."""
+    from symscape.sweep.driver import run_sweep
+    from symscape.sweep.executors import local
+
+    db = tmp_path / "s.db"
+    first = parse_spec('experiment = "probe"\n[grid]\nvalue = [1.0, 2.0]')
+    second = parse_spec('experiment = "probe"\n[grid]\nvalue = [3.0, 4.0]')
+    assert run_sweep(first, db, executor="pool", workers=2).ok
+    pids = _pids(db, [r.key for r in first.runs()])
+    assert len(local._WARM) >= 1 and pids <= {w.process.pid for w in local._WARM}
+    assert run_sweep(second, db, executor="pool", workers=2).ok
+    assert _pids(db, [r.key for r in second.runs()]) <= pids  # the same processes
+    with Store(db, create=False) as store:
+        values = [row["scalars"]["result"] for row in store.get([r.key for r in second.runs()])]
+    assert values == [3.0, 4.0]
+
+    for worker in list(local._WARM):  # a warm worker killed while idle: replaced
+        worker.process.kill()
+        worker.process.join()
+    third = parse_spec('experiment = "probe"\n[grid]\nvalue = [5.0]')
+    assert run_sweep(third, db, executor="pool", workers=1).ok
+    assert not _pids(db, [r.key for r in third.runs()]) & pids
+
+    pool = PoolExecutor(workers=1)
+    pool.submit(first.units(first.runs())[0])
+    worker = pool.pool[0]
+    pool.close(abort=True)  # aborted: its worker is stopped, not kept
+    assert not worker.process.is_alive() and worker not in local._WARM
+
+
 def test_the_slurm_executor_needs_sbatch_unless_told_to_run_locally(tmp_path, monkeypatch):
     pytest.importorskip("submitit")
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here

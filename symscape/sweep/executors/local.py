@@ -4,10 +4,18 @@ A pool worker is a spawned process (nothing inherited from the driver) that
 runs one unit at a time; one that dies (out of memory, killed) fails its
 unit, not the sweep, and is replaced. A worker ends with the driver, even
 when the driver is killed.
+
+A pool that closes normally leaves its idle workers warm for the next pool
+of the same process (:data:`_WARM`): a search trains one small sweep after
+another, and each fresh worker paid seconds to start (spawning, importing
+torch, parsing its data set) before its first unit. A unit's result does not
+depend on the process that runs it (the in-process executor runs them all in
+one), so reusing a worker changes when a run starts, not what it computes.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import multiprocessing.connection
@@ -95,6 +103,7 @@ def _worker_main(connection, threads: int) -> None:
 
 class _Worker:
     def __init__(self, context, threads: int):
+        self.threads = threads
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main, args=(child, threads), name="symscape-worker", daemon=True
@@ -113,6 +122,54 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+
+
+_WARM: list[_Worker] = []
+"""Idle workers that closed pools left for the next pool of this process."""
+_WARM_LOCK = threading.Lock()
+_WARM_OWNER = os.getpid()  # a forked child does not own its parent's workers
+
+
+def _owned() -> list[_Worker]:
+    """:data:`_WARM`, emptied first in a forked child (its workers are the parent's
+    children); call with :data:`_WARM_LOCK` held."""
+    global _WARM_OWNER
+    if os.getpid() != _WARM_OWNER:
+        _WARM.clear()
+        _WARM_OWNER = os.getpid()
+    return _WARM
+
+
+def _warm_worker(threads: int) -> _Worker | None:
+    """An idle warm worker with ``threads`` threads, or ``None``; dead ones are dropped."""
+    with _WARM_LOCK:
+        warm = _owned()
+        while warm:
+            worker = warm.pop()
+            if worker.threads == threads and worker.process.is_alive():
+                return worker
+            worker.stop(force=True)
+    return None
+
+
+def _keep_warm(workers: list[_Worker], at_most: int) -> None:
+    """Keep ``workers`` (idle and alive) for the next pool: the ``at_most`` most recent."""
+    with _WARM_LOCK:
+        warm = _owned()
+        warm.extend(workers)
+        while len(warm) > at_most:
+            warm.pop(0).stop(force=False)
+
+
+@atexit.register
+def _stop_warm() -> None:
+    """At exit, let the warm workers end (their pipe closes) before multiprocessing's own
+    clean-up would terminate them."""
+    with _WARM_LOCK:
+        workers = list(_WARM) if os.getpid() == _WARM_OWNER else []
+        _WARM.clear()
+    for worker in workers:
+        worker.stop(force=False)
 
 
 class PoolExecutor(Executor):
@@ -135,7 +192,7 @@ class PoolExecutor(Executor):
             if worker.unit is None:
                 return worker
         if len(self.pool) < self.workers:
-            self.pool.append(_Worker(self.context, self.threads))
+            self.pool.append(_warm_worker(self.threads) or _Worker(self.context, self.threads))
             return self.pool[-1]
         return None
 
@@ -185,6 +242,13 @@ class PoolExecutor(Executor):
         return finished
 
     def close(self, abort: bool = False) -> None:
+        """Stop the workers; without ``abort``, the idle ones stay warm for the next pool."""
+        warm = []
         for worker in self.pool:
-            worker.stop(force=abort or worker.unit is not None)
+            if not abort and worker.unit is None and worker.process.is_alive():
+                warm.append(worker)
+            else:
+                worker.stop(force=abort or worker.unit is not None)
         self.pool.clear()
+        if warm:
+            _keep_warm(warm, self.workers)
