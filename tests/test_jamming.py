@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -300,14 +301,14 @@ def test_describe_says_where_an_unlocated_n_star_lies():
 
 
 def test_an_undecided_run_is_never_counted_as_fitted(tmp_path):
-    from symscape.experiments.jamming.search import _measure, outcome_counts
+    from symscape.experiments.jamming.search import measure_many, outcome_counts
 
     counts = outcome_counts(["max_steps", "max_steps", "plateau", "fitted"])
     assert counts["fitted"] == 0.25 and counts["undecided"] == 3 and counts["flagged"]
     # a wide network stopped after one step: neither fitted nor jammed, so not fitted
     config = JammingConfig(data={"d": 5, "n_test": 5}, P_values=(8,), seeds=(0, 1), max_steps=1)
     runner = Runner(tmp_path / "j.db", "inprocess")
-    point = _measure(config.train_configs(8, 16.0), runner, "undecided")
+    [point] = measure_many([(config.train_configs(8, 16.0), "undecided")], runner)
     assert point["outcomes"] == ["max_steps", "max_steps"]
     assert point["fitted"] == 0 and point["undecided_fraction"] == 1 and point["flagged"]
 
@@ -381,6 +382,41 @@ def test_bisections_in_lockstep_are_the_bisections_one_at_a_time(tmp_path):
     assert together == alone
     with Store(tmp_path / "a.db", create=False) as a, Store(tmp_path / "b.db", create=False) as b:
         assert sorted(a.statuses()) == sorted(b.statuses())
+
+
+def test_data_sets_in_one_lockstep_give_each_run_alone(tmp_path):
+    """run_many advances two configs' bisections (two data draws of different d, a network
+    and a perceptron control) in one queue per round and gives each config's run() record,
+    wall time and host aside."""
+    from symscape.experiments.jamming import run
+    from symscape.experiments.jamming.experiment import run_many
+
+    base = JammingConfig(
+        data={"d": 6, "n_test": 5, "center": True, "sphere": True},
+        P_values=(),
+        widths=(2.0,),
+        seeds=(0, 1),
+        control_draws=3,
+        ratio_min=1.0,
+        ratio_max=4.0,
+        P_bisections=2,
+        max_steps=1500,
+        gap_minima=1,
+        gap_count=1,
+    )
+    configs = [
+        dataclasses.replace(base, control_d=(6,)),
+        dataclasses.replace(base, data={**base.data, "d": 5}, widths=(1.5, 3.0)),
+    ]
+    together = run_many(configs, Runner(tmp_path / "a.db", "pool"))
+    alone = [run(c, Runner(tmp_path / "b.db", "inprocess")) for c in configs]
+
+    def comparable(record):
+        return {k: v for k, v in record.items() if k not in ("wall_time_s", "host")}
+
+    assert [comparable(r) for r in together] == [comparable(r) for r in alone]
+    assert [len(r["scans"]) for r in together] == [1, 2]
+    assert [len(r["controls"]) for r in together] == [1, 0]
 
 
 def _synthetic_scans(law, spread=0.1, runs=40, seed=0):

@@ -59,14 +59,18 @@ SHAPES = {"step": _step, "smooth": _sigmoid, "plateau": _plateau}
 
 
 def _stub_width_measurement(monkeypatch, fraction_of_N, calls):
-    def measure(configs, runner, name):
-        [config] = configs
-        assert config.dynamics == "lbfgs" and config.depth == CONFIG.depth
-        N = _weights(config.width)
-        calls.append(config.width)
-        return {"width": config.width, "P": config.data["P"], "N": N, "fitted": fraction_of_N(N)}
+    def measure_many(requests, runner):
+        points = []
+        for configs, _ in requests:
+            [config] = configs
+            assert config.dynamics == "lbfgs" and config.depth == CONFIG.depth
+            N = _weights(config.width)
+            calls.append(config.width)
+            P = config.data["P"]
+            points.append({"width": config.width, "P": P, "N": N, "fitted": fraction_of_N(N)})
+        return points
 
-    monkeypatch.setattr(search, "_measure", measure)
+    monkeypatch.setattr(search, "measure_many", measure_many)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

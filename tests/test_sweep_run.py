@@ -175,3 +175,24 @@ def test_result_files_left_by_jobs_are_ingested_on_resume(tmp_path):
     assert frame.loc[1.0, "result"] == 42.0
     np.testing.assert_array_equal(frame.loc[1.0, "arrays"]["draws"], arrays["draws"])
     assert [p.suffix for p in outbox.iterdir()] == [".bad"]
+
+
+def test_several_specs_are_one_queue_and_a_shared_run_runs_once(tmp_path):
+    """run_sweep of two specs (different seeds, one run in common) trains each run once,
+    stores it under the first spec's name that has it, and stores what each spec gives
+    alone."""
+    log = tmp_path / "calls.log"
+    first = parse_spec(_probe(f'[fixed]\nlog = "{log}"\n[grid]\nvalue = [1.0, 2.0]', "[0, 1]"))
+    second = parse_spec(
+        'experiment = "probe"\nname = "other"\nseeds = [0]\n'
+        f'[fixed]\nlog = "{log}"\n[grid]\nvalue = [2.0, 3.0]'
+    )
+    report = run_sweep([first, second], tmp_path / "both.db", executor="pool", workers=2)
+    assert report.ok and report.total == 5 and report.ran == 5  # (2.0, seed 0) is shared
+    assert len(log.read_text().splitlines()) == 3  # units: 1.0 and 2.0 (seeds 0, 1), 3.0
+    run_sweep(first, tmp_path / "alone.db", executor="inprocess")
+    run_sweep(second, tmp_path / "alone.db", executor="inprocess")
+    _assert_same_results(_frame(tmp_path / "both.db"), _frame(tmp_path / "alone.db"))
+    with Store(tmp_path / "both.db", create=False) as store:
+        shared = [r for r in second.runs() if r.key in {f.key for f in first.runs()}]
+        assert len(shared) == 1 and store.get([shared[0].key])[0]["sweep"] == first.name

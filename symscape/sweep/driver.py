@@ -1,6 +1,7 @@
 """The sweep driver: the one process that schedules units and writes the store.
 
-``run_sweep(spec, db)``:
+``run_sweep(spec, db)`` (``spec`` may be several specs, trained as one queue,
+so that the workers train the units of each side by side):
 
 1. expands and validates the spec (nothing runs if any run is invalid);
 2. takes the store's driver lease (a second live driver is refused), ingests
@@ -21,6 +22,7 @@ import dataclasses
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +146,7 @@ class Progress:
 
 
 def run_sweep(
-    spec: SweepSpec,
+    spec: SweepSpec | Sequence[SweepSpec],
     db: str | Path,
     executor: str | Executor = "pool",
     workers: int | None = None,
@@ -153,9 +155,16 @@ def run_sweep(
     report_every: float = 30.0,
     executor_options: dict[str, Any] | None = None,
 ) -> SweepReport:
-    """Run every unfinished run of ``spec`` into the store ``db`` (see the module docstring)."""
+    """Run every unfinished run of ``spec`` (one spec or several) into the store ``db`` (see
+    the module docstring)."""
     started = time.time()
-    runs = spec.runs()
+    specs = [spec] if isinstance(spec, SweepSpec) else list(spec)
+    per_spec, seen = [], set()
+    for one in specs:  # a run two specs share is one run, of the first spec that has it
+        fresh = [run for run in one.runs() if run.key not in seen]
+        seen.update(run.key for run in fresh)
+        per_spec.append((one, fresh))
+    runs = [run for _, fresh in per_spec for run in fresh]
     keys = [run.key for run in runs]
     store = Store(db)
     folder = sweep_folder(db)
@@ -167,13 +176,18 @@ def run_sweep(
         store.acquire(command=" ".join(sys.argv))
         _ingest(store, folder / "outbox")
         store.reclaim()
-        store.add_runs(runs, spec.name)
+        for one, fresh in per_spec:
+            store.add_runs(fresh, one.name)
         statuses = store.statuses(keys)
         wanted = {"pending", "failed"} if retry_failed else {"pending"}
         todo = [run for run in runs if statuses[run.key] in wanted]
         retried = sum(statuses[run.key] == "failed" for run in todo)
         skipped = len(runs) - len(todo)
-        units = spec.units(todo)
+        units = [
+            unit
+            for one, fresh in per_spec
+            for unit in one.units([run for run in fresh if statuses[run.key] in wanted])
+        ]
         queue = deque(units)
         if queue:
             pool = (

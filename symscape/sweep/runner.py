@@ -41,7 +41,8 @@ class Runner:
         object.__setattr__(self, "store", Path(self.store))
 
     def complete(self, spec, what: str = ""):
-        """Run every unfinished run of ``spec`` into the store; returns the sweep's report.
+        """Run every unfinished run of ``spec`` (a spec, or several trained as one queue)
+        into the store; returns the sweep's report.
 
         A failed run raises :class:`~symscape.errors.RunsFailedError` (``what``
         names the runs in its message, e.g. ``"at width 8"``); an interrupted
@@ -52,13 +53,16 @@ class Runner:
         from symscape.errors import RunsFailedError
         from symscape.sweep.driver import run_sweep
         from symscape.sweep.executors import ExecutorChoice
+        from symscape.sweep.spec import SweepSpec
 
         executor, options = self.executor, {}
         if isinstance(executor, ExecutorChoice):
             executor, options = executor.name, dict(executor.options)
         report = run_sweep(spec, self.store, executor=executor, executor_options=options)
         if report.interrupted:  # the driver stopped on Ctrl-C: the store holds unfinished runs
-            raise KeyboardInterrupt(f"sweep {spec.name} interrupted; rerun to resume")
+            specs = [spec] if isinstance(spec, SweepSpec) else spec
+            names = ", ".join(dict.fromkeys(one.name for one in specs))
+            raise KeyboardInterrupt(f"sweep {names} interrupted; rerun to resume")
         if report.counts["failed"]:
             raise RunsFailedError(report.counts["failed"], report.failures, self.store, what)
         return report

@@ -89,8 +89,7 @@ def run(
     started = time.perf_counter()
     runner = as_runner(runner, executor)
     specs = config.specs()
-    for spec in specs:
-        runner.complete(spec)
+    runner.complete(specs)  # one queue: the workers train the networks and kernels side by side
     network_runs = specs[0].runs()
     rows: dict[tuple[float, float], list] = {}
     outputs: dict[tuple[float, float], np.ndarray] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,11 @@ from symscape.experiments.jamming.minimum import (
     pooled_gaps,
 )
 from symscape.experiments.jamming.results import save_results
-from symscape.experiments.jamming.scan import find_capacities
+from symscape.experiments.jamming.scan import scan_lockstep
 from symscape.experiments.jamming.search import find_transition
 from symscape.sweep.runner import Runner, as_runner, given_store_path
 
-__all__ = ["jamming_section", "run", "undecided_summary"]
+__all__ = ["jamming_section", "run", "run_many", "undecided_summary"]
 
 
 def run(
@@ -48,11 +49,33 @@ def run(
     """
     runner = given_store_path(runner, store_path)
     runner = as_runner(runner, executor)
+    [record] = run_many([config], runner)
+    return record
+
+
+def run_many(configs: Sequence[JammingConfig], runner: Runner) -> list[dict[str, Any]]:
+    """:func:`run` of several configs (a section's data sets), their networks' and
+    controls' P-bisections in one lockstep (:func:`scan_lockstep`): a round's slow
+    ensemble of one data set leaves a worker free that the other's fill. The records are
+    those of one :func:`run` each (a run is a pure function of its config); each one's
+    ``wall_time_s`` counts from the start of the lockstep."""
     started = time.perf_counter()
-    searches = [find_transition(config, P, runner) for P in config.P_values]
-    # the networks' bisections in lockstep: each round one sweep, trained side by side
-    scans = find_capacities(config, [(width, None) for width in config.widths], runner)
-    controls = find_capacities(config, [(1.0, d) for d in config.control_d], runner)
+    searches = [[find_transition(c, P, runner) for P in c.P_values] for c in configs]
+    scans = [(i, width, None) for i, c in enumerate(configs) for width in c.widths]
+    scans += [(i, 1.0, d) for i, c in enumerate(configs) for d in c.control_d]
+    found = scan_lockstep([(configs[i], width, d) for i, width, d in scans], runner)
+    records = []
+    for i, config in enumerate(configs):
+        own = [(d, result) for (j, _, d), result in zip(scans, found, strict=True) if j == i]
+        networks = [result for d, result in own if d is None]
+        controls = [result for d, result in own if d is not None]
+        records.append(_record(config, searches[i], networks, controls, runner, started))
+    return records
+
+
+def _record(config, searches, scans, controls, runner: Runner, started: float):
+    """The record of one config from its searches, scans and controls: the lines N*(P)
+    and P*(N), the gaps and the minimum at the transition."""
     located = [s for s in searches if s["N_star"] is not None]
     line = fit_line([s["P"] for s in located], [s["N_star"] for s in located])
     transition = None
@@ -121,14 +144,15 @@ def jamming_section(
     :func:`paper_configs`), one part of the summary per data set.
 
     The runs go to the sweep store ``store`` (default ``out/symscape.db``) on
-    ``executor`` (default ``pool``: the networks' bisections advance in lockstep, each
-    round one sweep whose ensembles the workers train side by side), every network on
-    ``device``.
+    ``executor`` (default ``pool``: the networks' bisections of every data set advance in
+    lockstep, each round one queue whose ensembles the workers train side by side), every
+    network on ``device``.
     """
     runner = Runner(section_store(out, store), executor or "pool")
     configs = protocol_cases(PROTOCOLS, scale, "jamming", root)
-    datasets = {}
-    for name, config in configs.items():
-        record = run(dataclasses.replace(config, device=device), runner)
-        datasets[name] = save_results(record, out, figures, name=f"jamming_{name}")
+    records = run_many([dataclasses.replace(c, device=device) for c in configs.values()], runner)
+    datasets = {
+        name: save_results(record, out, figures, name=f"jamming_{name}")
+        for name, record in zip(configs, records, strict=True)
+    }
     return {"scale": scale, "datasets": datasets}

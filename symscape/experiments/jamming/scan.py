@@ -28,7 +28,7 @@ from symscape.experiments.jamming.config import JammingConfig
 from symscape.experiments.jamming.search import measure_many
 from symscape.sweep.runner import Runner, as_runner
 
-__all__ = ["find_capacities", "find_capacity"]
+__all__ = ["find_capacities", "find_capacity", "scan_lockstep"]
 
 
 def _n_weights(train_config) -> int:
@@ -80,17 +80,28 @@ def find_capacities(
     round of their bisections is one sweep, so that an executor with several workers
     trains the networks side by side (the results are those of one bisection at a time:
     a run is a pure function of its config)."""
+    return scan_lockstep([(config, width, d) for width, d in networks], runner)
+
+
+def scan_lockstep(
+    scans: Sequence[tuple[JammingConfig, float, int | None]], runner: Runner | Any
+) -> list[dict[str, Any]]:
+    """The P-bisections of several ``(config, width, d)`` at once, the configs possibly
+    different (two data sets, a network and a perceptron control): each round trains what
+    every unfinished bisection needs next in one queue, so that the workers fill the time
+    one bisection's slow ensemble leaves free with the others'."""
     runner = as_runner(runner, None)
     states = []
-    for width, d in networks:
+    for config, width, d in scans:
         n_weights = _n_weights(config.train_config(64, width, d=d))  # N does not depend on P
         name = f"jamming-d{d}" if d is not None else f"jamming-h{width:g}"
         bisection = _bisection(config, width, d, n_weights)
         states.append({"bisection": bisection, "name": name, "width": width, "d": d,
-                       "tried": {}, "wanted": next(bisection), "result": None})  # fmt: skip
+                       "config": config, "tried": {}, "wanted": next(bisection),
+                       "result": None})  # fmt: skip
     while any(state["result"] is None for state in states):
         requests = [
-            (config.train_configs(P, state["width"], d=state["d"]), state["name"])
+            (state["config"].train_configs(P, state["width"], d=state["d"]), state["name"])
             for state in states
             if state["result"] is None
             for P in state["wanted"]

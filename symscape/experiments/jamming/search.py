@@ -70,9 +70,11 @@ def _spec_of_many(configs, name: str):
 
 
 def measure_many(requests, runner: Runner) -> list[dict[str, Any]]:
-    """:func:`_measure` of several points at once: ``requests`` is a list of ``(configs,
-    name)``, one per point (one config per data draw); their runs go to the executor as one
-    sweep per distinct seed tuple, so that its workers train them side by side."""
+    """Train (or read back) several points at once: ``requests`` is a list of ``(configs,
+    name)``, one per point (one network at one P, one config per data draw); their runs go
+    to the executor in one queue (a spec per distinct seed tuple), so that its workers
+    train them side by side. Each point: the fitted and undecided fractions and ⟨N_Δ⟩/N
+    over every run."""
     from symscape.sweep import Store
 
     requests = [([c] if not isinstance(c, list | tuple) else list(c), n) for c, n in requests]
@@ -81,10 +83,11 @@ def measure_many(requests, runner: Runner) -> list[dict[str, Any]]:
         for config in configs:
             by_seeds.setdefault(tuple(config.seeds), []).append(config)
     names = sorted({name for _, name in requests})
-    for group in by_seeds.values():
-        spec = _spec_of_many(group, names[0] if len(names) == 1 else "jamming-lockstep")
-        where = ", ".join(f"(width {c.width}, P = {c.data['P']})" for c in group[:4])
-        runner.complete(spec, f"at {where}" + (" ..." if len(group) > 4 else ""))
+    name = names[0] if len(names) == 1 else "jamming-lockstep"
+    specs = [_spec_of_many(group, name) for group in by_seeds.values()]
+    every = [config for group in by_seeds.values() for config in group]
+    where = ", ".join(f"(width {c.width}, P = {c.data['P']})" for c in every[:4])
+    runner.complete(specs, f"at {where}" + (" ..." if len(every) > 4 else ""))
     points = []
     with Store(runner.store, create=False) as store:
         for configs, name in requests:
@@ -107,13 +110,6 @@ def measure_many(requests, runner: Runner) -> list[dict[str, Any]]:
     return points
 
 
-def _measure(configs, runner: Runner, name: str) -> dict[str, Any]:
-    """Train (or read back) one network at one P, one ensemble per data draw in ``configs``;
-    the fitted and undecided fractions and ⟨N_Δ⟩/N over every run."""
-    [point] = measure_many([(configs, name)], runner)
-    return point
-
-
 def find_transition(
     config: JammingConfig,
     P: int,
@@ -131,13 +127,14 @@ def find_transition(
     runner = as_runner(runner, executor)
     tried: list[dict[str, Any]] = []
 
-    def measure(width: float) -> dict[str, Any]:
-        point = _measure(config.train_configs(P, width), runner, f"jamming-P{P}")
-        tried.append(point)
-        return point
+    def measure(*widths: float) -> list[dict[str, Any]]:
+        requests = [(config.train_configs(P, width), f"jamming-P{P}") for width in widths]
+        points = measure_many(requests, runner)  # the ends side by side
+        tried.extend(points)
+        return points
 
     low, high = config.width_min, config.width_max
-    top, bottom = measure(high), measure(low)
+    top, bottom = measure(high, low)
     if top["fitted"] < 0.5 or bottom["fitted"] >= 0.5:
         where = "above width_max" if top["fitted"] < 0.5 else "below width_min"
         return {"P": P, "N_star": None, "bracket": None, "outside": where, "tried": tried}
@@ -145,7 +142,7 @@ def find_transition(
         middle = _distinct_midpoint(low, high, config.depth)
         if middle is None:  # no network between the two ends: the bracket is resolved
             break
-        if measure(middle)["fitted"] >= 0.5:
+        if measure(middle)[0]["fitted"] >= 0.5:
             high = middle
         else:
             low = middle
