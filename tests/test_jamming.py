@@ -385,9 +385,9 @@ def test_bisections_in_lockstep_are_the_bisections_one_at_a_time(tmp_path):
 
 
 def test_data_sets_in_one_lockstep_give_each_run_alone(tmp_path):
-    """run_many advances two configs' bisections (two data draws of different d, a network
-    and a perceptron control) in one queue per round and gives each config's run() record,
-    wall time and host aside."""
+    """run_many advances two configs' bisections (random data of different d, networks and
+    a perceptron control the two share) in one queue per round, and gives each config's
+    run() record, wall time and host aside."""
     from symscape.experiments.jamming import run
     from symscape.experiments.jamming.experiment import run_many
 
@@ -406,17 +406,25 @@ def test_data_sets_in_one_lockstep_give_each_run_alone(tmp_path):
     )
     configs = [
         dataclasses.replace(base, control_d=(6,)),
-        dataclasses.replace(base, data={**base.data, "d": 5}, widths=(1.5, 3.0)),
+        dataclasses.replace(base, data={**base.data, "d": 5}, widths=(1.5, 3.0), control_d=(6,)),
     ]
-    together = run_many(configs, Runner(tmp_path / "a.db", "pool"))
+    rounds = []
+
+    class Counting(Runner):
+        def complete(self, spec, what=""):
+            rounds.append(what)
+            return super().complete(spec, what)
+
+    together = run_many(configs, Counting(tmp_path / "a.db", "pool"))
     alone = [run(c, Runner(tmp_path / "b.db", "inprocess")) for c in configs]
+    assert len(rounds) <= 1 + base.P_bisections  # one queue per round, not one per config
 
     def comparable(record):
         return {k: v for k, v in record.items() if k not in ("wall_time_s", "host")}
 
     assert [comparable(r) for r in together] == [comparable(r) for r in alone]
     assert [len(r["scans"]) for r in together] == [1, 2]
-    assert [len(r["controls"]) for r in together] == [1, 0]
+    assert together[0]["controls"] == together[1]["controls"]  # the same perceptron runs
 
 
 def _synthetic_scans(law, spread=0.1, runs=40, seed=0):

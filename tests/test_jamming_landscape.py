@@ -12,7 +12,7 @@ from symscape.comparisons import Figure as ReportFigure
 from symscape.errors import InvalidOptionError
 from symscape.experiments import jamming_landscape as appendix
 from symscape.experiments.jamming import JammingConfig
-from symscape.experiments.jamming.search import _measure
+from symscape.experiments.jamming.search import measure_many
 from symscape.experiments.jamming_landscape_report import describe, figures, markdown_section
 from symscape.measure.hessian import hessian_at_minimum
 from symscape.sweep import Store
@@ -34,7 +34,7 @@ TINY = JammingConfig(
 def stored(tmp_path_factory):
     db = tmp_path_factory.mktemp("landscape") / "symscape.db"
     runner = Runner(db, "inprocess")
-    tried = [_measure(TINY.train_configs(P, 2.0), runner, "jamming-h2") for P in (12, 16)]
+    tried = measure_many([(TINY.train_configs(P, 2.0), "jamming-h2") for P in (12, 16)], runner)
     scan = {"width": 2.0, "N": tried[0]["N"], "P_star": 14.0, "bracket": [12, 16], "tried": tried}
     return [scan], db
 

@@ -127,6 +127,7 @@ def test_a_closed_pool_leaves_its_workers_warm_for_the_next_sweep(tmp_path):
     from symscape.sweep.executors import local
 
     db = tmp_path / "s.db"
+    local._stop_warm()  # none from an earlier test
     first = parse_spec('experiment = "probe"\n[grid]\nvalue = [1.0, 2.0]')
     second = parse_spec('experiment = "probe"\n[grid]\nvalue = [3.0, 4.0]')
     assert run_sweep(first, db, executor="pool", workers=2).ok
@@ -150,6 +151,16 @@ def test_a_closed_pool_leaves_its_workers_warm_for_the_next_sweep(tmp_path):
     worker = pool.pool[0]
     pool.close(abort=True)  # aborted: its worker is stopped, not kept
     assert not worker.process.is_alive() and worker not in local._WARM
+
+    run_sweep(first, tmp_path / "t.db", executor="pool", workers=1)
+    [kept] = local._WARM
+    os.environ["SYMSCAPE_TEST_WARM"] = "1"  # the driver's environment changed: a new worker
+    try:
+        run_sweep(second, tmp_path / "t.db", executor="pool", workers=1)
+        assert not _pids(tmp_path / "t.db", [r.key for r in second.runs()]) & {kept.process.pid}
+    finally:
+        del os.environ["SYMSCAPE_TEST_WARM"]
+        local._stop_warm()
 
 
 def test_the_slurm_executor_needs_sbatch_unless_told_to_run_locally(tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ def sweep_folder(db: str | Path) -> Path:
 class SweepReport:
     """What a call of :func:`run_sweep` did."""
 
-    total: int  # runs in the spec
+    total: int  # distinct runs in the spec(s)
     skipped: int  # already finished before this call
     counts: dict[str, int]  # statuses of the spec's runs at the end
     ran: int  # runs finished by this call

@@ -17,12 +17,14 @@ The package, one concept per module:
 * :mod:`~symscape.experiments.jamming.search`: the width bisection at one P
   (:func:`find_transition`);
 * :mod:`~symscape.experiments.jamming.scan`: the P bisection at one network
-  (:func:`find_capacity`; several networks in lockstep: :func:`find_capacities`);
+  (:func:`find_capacity`; several networks in lockstep: :func:`find_capacities`, and
+  those of several configs: :func:`~symscape.experiments.jamming.scan.scan_lockstep`);
 * :mod:`~symscape.experiments.jamming.minimum`: the jammed minimum (:func:`at_transition`);
 * :mod:`~symscape.experiments.jamming.analysis`: the lines N*(P), P*(N) and the gap exponents;
 * :mod:`~symscape.experiments.jamming.figures`: :func:`figures` (pure);
 * :mod:`~symscape.experiments.jamming.results`: the record's files and summary;
-* :mod:`~symscape.experiments.jamming.experiment`: :func:`run` and the section;
+* :mod:`~symscape.experiments.jamming.experiment`: :func:`run`, several configs in one
+  lockstep (:func:`~symscape.experiments.jamming.experiment.run_many`) and the section;
 * :mod:`~symscape.experiments.jamming.report`: :func:`describe` and its Markdown.
 
 >>> config = JammingConfig(P_values=(16,), seeds=(0, 1), width_max=8.0, bisections=2)

@@ -5,8 +5,8 @@ jamming minimiser (``dynamics="lbfgs"``), E seeds as one ensemble; a seed
 has *fitted* when N_Δ = 0. Starting from the bracket ``[width_min,
 width_max]``, the bisection keeps the fitted fraction ≥ 1/2 at the upper end
 and < 1/2 at the lower one; N* is the geometric mean of the final bracket's
-N. Each width is one sweep of the runner's store, so an interrupted search
-resumes without retraining.
+N. Every ensemble is a run of the runner's store, so an interrupted search
+resumes without retraining; the two ends train side by side.
 """
 
 from __future__ import annotations
@@ -78,16 +78,20 @@ def measure_many(requests, runner: Runner) -> list[dict[str, Any]]:
     from symscape.sweep import Store
 
     requests = [([c] if not isinstance(c, list | tuple) else list(c), n) for c, n in requests]
-    by_seeds: dict[tuple, list] = {}
+    from symscape.sweep.spec import run_key
+
+    by_seeds: dict[tuple, dict] = {}
     for configs, _ in requests:
-        for config in configs:
-            by_seeds.setdefault(tuple(config.seeds), []).append(config)
+        for config in configs:  # a config two requests share (one control, two data sets)
+            group = by_seeds.setdefault(tuple(config.seeds), {})
+            group.setdefault(run_key("train", config.to_dict()), config)
     names = sorted({name for _, name in requests})
     name = names[0] if len(names) == 1 else "jamming-lockstep"
-    specs = [_spec_of_many(group, name) for group in by_seeds.values()]
-    every = [config for group in by_seeds.values() for config in group]
-    where = ", ".join(f"(width {c.width}, P = {c.data['P']})" for c in every[:4])
-    runner.complete(specs, f"at {where}" + (" ..." if len(every) > 4 else ""))
+    specs = [_spec_of_many(list(group.values()), name) for group in by_seeds.values()]
+    every = [config for group in by_seeds.values() for config in group.values()]
+    where = ", ".join(f"(width {c.width}, P = {c.data['P']})" for c in every[:3])
+    more = f" and {len(every) - 3} more" if len(every) > 3 else ""
+    runner.complete(specs, f"in the round of {where}{more}")
     points = []
     with Store(runner.store, create=False) as store:
         for configs, name in requests:

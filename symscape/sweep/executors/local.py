@@ -10,7 +10,10 @@ of the same process (:data:`_WARM`): a search trains one small sweep after
 another, and each fresh worker paid seconds to start (spawning, importing
 torch, parsing its data set) before its first unit. A unit's result does not
 depend on the process that runs it (the in-process executor runs them all in
-one), so reusing a worker changes when a run starts, not what it computes.
+one), so reusing a worker changes when a run starts, not what it computes; a
+warm worker is reused only while what it was spawned with (the environment,
+the working directory, ``sys.path``, its thread count) is still the driver's,
+and it hands back the GPU memory it cached after each unit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -95,15 +99,24 @@ def _worker_main(connection, threads: int) -> None:
         except (EOFError, OSError):
             return
         outcomes = execute_unit(unit)
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # an idle (warm) worker holds no GPU memory
         try:
             connection.send(outcomes)
         except (BrokenPipeError, OSError):  # the driver is gone
             return
 
 
+def _spawned_with(threads: int) -> tuple:
+    """What a spawned worker takes from the driver at its start: a warm worker serves a
+    later pool only while this is unchanged."""
+    return threads, dict(os.environ), os.getcwd(), list(sys.path)
+
+
 class _Worker:
     def __init__(self, context, threads: int):
         self.threads = threads
+        self.spawned_with = _spawned_with(threads)
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main, args=(child, threads), name="symscape-worker", daemon=True
@@ -146,7 +159,7 @@ def _warm_worker(threads: int) -> _Worker | None:
         warm = _owned()
         while warm:
             worker = warm.pop()
-            if worker.threads == threads and worker.process.is_alive():
+            if worker.spawned_with == _spawned_with(threads) and worker.process.is_alive():
                 return worker
             worker.stop(force=True)
     return None
@@ -173,7 +186,9 @@ def _stop_warm() -> None:
 
 
 class PoolExecutor(Executor):
-    """``workers`` local processes (spawned, so no state is inherited from the driver)."""
+    """``workers`` local processes (spawned, so nothing but the environment, the working
+    directory and ``sys.path`` comes from the driver; warm ones from an earlier pool of
+    this process when those are unchanged)."""
 
     name = "pool"
 
