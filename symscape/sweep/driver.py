@@ -180,14 +180,10 @@ def run_sweep(
             store.add_runs(fresh, one.name)
         statuses = store.statuses(keys)
         wanted = {"pending", "failed"} if retry_failed else {"pending"}
-        todo = [run for run in runs if statuses[run.key] in wanted]
-        retried = sum(statuses[run.key] == "failed" for run in todo)
-        skipped = len(runs) - len(todo)
-        units = [
-            unit
-            for one, fresh in per_spec
-            for unit in one.units([run for run in fresh if statuses[run.key] in wanted])
-        ]
+        todo = [(one, [r for r in fresh if statuses[r.key] in wanted]) for one, fresh in per_spec]
+        retried = sum(statuses[r.key] == "failed" for _, runs_of in todo for r in runs_of)
+        skipped = len(runs) - sum(len(runs_of) for _, runs_of in todo)
+        units = [unit for one, runs_of in todo for unit in one.units(runs_of)]
         queue = deque(units)
         if queue:
             pool = (

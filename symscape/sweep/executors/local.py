@@ -155,11 +155,12 @@ def _owned() -> list[_Worker]:
 
 def _warm_worker(threads: int) -> _Worker | None:
     """An idle warm worker with ``threads`` threads, or ``None``; dead ones are dropped."""
+    now = _spawned_with(threads)
     with _WARM_LOCK:
         warm = _owned()
         while warm:
             worker = warm.pop()
-            if worker.spawned_with == _spawned_with(threads) and worker.process.is_alive():
+            if worker.spawned_with == now and worker.process.is_alive():
                 return worker
             worker.stop(force=True)
     return None
